@@ -1,0 +1,1 @@
+"""Cryptography used by qunzu: field encryption, blind indexes, the audit hash chain."""

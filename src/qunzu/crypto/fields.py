@@ -1,0 +1,77 @@
+"""Field encryption for identity data (AES-256-GCM) and a keyed blind index.
+
+One master key (32 random bytes) yields two subkeys through HKDF: one encrypts
+fields, one computes the blind index (HMAC-SHA256) that lets the platform count
+accounts per real identity without storing the ID number in the clear.
+Ciphertexts are bound to their row and field through the associated data, so a
+ciphertext copied to another account does not decrypt.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+_VERSION = "v1"
+
+
+class KeyMaterialError(ValueError):
+    """The key material is missing or malformed."""
+
+
+def _derive(master: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
+
+
+class FieldCipher:
+    def __init__(self, master_key: bytes) -> None:
+        if len(master_key) < 32:
+            raise KeyMaterialError("The identity master key must be at least 32 bytes.")
+        self._aead = AESGCM(_derive(master_key, b"qunzu identity fields v1"))
+        self._index_key = _derive(master_key, b"qunzu identity blind index v1")
+
+    def encrypt(self, plaintext: str, context: str) -> str:
+        nonce = os.urandom(12)
+        sealed = self._aead.encrypt(nonce, plaintext.encode(), context.encode())
+        return f"{_VERSION}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+
+    def decrypt(self, token: str, context: str) -> str:
+        version, _, payload = token.partition(":")
+        if version != _VERSION:
+            raise KeyMaterialError(f"Unknown ciphertext version {version!r}.")
+        raw = base64.urlsafe_b64decode(payload)
+        return self._aead.decrypt(raw[:12], raw[12:], context.encode()).decode()
+
+    def blind_index(self, value: str) -> str:
+        return hmac.new(self._index_key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def load_or_create_key(key_b64: str | None, key_file: Path) -> bytes:
+    """Key from settings if given; else from the key file, created with mode 0600 if absent."""
+    if key_b64:
+        try:
+            key = base64.urlsafe_b64decode(key_b64.encode() + b"=" * (-len(key_b64) % 4))
+        except ValueError as exc:
+            raise KeyMaterialError("QUNZU_IDENTITY_KEY is not valid base64.") from exc
+        if len(key) < 32:
+            raise KeyMaterialError("QUNZU_IDENTITY_KEY must decode to at least 32 bytes.")
+        return key
+    if key_file.exists():
+        key = base64.urlsafe_b64decode(key_file.read_bytes().strip())
+        if len(key) < 32:
+            raise KeyMaterialError(f"The key file {key_file} holds fewer than 32 bytes.")
+        return key
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(base64.urlsafe_b64encode(key))
+    return key

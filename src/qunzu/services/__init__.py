@@ -1,0 +1,1 @@
+"""Use cases: one async function per state change (``do_*``) or check (``check_*``)."""

@@ -1,0 +1,625 @@
+"""SQLAlchemy Core implementations of the repository Protocols in ``services.ports``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from qunzu.crypto.audit_chain import GENESIS, entry_hash
+from qunzu.domain.models import (
+    Account,
+    ApiToken,
+    Group,
+    GroupRules,
+    GroupState,
+    Invitation,
+    JoinRequest,
+    Membership,
+    MembershipState,
+    OwnershipOffer,
+    PlatformRole,
+    RequestState,
+    TimelineEntry,
+)
+from qunzu.services.ports import AuditRecord, IdentityRecord
+from qunzu.storage import convert
+from qunzu.storage import tables as t
+
+
+class _Repo:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.c = conn
+
+
+class SqlAccounts(_Repo):
+    async def add(
+        self,
+        handle: str,
+        display_name: str,
+        password_hash: str,
+        created_at: datetime,
+        platform_role: PlatformRole | None = None,
+    ) -> Account:
+        res = await self.c.execute(
+            t.accounts.insert()
+            .values(
+                handle=handle,
+                display_name=display_name,
+                password_hash=password_hash,
+                created_at=created_at,
+                identity_verified=False,
+                platform_role=platform_role.value if platform_role else None,
+                disabled=False,
+            )
+            .returning(t.accounts.c.id)
+        )
+        return Account(
+            id=res.scalar_one(),
+            handle=handle,
+            display_name=display_name,
+            created_at=created_at,
+            platform_role=platform_role,
+        )
+
+    async def get(self, account_id: int) -> Account | None:
+        row = (
+            await self.c.execute(select(t.accounts).where(t.accounts.c.id == account_id))
+        ).first()
+        return convert.account(row) if row else None
+
+    async def get_by_handle(self, handle: str) -> Account | None:
+        row = (
+            await self.c.execute(select(t.accounts).where(t.accounts.c.handle == handle))
+        ).first()
+        return convert.account(row) if row else None
+
+    async def get_many(self, account_ids: Sequence[int]) -> dict[int, Account]:
+        if not account_ids:
+            return {}
+        rows = await self.c.execute(
+            select(t.accounts).where(t.accounts.c.id.in_(set(account_ids)))
+        )
+        return {r.id: convert.account(r) for r in rows}
+
+    async def password_hash(self, account_id: int) -> str:
+        res = await self.c.execute(
+            select(t.accounts.c.password_hash).where(t.accounts.c.id == account_id)
+        )
+        return str(res.scalar_one())
+
+    async def set_password_hash(self, account_id: int, password_hash: str) -> None:
+        await self.update(account_id, password_hash=password_hash)
+
+    async def update(self, account_id: int, **fields: Any) -> None:
+        if "platform_role" in fields and isinstance(fields["platform_role"], PlatformRole):
+            fields["platform_role"] = fields["platform_role"].value
+        await self.c.execute(
+            update(t.accounts).where(t.accounts.c.id == account_id).values(**fields)
+        )
+
+
+class SqlIdentities(_Repo):
+    async def get(self, account_id: int) -> IdentityRecord | None:
+        row = (
+            await self.c.execute(
+                select(t.identities).where(t.identities.c.account_id == account_id)
+            )
+        ).first()
+        return IdentityRecord(**row._mapping) if row else None
+
+    async def count_accounts_with(self, blind_index: str, excluding: int) -> int:
+        res = await self.c.execute(
+            select(func.count())
+            .select_from(t.identities)
+            .where(
+                t.identities.c.blind_index == blind_index,
+                t.identities.c.account_id != excluding,
+            )
+        )
+        return int(res.scalar_one())
+
+    async def put(self, record: IdentityRecord) -> None:
+        values = asdict(record)
+        await self.c.execute(
+            t.identities.delete().where(t.identities.c.account_id == record.account_id)
+        )
+        await self.c.execute(t.identities.insert().values(**values))
+
+
+class SqlTokens(_Repo):
+    async def add(
+        self,
+        account_id: int,
+        token_hash: str,
+        label: str,
+        created_at: datetime,
+        expires_at: datetime,
+    ) -> ApiToken:
+        res = await self.c.execute(
+            t.api_tokens.insert()
+            .values(
+                account_id=account_id,
+                token_hash=token_hash,
+                label=label,
+                created_at=created_at,
+                expires_at=expires_at,
+            )
+            .returning(t.api_tokens.c.id)
+        )
+        return ApiToken(res.scalar_one(), account_id, token_hash, created_at, expires_at, None, label)
+
+    async def get_with_account(self, token_hash: str) -> tuple[ApiToken, Account] | None:
+        tok, acc = t.api_tokens, t.accounts
+        row = (
+            await self.c.execute(
+                select(
+                    tok.c.id.label("tid"),
+                    tok.c.account_id,
+                    tok.c.token_hash,
+                    tok.c.label,
+                    tok.c.created_at.label("tcreated"),
+                    tok.c.expires_at,
+                    tok.c.revoked_at,
+                    acc,
+                )
+                .join(acc, acc.c.id == tok.c.account_id)
+                .where(tok.c.token_hash == token_hash)
+            )
+        ).first()
+        if row is None:
+            return None
+        token = ApiToken(
+            row.tid, row.account_id, row.token_hash, row.tcreated, row.expires_at,
+            row.revoked_at, row.label,
+        )
+        return token, convert.account(row)
+
+    async def get(self, token_id: int) -> ApiToken | None:
+        row = (
+            await self.c.execute(select(t.api_tokens).where(t.api_tokens.c.id == token_id))
+        ).first()
+        return convert.token(row) if row else None
+
+    async def list_for(self, account_id: int) -> list[ApiToken]:
+        rows = await self.c.execute(
+            select(t.api_tokens)
+            .where(t.api_tokens.c.account_id == account_id)
+            .order_by(t.api_tokens.c.id)
+        )
+        return [convert.token(r) for r in rows]
+
+    async def revoke(self, token_id: int, at: datetime) -> None:
+        await self.c.execute(
+            update(t.api_tokens).where(t.api_tokens.c.id == token_id).values(revoked_at=at)
+        )
+
+
+class SqlGroups(_Repo):
+    async def add(self, group: Group, direct_key: str | None = None) -> Group:
+        values = {
+            "number": group.number,
+            "kind": group.kind.value,
+            "name": group.name,
+            "category": group.category.value if group.category else None,
+            "join_policy": group.join_policy.value,
+            "discoverable": group.discoverable,
+            "owner_id": group.owner_id,
+            "state": group.state.value,
+            "created_at": group.created_at,
+            "last_seq": group.last_seq,
+            "rules_version": group.rules_version,
+            "member_count": group.member_count,
+            "direct_key": direct_key,
+        }
+        res = await self.c.execute(t.groups.insert().values(**values).returning(t.groups.c.id))
+        gid = res.scalar_one()
+        return Group(**{**_group_fields(group), "id": gid})
+
+    async def get(self, group_id: int) -> Group | None:
+        row = (await self.c.execute(select(t.groups).where(t.groups.c.id == group_id))).first()
+        return convert.group(row) if row else None
+
+    async def get_by_number(self, number: int) -> Group | None:
+        row = (await self.c.execute(select(t.groups).where(t.groups.c.number == number))).first()
+        return convert.group(row) if row else None
+
+    async def get_direct(self, direct_key: str) -> Group | None:
+        row = (
+            await self.c.execute(select(t.groups).where(t.groups.c.direct_key == direct_key))
+        ).first()
+        return convert.group(row) if row else None
+
+    async def number_taken(self, number: int) -> bool:
+        res = await self.c.execute(select(t.groups.c.id).where(t.groups.c.number == number))
+        return res.first() is not None
+
+    async def next_seq(self, group_id: int) -> int:
+        # The UPDATE takes the row lock on PostgreSQL, so seq order is commit order per group.
+        res = await self.c.execute(
+            update(t.groups)
+            .where(t.groups.c.id == group_id)
+            .values(last_seq=t.groups.c.last_seq + 1)
+            .returning(t.groups.c.last_seq)
+        )
+        return int(res.scalar_one())
+
+    async def update(self, group_id: int, **fields: Any) -> None:
+        for key in ("kind", "category", "join_policy", "state"):
+            if key in fields and fields[key] is not None and hasattr(fields[key], "value"):
+                fields[key] = fields[key].value
+        await self.c.execute(update(t.groups).where(t.groups.c.id == group_id).values(**fields))
+
+    async def add_member_count(self, group_id: int, delta: int) -> None:
+        await self.c.execute(
+            update(t.groups)
+            .where(t.groups.c.id == group_id)
+            .values(member_count=t.groups.c.member_count + delta)
+        )
+
+    async def search_discoverable(self, query: str, limit: int, offset: int) -> list[Group]:
+        stmt = select(t.groups).where(
+            t.groups.c.discoverable.is_(True), t.groups.c.state == GroupState.active.value
+        )
+        if query:
+            escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(t.groups.c.name.ilike(f"%{escaped}%", escape="\\"))
+        stmt = stmt.order_by(t.groups.c.member_count.desc(), t.groups.c.id).limit(limit)
+        rows = await self.c.execute(stmt.offset(offset))
+        return [convert.group(r) for r in rows]
+
+
+def _group_fields(group: Group) -> dict[str, Any]:
+    return {f: getattr(group, f) for f in Group.__dataclass_fields__}
+
+
+class SqlMemberships(_Repo):
+    async def get(self, group_id: int, account_id: int) -> Membership | None:
+        m = t.memberships
+        row = (
+            await self.c.execute(
+                select(m).where(m.c.group_id == group_id, m.c.account_id == account_id)
+            )
+        ).first()
+        return convert.membership(row) if row else None
+
+    async def put(self, membership: Membership) -> None:
+        m = t.memberships
+        values = {
+            "role": membership.role.value,
+            "state": membership.state.value,
+            "joined_at": membership.joined_at,
+            "joined_seq": membership.joined_seq,
+            "left_seq": membership.left_seq,
+            "accepted_rules_version": membership.accepted_rules_version,
+        }
+        res = await self.c.execute(
+            update(m)
+            .where(m.c.group_id == membership.group_id, m.c.account_id == membership.account_id)
+            .values(**values)
+        )
+        if res.rowcount == 0:
+            await self.c.execute(
+                m.insert().values(
+                    group_id=membership.group_id, account_id=membership.account_id, **values
+                )
+            )
+
+    async def list_active(self, group_id: int, limit: int, offset: int) -> list[Membership]:
+        m = t.memberships
+        rows = await self.c.execute(
+            select(m)
+            .where(m.c.group_id == group_id, m.c.state == MembershipState.active.value)
+            .order_by(m.c.joined_seq, m.c.account_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [convert.membership(r) for r in rows]
+
+    async def active_account_ids(self, group_id: int) -> list[int]:
+        m = t.memberships
+        rows = await self.c.execute(
+            select(m.c.account_id).where(
+                m.c.group_id == group_id, m.c.state == MembershipState.active.value
+            )
+        )
+        return [r[0] for r in rows]
+
+    async def for_account(
+        self, account_id: int, active_only: bool = True
+    ) -> list[tuple[Membership, Group]]:
+        m, g = t.memberships, t.groups
+        stmt = (
+            select(m, g.c)
+            .join(g, g.c.id == m.c.group_id)
+            .where(m.c.account_id == account_id)
+            .order_by(g.c.id)
+        )
+        if active_only:
+            stmt = stmt.where(m.c.state == MembershipState.active.value)
+        rows = await self.c.execute(stmt)
+        out = []
+        for r in rows:
+            mp = r._mapping
+            mem = convert.membership(_Row({c.name: mp[m.c[c.name]] for c in m.columns}))
+            grp = convert.group(_Row({c.name: mp[g.c[c.name]] for c in g.columns}))
+            out.append((mem, grp))
+        return out
+
+
+class _Row:
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+class SqlRules(_Repo):
+    async def add(self, rules: GroupRules) -> None:
+        await self.c.execute(t.group_rules.insert().values(**asdict(rules)))
+
+    async def get(self, group_id: int, version: int) -> GroupRules | None:
+        r = t.group_rules
+        row = (
+            await self.c.execute(select(r).where(r.c.group_id == group_id, r.c.version == version))
+        ).first()
+        return convert.rules(row) if row else None
+
+
+class SqlTimeline(_Repo):
+    async def append(self, entry: TimelineEntry) -> None:
+        await self.c.execute(
+            t.timeline.insert().values(
+                group_id=entry.group_id,
+                seq=entry.seq,
+                kind=entry.kind.value,
+                sender_id=entry.sender_id,
+                client_txn_id=entry.client_txn_id,
+                body=entry.body,
+                data=entry.data or None,
+                created_at=entry.created_at,
+            )
+        )
+
+    async def get_by_txn(self, sender_id: int, client_txn_id: str) -> TimelineEntry | None:
+        tl = t.timeline
+        row = (
+            await self.c.execute(
+                select(tl).where(tl.c.sender_id == sender_id, tl.c.client_txn_id == client_txn_id)
+            )
+        ).first()
+        return convert.entry(row) if row else None
+
+    async def get(self, group_id: int, seq: int) -> TimelineEntry | None:
+        tl = t.timeline
+        row = (
+            await self.c.execute(select(tl).where(tl.c.group_id == group_id, tl.c.seq == seq))
+        ).first()
+        return convert.entry(row) if row else None
+
+    async def after(
+        self, group_id: int, after_seq: int, limit: int, upto: int | None = None
+    ) -> list[TimelineEntry]:
+        tl = t.timeline
+        stmt = select(tl).where(tl.c.group_id == group_id, tl.c.seq > after_seq)
+        if upto is not None:
+            stmt = stmt.where(tl.c.seq <= upto)
+        rows = await self.c.execute(stmt.order_by(tl.c.seq).limit(limit))
+        return [convert.entry(r) for r in rows]
+
+    async def before(
+        self, group_id: int, before_seq: int, limit: int, floor: int = 0
+    ) -> list[TimelineEntry]:
+        tl = t.timeline
+        rows = await self.c.execute(
+            select(tl)
+            .where(tl.c.group_id == group_id, tl.c.seq < before_seq, tl.c.seq >= floor)
+            .order_by(tl.c.seq.desc())
+            .limit(limit)
+        )
+        return [convert.entry(r) for r in reversed(list(rows))]
+
+
+class SqlInvitations(_Repo):
+    async def add(
+        self,
+        group_id: int,
+        inviter_id: int,
+        invitee_id: int,
+        created_at: datetime,
+        expires_at: datetime,
+    ) -> Invitation:
+        res = await self.c.execute(
+            t.invitations.insert()
+            .values(
+                group_id=group_id,
+                inviter_id=inviter_id,
+                invitee_id=invitee_id,
+                state=RequestState.pending.value,
+                created_at=created_at,
+                expires_at=expires_at,
+            )
+            .returning(t.invitations.c.id)
+        )
+        return Invitation(
+            res.scalar_one(), group_id, inviter_id, invitee_id, RequestState.pending,
+            created_at, expires_at,
+        )
+
+    async def get(self, invitation_id: int) -> Invitation | None:
+        i = t.invitations
+        row = (await self.c.execute(select(i).where(i.c.id == invitation_id))).first()
+        return convert.invitation(row) if row else None
+
+    async def pending_for(self, group_id: int, invitee_id: int) -> Invitation | None:
+        i = t.invitations
+        row = (
+            await self.c.execute(
+                select(i).where(
+                    i.c.group_id == group_id,
+                    i.c.invitee_id == invitee_id,
+                    i.c.state == RequestState.pending.value,
+                )
+            )
+        ).first()
+        return convert.invitation(row) if row else None
+
+    async def list_for_invitee(self, invitee_id: int) -> list[Invitation]:
+        i = t.invitations
+        rows = await self.c.execute(
+            select(i)
+            .where(i.c.invitee_id == invitee_id, i.c.state == RequestState.pending.value)
+            .order_by(i.c.id)
+        )
+        return [convert.invitation(r) for r in rows]
+
+    async def set_state(self, invitation_id: int, state: RequestState) -> None:
+        i = t.invitations
+        await self.c.execute(update(i).where(i.c.id == invitation_id).values(state=state.value))
+
+
+class SqlJoinRequests(_Repo):
+    async def add(
+        self, group_id: int, account_id: int, note: str, rules_version: int, created_at: datetime
+    ) -> JoinRequest:
+        res = await self.c.execute(
+            t.join_requests.insert()
+            .values(
+                group_id=group_id,
+                account_id=account_id,
+                note=note,
+                rules_version=rules_version,
+                state=RequestState.pending.value,
+                created_at=created_at,
+            )
+            .returning(t.join_requests.c.id)
+        )
+        return JoinRequest(
+            res.scalar_one(), group_id, account_id, note, RequestState.pending, created_at,
+            rules_version,
+        )
+
+    async def get(self, request_id: int) -> JoinRequest | None:
+        j = t.join_requests
+        row = (await self.c.execute(select(j).where(j.c.id == request_id))).first()
+        return convert.join_request(row) if row else None
+
+    async def pending_for(self, group_id: int, account_id: int) -> JoinRequest | None:
+        j = t.join_requests
+        row = (
+            await self.c.execute(
+                select(j).where(
+                    j.c.group_id == group_id,
+                    j.c.account_id == account_id,
+                    j.c.state == RequestState.pending.value,
+                )
+            )
+        ).first()
+        return convert.join_request(row) if row else None
+
+    async def list_pending(self, group_id: int) -> list[JoinRequest]:
+        j = t.join_requests
+        rows = await self.c.execute(
+            select(j)
+            .where(j.c.group_id == group_id, j.c.state == RequestState.pending.value)
+            .order_by(j.c.id)
+        )
+        return [convert.join_request(r) for r in rows]
+
+    async def decide(self, request_id: int, state: RequestState, decided_by: int | None) -> None:
+        j = t.join_requests
+        await self.c.execute(
+            update(j).where(j.c.id == request_id).values(state=state.value, decided_by=decided_by)
+        )
+
+
+class SqlOwnershipOffers(_Repo):
+    async def add(
+        self, group_id: int, from_id: int, to_id: int, created_at: datetime
+    ) -> OwnershipOffer:
+        res = await self.c.execute(
+            t.ownership_offers.insert()
+            .values(
+                group_id=group_id,
+                from_id=from_id,
+                to_id=to_id,
+                state=RequestState.pending.value,
+                created_at=created_at,
+            )
+            .returning(t.ownership_offers.c.id)
+        )
+        return OwnershipOffer(
+            res.scalar_one(), group_id, from_id, to_id, RequestState.pending, created_at
+        )
+
+    async def get(self, offer_id: int) -> OwnershipOffer | None:
+        o = t.ownership_offers
+        row = (await self.c.execute(select(o).where(o.c.id == offer_id))).first()
+        return convert.offer(row) if row else None
+
+    async def pending_for_group(self, group_id: int) -> OwnershipOffer | None:
+        o = t.ownership_offers
+        row = (
+            await self.c.execute(
+                select(o).where(o.c.group_id == group_id, o.c.state == RequestState.pending.value)
+            )
+        ).first()
+        return convert.offer(row) if row else None
+
+    async def set_state(self, offer_id: int, state: RequestState) -> None:
+        o = t.ownership_offers
+        await self.c.execute(update(o).where(o.c.id == offer_id).values(state=state.value))
+
+
+class SqlAudit(_Repo):
+    async def append(
+        self,
+        at: datetime,
+        actor_id: int | None,
+        action: str,
+        subject: str,
+        detail: dict[str, Any],
+    ) -> AuditRecord:
+        a = t.audit_log
+        if self.c.dialect.name == "postgresql":
+            # One writer at a time extends the chain, or two entries would share a parent.
+            await self.c.execute(text("SELECT pg_advisory_xact_lock(7172017)"))
+        last = (await self.c.execute(select(a.c.hash).order_by(a.c.id.desc()).limit(1))).first()
+        prev = last[0] if last else GENESIS
+        content = audit_content(at, actor_id, action, subject, detail)
+        digest = entry_hash(prev, content)
+        res = await self.c.execute(
+            a.insert()
+            .values(
+                at=at, actor_id=actor_id, action=action, subject=subject, detail=detail,
+                prev_hash=prev, hash=digest,
+            )
+            .returning(a.c.id)
+        )
+        return AuditRecord(res.scalar_one(), at, actor_id, action, subject, detail, prev, digest)
+
+    async def scan(self, after_id: int, limit: int) -> list[AuditRecord]:
+        a = t.audit_log
+        rows = await self.c.execute(
+            select(a).where(a.c.id > after_id).order_by(a.c.id).limit(limit)
+        )
+        return [
+            AuditRecord(r.id, r.at, r.actor_id, r.action, r.subject, dict(r.detail),
+                        r.prev_hash, r.hash)
+            for r in rows
+        ]
+
+
+def audit_content(
+    at: datetime, actor_id: int | None, action: str, subject: str, detail: dict[str, Any]
+) -> dict[str, object]:
+    """What the audit hash covers. Microseconds are dropped: not every backend keeps them."""
+    return {
+        "at": at.replace(microsecond=0).isoformat(),
+        "actor_id": actor_id,
+        "action": action,
+        "subject": subject,
+        "detail": detail,
+    }

@@ -1,0 +1,213 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations are written against these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TS = UTCDateTime()
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("handle", String(32), nullable=False, unique=True),
+    Column("display_name", String(64), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("identity_verified", Boolean, nullable=False, default=False),
+    Column("platform_role", String(32), nullable=True),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("blind_index", String(64), nullable=False, index=True),
+    Column("legal_name_enc", Text, nullable=False),
+    Column("resident_id_enc", Text, nullable=False),
+    Column("phone_enc", Text, nullable=False),
+    Column("masked_name", String(64), nullable=False),
+    Column("masked_resident_id", String(32), nullable=False),
+    Column("masked_phone", String(32), nullable=False),
+    Column("verified", Boolean, nullable=False),
+    Column("verifier", String(64), nullable=False),
+    Column("verification_note", String(255), nullable=False, default=""),
+    Column("submitted_at", TS, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("label", String(64), nullable=False, default=""),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("revoked_at", TS, nullable=True),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("number", BigInteger, nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("category", String(32), nullable=True),
+    Column("join_policy", String(16), nullable=False),
+    Column("discoverable", Boolean, nullable=False, default=False),
+    Column("owner_id", Id, ForeignKey("accounts.id"), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("last_seq", BigInteger, nullable=False, default=0),
+    Column("rules_version", Integer, nullable=False, default=0),
+    Column("member_count", Integer, nullable=False, default=0),
+    # For direct conversations: "minid:maxid", so a pair has at most one conversation.
+    Column("direct_key", String(64), nullable=True, unique=True),
+)
+Index("ix_groups_discoverable_name", groups.c.discoverable, groups.c.name)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id"), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("joined_at", TS, nullable=False),
+    Column("joined_seq", BigInteger, nullable=False),
+    Column("left_seq", BigInteger, nullable=True),
+    Column("accepted_rules_version", Integer, nullable=False, default=0),
+)
+Index("ix_memberships_account_state", memberships.c.account_id, memberships.c.state)
+
+group_rules = Table(
+    "group_rules",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("set_by", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("set_at", TS, nullable=False),
+)
+
+timeline = Table(
+    "timeline",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("sender_id", Id, ForeignKey("accounts.id"), nullable=True),
+    Column("client_txn_id", String(64), nullable=True),
+    Column("body", Text, nullable=True),
+    Column("data", JSON, nullable=True),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("sender_id", "client_txn_id", name="uq_timeline_sender_txn"),
+)
+
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("group_id", Id, ForeignKey("groups.id"), nullable=False),
+    Column("inviter_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("invitee_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+)
+Index("ix_invitations_invitee_state", invitations.c.invitee_id, invitations.c.state)
+
+join_requests = Table(
+    "join_requests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("group_id", Id, ForeignKey("groups.id"), nullable=False),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("note", String(280), nullable=False, default=""),
+    Column("state", String(16), nullable=False),
+    Column("rules_version", Integer, nullable=False, default=0),
+    Column("created_at", TS, nullable=False),
+    Column("decided_by", Id, ForeignKey("accounts.id"), nullable=True),
+)
+Index("ix_join_requests_group_state", join_requests.c.group_id, join_requests.c.state)
+
+ownership_offers = Table(
+    "ownership_offers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("group_id", Id, ForeignKey("groups.id"), nullable=False, index=True),
+    Column("from_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("to_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", TS, nullable=False),
+    Column("actor_id", Id, nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(128), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)

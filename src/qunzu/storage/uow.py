@@ -1,0 +1,101 @@
+"""The SQL unit of work: one connection, one transaction, repositories bound to it.
+
+SQLite allows one writer at a time; rather than let concurrent writers collide
+on the file lock, write transactions in one process take an asyncio lock. Read
+transactions do not (WAL lets them run beside the writer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from qunzu.domain.errors import Conflict
+from qunzu.domain.events import Event
+from qunzu.storage.engine import is_sqlite
+from qunzu.storage.repositories import (
+    SqlAccounts,
+    SqlAudit,
+    SqlGroups,
+    SqlIdentities,
+    SqlInvitations,
+    SqlJoinRequests,
+    SqlMemberships,
+    SqlOwnershipOffers,
+    SqlRules,
+    SqlTimeline,
+    SqlTokens,
+)
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None, write: bool) -> None:
+        self._engine = engine
+        self._lock = write_lock if write else None
+        self._conn: AsyncConnection | None = None
+        self._committed = False
+        self.events: list[Event] = []
+
+    async def __aenter__(self) -> Self:
+        if self._lock is not None:
+            await self._lock.acquire()
+        try:
+            self._conn = await self._engine.connect()
+            await self._conn.begin()
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+        c = self._conn
+        self.accounts = SqlAccounts(c)
+        self.identities = SqlIdentities(c)
+        self.tokens = SqlTokens(c)
+        self.groups = SqlGroups(c)
+        self.memberships = SqlMemberships(c)
+        self.rules = SqlRules(c)
+        self.timeline = SqlTimeline(c)
+        self.invitations = SqlInvitations(c)
+        self.join_requests = SqlJoinRequests(c)
+        self.ownership_offers = SqlOwnershipOffers(c)
+        self.audit = SqlAudit(c)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._conn is not None:
+                if not self._committed:
+                    await self._conn.rollback()
+                await self._conn.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+        if isinstance(exc, IntegrityError):
+            # A unique constraint caught a race the service's own check could not see.
+            raise Conflict("duplicate", "This conflicts with an existing record.") from exc
+
+    async def commit(self) -> None:
+        assert self._conn is not None
+        await self._conn.commit()
+        self._committed = True
+
+    async def rollback(self) -> None:
+        assert self._conn is not None
+        await self._conn.rollback()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._write_lock = asyncio.Lock() if is_sqlite(str(engine.url)) else None
+
+    def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self._write_lock, write)
