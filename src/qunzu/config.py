@@ -60,11 +60,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
-        if self.environment == "production" and self.identity_key is not None:
-            if self.identity_key.strip().lower() in _PLACEHOLDER_SECRETS:
-                raise ValueError(
-                    "QUNZU_IDENTITY_KEY is a placeholder; set a real key in production."
-                )
+        key = (self.identity_key or "").strip().lower()
+        if self.environment == "production" and key in _PLACEHOLDER_SECRETS:
+            raise ValueError("QUNZU_IDENTITY_KEY is a placeholder; set a real key in production.")
         return self
 
     @property

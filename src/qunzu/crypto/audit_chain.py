@@ -11,6 +11,8 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 GENESIS = "0" * 64
 
@@ -36,14 +38,50 @@ class ChainReport:
     reason: str = ""
 
 
-def verify_chain(links: Iterable[ChainLink]) -> ChainReport:
-    expected_prev = GENESIS
-    checked = 0
-    for link in links:
-        if link.prev_hash != expected_prev:
-            return ChainReport(False, checked, link.id, "previous hash does not match")
+class ChainVerifier:
+    """Checks links one at a time, so a long chain is verified in pages."""
+
+    def __init__(self) -> None:
+        self.expected_prev = GENESIS
+        self.checked = 0
+        self.failure: ChainReport | None = None
+
+    def feed(self, link: ChainLink) -> bool:
+        """Check one link; False (and ``failure`` set) at the first broken one."""
+        if self.failure is not None:
+            return False
+        if link.prev_hash != self.expected_prev:
+            self.failure = ChainReport(False, self.checked, link.id, "previous hash does not match")
+            return False
         if entry_hash(link.prev_hash, link.content) != link.hash:
-            return ChainReport(False, checked, link.id, "content does not match its hash")
-        expected_prev = link.hash
-        checked += 1
-    return ChainReport(True, checked)
+            self.failure = ChainReport(
+                False, self.checked, link.id, "content does not match its hash"
+            )
+            return False
+        self.expected_prev = link.hash
+        self.checked += 1
+        return True
+
+    def report(self) -> ChainReport:
+        return self.failure or ChainReport(True, self.checked)
+
+
+def verify_chain(links: Iterable[ChainLink]) -> ChainReport:
+    verifier = ChainVerifier()
+    for link in links:
+        if not verifier.feed(link):
+            break
+    return verifier.report()
+
+
+def audit_content(
+    at: datetime, actor_id: int | None, action: str, subject: str, detail: dict[str, Any]
+) -> dict[str, object]:
+    """What an audit entry's hash covers. Microseconds are dropped: not every backend keeps them."""
+    return {
+        "at": at.replace(microsecond=0).isoformat(),
+        "actor_id": actor_id,
+        "action": action,
+        "subject": subject,
+        "detail": detail,
+    }

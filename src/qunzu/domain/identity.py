@@ -65,9 +65,7 @@ def validate_resident_id(raw: str, today: date) -> str:
             "invalid_id_number", "The birth date in the ID number is not a date."
         ) from None
     if born.year < 1900 or born > today:
-        raise InvalidInput(
-            "invalid_id_number", "The birth date in the ID number is out of range."
-        )
+        raise InvalidInput("invalid_id_number", "The birth date in the ID number is out of range.")
     if resident_id_check_char(number[:17]) != number[17]:
         raise InvalidInput("invalid_id_number", "The check digit of the ID number does not match.")
     return number

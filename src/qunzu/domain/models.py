@@ -79,6 +79,7 @@ class EntryKind(StrEnum):
     ownership_transferred = "ownership_transferred"
     group_state_changed = "group_state_changed"
     group_created = "group_created"
+    group_updated = "group_updated"
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,7 +83,11 @@ class IdentityRepository(Protocol):
 
 class TokenRepository(Protocol):
     async def add(
-        self, account_id: int, token_hash: str, label: str, created_at: datetime,
+        self,
+        account_id: int,
+        token_hash: str,
+        label: str,
+        created_at: datetime,
         expires_at: datetime,
     ) -> ApiToken: ...
     async def get_with_account(self, token_hash: str) -> tuple[ApiToken, Account] | None: ...
@@ -133,7 +137,11 @@ class TimelineRepository(Protocol):
 
 class InvitationRepository(Protocol):
     async def add(
-        self, group_id: int, inviter_id: int, invitee_id: int, created_at: datetime,
+        self,
+        group_id: int,
+        inviter_id: int,
+        invitee_id: int,
+        created_at: datetime,
         expires_at: datetime,
     ) -> Invitation: ...
     async def get(self, invitation_id: int) -> Invitation | None: ...
@@ -144,13 +152,19 @@ class InvitationRepository(Protocol):
 
 class JoinRequestRepository(Protocol):
     async def add(
-        self, group_id: int, account_id: int, note: str, rules_version: int,
+        self,
+        group_id: int,
+        account_id: int,
+        note: str,
+        rules_version: int,
         created_at: datetime,
     ) -> JoinRequest: ...
     async def get(self, request_id: int) -> JoinRequest | None: ...
     async def pending_for(self, group_id: int, account_id: int) -> JoinRequest | None: ...
     async def list_pending(self, group_id: int) -> list[JoinRequest]: ...
-    async def decide(self, request_id: int, state: RequestState, decided_by: int | None) -> None: ...
+    async def decide(
+        self, request_id: int, state: RequestState, decided_by: int | None
+    ) -> None: ...
 
 
 class OwnershipOfferRepository(Protocol):
@@ -164,7 +178,11 @@ class OwnershipOfferRepository(Protocol):
 
 class AuditRepository(Protocol):
     async def append(
-        self, at: datetime, actor_id: int | None, action: str, subject: str,
+        self,
+        at: datetime,
+        actor_id: int | None,
+        action: str,
+        subject: str,
         detail: dict[str, Any],
     ) -> AuditRecord: ...
     async def scan(self, after_id: int, limit: int) -> list[AuditRecord]: ...

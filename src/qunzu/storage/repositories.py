@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from qunzu.crypto.audit_chain import GENESIS, entry_hash
+from qunzu.crypto.audit_chain import GENESIS, audit_content, entry_hash
 from qunzu.domain.models import (
     Account,
     ApiToken,
@@ -81,9 +81,7 @@ class SqlAccounts(_Repo):
     async def get_many(self, account_ids: Sequence[int]) -> dict[int, Account]:
         if not account_ids:
             return {}
-        rows = await self.c.execute(
-            select(t.accounts).where(t.accounts.c.id.in_(set(account_ids)))
-        )
+        rows = await self.c.execute(select(t.accounts).where(t.accounts.c.id.in_(set(account_ids))))
         return {r.id: convert.account(r) for r in rows}
 
     async def password_hash(self, account_id: int) -> str:
@@ -151,7 +149,9 @@ class SqlTokens(_Repo):
             )
             .returning(t.api_tokens.c.id)
         )
-        return ApiToken(res.scalar_one(), account_id, token_hash, created_at, expires_at, None, label)
+        return ApiToken(
+            res.scalar_one(), account_id, token_hash, created_at, expires_at, None, label
+        )
 
     async def get_with_account(self, token_hash: str) -> tuple[ApiToken, Account] | None:
         tok, acc = t.api_tokens, t.accounts
@@ -174,8 +174,13 @@ class SqlTokens(_Repo):
         if row is None:
             return None
         token = ApiToken(
-            row.tid, row.account_id, row.token_hash, row.tcreated, row.expires_at,
-            row.revoked_at, row.label,
+            row.tid,
+            row.account_id,
+            row.token_hash,
+            row.tcreated,
+            row.expires_at,
+            row.revoked_at,
+            row.label,
         )
         return token, convert.account(row)
 
@@ -444,8 +449,13 @@ class SqlInvitations(_Repo):
             .returning(t.invitations.c.id)
         )
         return Invitation(
-            res.scalar_one(), group_id, inviter_id, invitee_id, RequestState.pending,
-            created_at, expires_at,
+            res.scalar_one(),
+            group_id,
+            inviter_id,
+            invitee_id,
+            RequestState.pending,
+            created_at,
+            expires_at,
         )
 
     async def get(self, invitation_id: int) -> Invitation | None:
@@ -497,7 +507,12 @@ class SqlJoinRequests(_Repo):
             .returning(t.join_requests.c.id)
         )
         return JoinRequest(
-            res.scalar_one(), group_id, account_id, note, RequestState.pending, created_at,
+            res.scalar_one(),
+            group_id,
+            account_id,
+            note,
+            RequestState.pending,
+            created_at,
             rules_version,
         )
 
@@ -593,8 +608,13 @@ class SqlAudit(_Repo):
         res = await self.c.execute(
             a.insert()
             .values(
-                at=at, actor_id=actor_id, action=action, subject=subject, detail=detail,
-                prev_hash=prev, hash=digest,
+                at=at,
+                actor_id=actor_id,
+                action=action,
+                subject=subject,
+                detail=detail,
+                prev_hash=prev,
+                hash=digest,
             )
             .returning(a.c.id)
         )
@@ -606,20 +626,8 @@ class SqlAudit(_Repo):
             select(a).where(a.c.id > after_id).order_by(a.c.id).limit(limit)
         )
         return [
-            AuditRecord(r.id, r.at, r.actor_id, r.action, r.subject, dict(r.detail),
-                        r.prev_hash, r.hash)
+            AuditRecord(
+                r.id, r.at, r.actor_id, r.action, r.subject, dict(r.detail), r.prev_hash, r.hash
+            )
             for r in rows
         ]
-
-
-def audit_content(
-    at: datetime, actor_id: int | None, action: str, subject: str, detail: dict[str, Any]
-) -> dict[str, object]:
-    """What the audit hash covers. Microseconds are dropped: not every backend keeps them."""
-    return {
-        "at": at.replace(microsecond=0).isoformat(),
-        "actor_id": actor_id,
-        "action": action,
-        "subject": subject,
-        "detail": detail,
-    }

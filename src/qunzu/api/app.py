@@ -1,0 +1,86 @@
+"""The FastAPI application factory. Everything is built from the settings passed in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
+
+from qunzu import __version__
+from qunzu.api.errors import Problem, install_error_handlers
+from qunzu.api.metrics import Metrics, MetricsMiddleware
+from qunzu.api.middleware import BodyLimitMiddleware
+from qunzu.api.realtime import Hub
+from qunzu.api.realtime import router as realtime_router
+from qunzu.api.routers import accounts, groups, messages, platform
+from qunzu.api.schemas import HealthOut
+from qunzu.bootstrap import App, build
+from qunzu.config import Settings
+from qunzu.domain.clock import Clock
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        qunzu: App = build(settings, clock=clock, observer=metrics)
+        await qunzu.start()
+        app.state.qunzu = qunzu
+        app.state.hub = Hub(qunzu.bus, metrics)
+        try:
+            yield
+        finally:
+            await qunzu.close()
+
+    app = FastAPI(
+        title="qunzu",
+        version=__version__,
+        summary="Group chat with governance built in.",
+        description=(
+            "All errors are RFC 9457 problem documents with a stable `code`. "
+            "Authenticate with `Authorization: Bearer <token>` from `POST /v1/sessions`."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    for router in (accounts.router, groups.router, messages.router, platform.router):
+        app.include_router(router)
+    app.include_router(realtime_router)
+
+    @app.get("/healthz", response_model=HealthOut, tags=["system"])
+    async def healthz() -> HealthOut:
+        return HealthOut(status="ok", version=__version__)
+
+    @app.get(
+        "/metrics",
+        tags=["system"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}},
+    )
+    async def prometheus(request: Request) -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+                Problem.model_json_schema()
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,93 @@
+"""Request body limit: refuse oversized bodies with 413 before they are parsed."""
+
+from __future__ import annotations
+
+import json
+
+from qunzu.api.errors import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
+from qunzu.api.metrics import ASGIApp, Message, Receive, Scope, Send
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _problem_413(limit: int) -> bytes:
+    return json.dumps(
+        {
+            "type": PROBLEM_TYPE_BASE + "payload_too_large",
+            "title": "Payload too large",
+            "status": 413,
+            "detail": f"The request body is larger than {limit} bytes.",
+            "code": "payload_too_large",
+            "limit": limit,
+        }
+    ).encode()
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared > self.max_bytes:
+                    await self._reject(send)
+                    return
+        seen = 0
+        started = False
+        exceeded = False
+        replaced = False
+
+        async def _receive() -> Message:
+            nonlocal seen, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    exceeded = True
+                    raise _TooLarge
+            return message
+
+        async def _send(message: Message) -> None:
+            # The framework may turn our exception into its own error response; whatever
+            # it answers, an oversized body gets the 413 it deserves.
+            nonlocal started, replaced
+            if replaced:
+                return
+            if message["type"] == "http.response.start":
+                if exceeded:
+                    replaced = True
+                    started = True
+                    await self._reject(send)
+                    return
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, _receive, _send)
+        except _TooLarge:
+            if not started:
+                await self._reject(send)
+
+    async def _reject(self, send: Send) -> None:
+        body = _problem_413(self.max_bytes)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,98 @@
+"""Accounts, sessions, tokens and identity."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from qunzu.api.deps import Ctx, CurrentActor
+from qunzu.api.errors import ERROR_RESPONSES
+from qunzu.api.schemas import (
+    AccountOut,
+    IdentityIn,
+    IdInt,
+    LoginIn,
+    MaskedIdentityOut,
+    MeOut,
+    ProfileIn,
+    RegisterIn,
+    TokenIn,
+    TokenInfoOut,
+    TokenOut,
+)
+from qunzu.services import accounts, identity
+
+router = APIRouter(prefix="/v1", tags=["accounts"], responses=ERROR_RESPONSES)
+
+
+@router.post("/accounts", status_code=status.HTTP_201_CREATED, response_model=AccountOut)
+async def register(body: RegisterIn, ctx: Ctx) -> AccountOut:
+    """Create an account with a handle and password. The display name is yours to choose."""
+    account = await accounts.do_register(ctx, body.handle, body.password, body.display_name)
+    return AccountOut.of(account)
+
+
+@router.get("/accounts/{handle}", response_model=AccountOut)
+async def public_profile(handle: str, ctx: Ctx, actor: CurrentActor) -> AccountOut:
+    """Another account's public face: handle, display name, and whether it is verified."""
+    return AccountOut.of(await accounts.find_account(ctx, handle))
+
+
+@router.post("/sessions", status_code=status.HTTP_201_CREATED, response_model=TokenOut)
+async def login(body: LoginIn, ctx: Ctx) -> TokenOut:
+    issued = await accounts.do_login(ctx, body.handle, body.password, body.label)
+    account = await accounts.find_account(ctx, body.handle)
+    return TokenOut(
+        token=issued.token,
+        token_id=issued.token_id,
+        expires_at=issued.expires_at_iso,
+        account=AccountOut.of(account),
+    )  # type: ignore[arg-type]
+
+
+@router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(ctx: Ctx, actor: CurrentActor) -> Response:
+    """Revoke the token used for this request."""
+    await accounts.do_logout(ctx, actor)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=MeOut)
+async def me(actor: CurrentActor) -> MeOut:
+    return MeOut.of_me(actor.account)
+
+
+@router.patch("/me", response_model=MeOut)
+async def update_me(body: ProfileIn, ctx: Ctx, actor: CurrentActor) -> MeOut:
+    return MeOut.of_me(await accounts.do_update_profile(ctx, actor, body.display_name))
+
+
+@router.get("/me/tokens", response_model=list[TokenInfoOut])
+async def my_tokens(ctx: Ctx, actor: CurrentActor) -> list[TokenInfoOut]:
+    return [TokenInfoOut.of(t) for t in await accounts.list_tokens(ctx, actor)]
+
+
+@router.post("/me/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenOut)
+async def new_token(body: TokenIn, ctx: Ctx, actor: CurrentActor) -> TokenOut:
+    issued = await accounts.do_issue_token(ctx, actor, body.label)
+    return TokenOut(token=issued.token, token_id=issued.token_id, expires_at=issued.expires_at_iso)  # type: ignore[arg-type]
+
+
+@router.delete("/me/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_token(token_id: IdInt, ctx: Ctx, actor: CurrentActor) -> Response:
+    await accounts.do_revoke_token(ctx, actor, token_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/me/identity", status_code=status.HTTP_201_CREATED, response_model=MaskedIdentityOut)
+async def submit_identity(body: IdentityIn, ctx: Ctx, actor: CurrentActor) -> MaskedIdentityOut:
+    """Submit your real identity (Art. 6). It is stored encrypted and only ever shown masked."""
+    masked = await identity.do_submit_identity(
+        ctx, actor, body.legal_name, body.resident_id, body.phone
+    )
+    return MaskedIdentityOut.model_validate(masked, from_attributes=True)
+
+
+@router.get("/me/identity", response_model=MaskedIdentityOut)
+async def my_identity(ctx: Ctx, actor: CurrentActor) -> MaskedIdentityOut:
+    masked = await identity.get_masked_identity(ctx, actor)
+    return MaskedIdentityOut.model_validate(masked, from_attributes=True)

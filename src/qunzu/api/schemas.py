@@ -1,0 +1,389 @@
+"""Request and response bodies. Requests forbid unknown fields so typos fail loudly."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qunzu.domain.models import (
+    Account,
+    ApiToken,
+    Group,
+    GroupCategory,
+    GroupRole,
+    Invitation,
+    JoinPolicy,
+    JoinRequest,
+    Membership,
+    OwnershipOffer,
+    TimelineEntry,
+)
+
+MAX_ID = 2**62
+IdInt = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- requests ------------------------------------------------------------------------------
+
+
+class RegisterIn(In):
+    handle: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    display_name: str | None = Field(default=None, max_length=128)
+
+
+class LoginIn(In):
+    handle: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    label: str = Field(default="", max_length=64)
+
+
+class TokenIn(In):
+    label: str = Field(default="", max_length=64)
+
+
+class ProfileIn(In):
+    display_name: str = Field(min_length=1, max_length=128)
+
+
+class IdentityIn(In):
+    legal_name: str = Field(min_length=1, max_length=64)
+    resident_id: str = Field(min_length=1, max_length=32)
+    phone: str = Field(min_length=1, max_length=32)
+
+
+class GroupIn(In):
+    name: str = Field(min_length=1, max_length=128)
+    category: GroupCategory
+    join_policy: JoinPolicy = JoinPolicy.invite_only
+    discoverable: bool = False
+    rules: str | None = Field(default=None, max_length=10_000)
+
+
+class GroupPatchIn(In):
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    join_policy: JoinPolicy | None = None
+    discoverable: bool | None = None
+
+
+class RulesIn(In):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class RulesAcceptIn(In):
+    version: int = Field(ge=1, le=MAX_ID)
+
+
+class JoinIn(In):
+    rules_version: int | None = Field(default=None, ge=0, le=MAX_ID)
+
+
+class JoinRequestIn(In):
+    note: str = Field(default="", max_length=280)
+    rules_version: int | None = Field(default=None, ge=0, le=MAX_ID)
+
+
+class InviteIn(In):
+    handle: str = Field(min_length=1, max_length=64)
+
+
+class RoleIn(In):
+    role: Literal["admin", "member"]
+
+
+class RemoveIn(In):
+    reason: str = Field(default="", max_length=500)
+
+
+class OfferIn(In):
+    to_account_id: IdInt
+
+
+class MessageIn(In):
+    body: str = Field(min_length=1, max_length=100_000)
+    client_txn_id: str = Field(min_length=1, max_length=64)
+
+
+class DirectIn(In):
+    handle: str = Field(min_length=1, max_length=64)
+
+
+class IdentityReadIn(In):
+    account_id: IdInt
+    reason: str = Field(min_length=1, max_length=500)
+
+
+# ---- responses -----------------------------------------------------------------------------
+
+
+class AccountOut(BaseModel):
+    id: int
+    handle: str
+    display_name: str
+    identity_verified: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, a: Account) -> AccountOut:
+        return cls(
+            id=a.id,
+            handle=a.handle,
+            display_name=a.display_name,
+            identity_verified=a.identity_verified,
+            created_at=a.created_at,
+        )
+
+
+class MeOut(AccountOut):
+    platform_role: str | None
+
+    @classmethod
+    def of_me(cls, a: Account) -> MeOut:
+        return cls(
+            **AccountOut.of(a).model_dump(),
+            platform_role=a.platform_role.value if a.platform_role else None,
+        )
+
+
+class TokenOut(BaseModel):
+    token: str
+    token_id: int
+    expires_at: datetime
+    account: AccountOut | None = None
+
+
+class TokenInfoOut(BaseModel):
+    id: int
+    label: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, t: ApiToken) -> TokenInfoOut:
+        return cls(
+            id=t.id,
+            label=t.label,
+            created_at=t.created_at,
+            expires_at=t.expires_at,
+            revoked_at=t.revoked_at,
+        )
+
+
+class MaskedIdentityOut(BaseModel):
+    legal_name: str
+    resident_id: str
+    phone: str
+    verified: bool
+    verifier: str
+    submitted_at: datetime
+
+
+class FullIdentityOut(BaseModel):
+    account_id: int
+    legal_name: str
+    resident_id: str
+    phone: str
+    verified: bool
+    verifier: str
+
+
+class MembershipOut(BaseModel):
+    group_id: int
+    account_id: int
+    role: GroupRole
+    state: str
+    joined_at: datetime
+    joined_seq: int
+    left_seq: int | None
+    accepted_rules_version: int
+
+    @classmethod
+    def of(cls, m: Membership) -> MembershipOut:
+        return cls(
+            group_id=m.group_id,
+            account_id=m.account_id,
+            role=m.role,
+            state=m.state.value,
+            joined_at=m.joined_at,
+            joined_seq=m.joined_seq,
+            left_seq=m.left_seq,
+            accepted_rules_version=m.accepted_rules_version,
+        )
+
+
+class GroupOut(BaseModel):
+    """The group profile: the Art. 8 information page fields, and the viewer's standing."""
+
+    id: int
+    number: int
+    kind: str
+    name: str
+    category: GroupCategory | None
+    join_policy: JoinPolicy
+    discoverable: bool
+    state: str
+    member_count: int
+    owner_id: int | None
+    owner_display_name: str | None = None
+    created_at: datetime
+    last_seq: int
+    rules_version: int
+    my_role: GroupRole | None = None
+    my_accepted_rules_version: int | None = None
+
+    @classmethod
+    def of(
+        cls, g: Group, owner_display_name: str | None = None, me: Membership | None = None
+    ) -> GroupOut:
+        active = me is not None and me.is_active
+        return cls(
+            id=g.id,
+            number=g.number,
+            kind=g.kind.value,
+            name=g.name,
+            category=g.category,
+            join_policy=g.join_policy,
+            discoverable=g.discoverable,
+            state=g.state.value,
+            member_count=g.member_count,
+            owner_id=g.owner_id,
+            owner_display_name=owner_display_name,
+            created_at=g.created_at,
+            last_seq=g.last_seq,
+            rules_version=g.rules_version,
+            my_role=me.role if me is not None and active else None,
+            my_accepted_rules_version=me.accepted_rules_version
+            if me is not None and active
+            else None,
+        )
+
+
+class MemberOut(BaseModel):
+    account_id: int
+    handle: str
+    display_name: str
+    role: GroupRole
+    joined_at: datetime
+
+
+class RulesOut(BaseModel):
+    group_id: int
+    version: int
+    text: str
+    set_by: int
+    set_at: datetime
+
+
+class InvitationOut(BaseModel):
+    id: int
+    group_id: int
+    inviter_id: int
+    invitee_id: int
+    state: str
+    created_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, i: Invitation) -> InvitationOut:
+        return cls(
+            id=i.id,
+            group_id=i.group_id,
+            inviter_id=i.inviter_id,
+            invitee_id=i.invitee_id,
+            state=i.state.value,
+            created_at=i.created_at,
+            expires_at=i.expires_at,
+        )
+
+
+class JoinRequestOut(BaseModel):
+    id: int
+    group_id: int
+    account_id: int
+    note: str
+    state: str
+    rules_version: int
+    created_at: datetime
+    decided_by: int | None
+
+    @classmethod
+    def of(cls, r: JoinRequest) -> JoinRequestOut:
+        return cls(
+            id=r.id,
+            group_id=r.group_id,
+            account_id=r.account_id,
+            note=r.note,
+            state=r.state.value,
+            rules_version=r.rules_version,
+            created_at=r.created_at,
+            decided_by=r.decided_by,
+        )
+
+
+class OfferOut(BaseModel):
+    id: int
+    group_id: int
+    from_id: int
+    to_id: int
+    state: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, o: OwnershipOffer) -> OfferOut:
+        return cls(
+            id=o.id,
+            group_id=o.group_id,
+            from_id=o.from_id,
+            to_id=o.to_id,
+            state=o.state.value,
+            created_at=o.created_at,
+        )
+
+
+class EntryOut(BaseModel):
+    group_id: int
+    seq: int
+    kind: str
+    sender_id: int | None
+    body: str | None
+    client_txn_id: str | None
+    data: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, e: TimelineEntry) -> EntryOut:
+        return cls(
+            group_id=e.group_id,
+            seq=e.seq,
+            kind=e.kind.value,
+            sender_id=e.sender_id,
+            body=e.body,
+            client_txn_id=e.client_txn_id,
+            data=e.data,
+            created_at=e.created_at,
+        )
+
+
+class HistoryOut(BaseModel):
+    entries: list[EntryOut]
+    first_visible_seq: int
+    last_visible_seq: int
+
+
+class AuditVerifyOut(BaseModel):
+    ok: bool
+    checked: int
+    first_broken_id: int | None
+    reason: str
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    version: str

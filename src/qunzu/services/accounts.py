@@ -1,0 +1,228 @@
+"""Accounts, passwords and API tokens.
+
+Tokens are opaque random strings; only their SHA-256 is stored, so a leaked
+database does not leak working tokens. The same ``authenticate`` serves HTTP
+requests and the WebSocket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+
+from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from qunzu.domain.models import Account, ApiToken, PlatformRole
+from qunzu.services import audit
+from qunzu.services.context import ServiceContext, transaction
+
+_HANDLE_RE = re.compile(r"^[a-z][a-z0-9_]{2,31}$")
+TOKEN_PREFIX = "qz_"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The account behind a request, and the token it used."""
+
+    account: Account
+    token_id: int
+
+    @property
+    def id(self) -> int:
+        return self.account.id
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    token_id: int
+    expires_at_iso: str
+
+
+def normalize_handle(raw: str) -> str:
+    handle = raw.strip().lower()
+    if not _HANDLE_RE.match(handle):
+        raise InvalidInput(
+            "invalid_handle",
+            "A handle is 3 to 32 characters: a letter, then letters, digits or underscores.",
+        )
+    return handle
+
+
+def normalize_display_name(raw: str) -> str:
+    name = " ".join(raw.split())
+    if not 1 <= len(name) <= 64:
+        raise InvalidInput("invalid_display_name", "A display name is 1 to 64 characters.")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise InvalidInput("invalid_display_name", "A display name has no control characters.")
+    return name
+
+
+def check_password(password: str) -> None:
+    if not 8 <= len(password) <= 128:
+        raise InvalidInput("weak_password", "A password is 8 to 128 characters.")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def do_register(
+    ctx: ServiceContext,
+    handle: str,
+    password: str,
+    display_name: str | None = None,
+    platform_role: PlatformRole | None = None,
+    created_by: int | None = None,
+) -> Account:
+    """Create an account. The display name is free (前台自愿); identity comes separately."""
+    handle = normalize_handle(handle)
+    name = normalize_display_name(display_name if display_name is not None else handle)
+    check_password(password)
+    password_hash = await ctx.run_blocking(ctx.hasher.hash, password)
+    async with transaction(ctx) as uow:
+        if await uow.accounts.get_by_handle(handle) is not None:
+            raise Conflict("handle_taken", f"The handle {handle!r} is taken.")
+        account = await uow.accounts.add(
+            handle, name, password_hash, ctx.clock.now(), platform_role=platform_role
+        )
+        if platform_role is not None:
+            await audit.record(
+                ctx,
+                uow,
+                created_by,
+                "platform_user.create",
+                f"account:{account.id}",
+                role=platform_role.value,
+            )
+    return account
+
+
+async def _issue(ctx: ServiceContext, account_id: int, label: str) -> IssuedToken:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = ctx.clock.now()
+    expires = now + timedelta(hours=ctx.limits.token_ttl_hours)
+    async with transaction(ctx) as uow:
+        row = await uow.tokens.add(account_id, hash_token(token), label, now, expires)
+    return IssuedToken(token, row.id, expires.isoformat())
+
+
+async def do_login(ctx: ServiceContext, handle: str, password: str, label: str = "") -> IssuedToken:
+    """Check the password and issue a new token. Wrong handle and wrong password look alike."""
+    try:
+        handle = normalize_handle(handle)
+    except InvalidInput:
+        raise Unauthenticated("bad_credentials", "Wrong handle or password.") from None
+    async with transaction(ctx, write=False) as uow:
+        account = await uow.accounts.get_by_handle(handle)
+        stored = await uow.accounts.password_hash(account.id) if account else None
+    if account is None or stored is None:
+        # Spend the same time as a real check, so handles cannot be probed by timing.
+        await ctx.run_blocking(ctx.hasher.verify, _DUMMY_HASH.get(ctx), password)
+        raise Unauthenticated("bad_credentials", "Wrong handle or password.")
+    if not await ctx.run_blocking(ctx.hasher.verify, stored, password):
+        raise Unauthenticated("bad_credentials", "Wrong handle or password.")
+    if account.disabled:
+        raise Forbidden("account_disabled", "This account is disabled.")
+    if ctx.hasher.needs_rehash(stored):
+        new_hash = await ctx.run_blocking(ctx.hasher.hash, password)
+        async with transaction(ctx) as uow:
+            await uow.accounts.set_password_hash(account.id, new_hash)
+    return await _issue(ctx, account.id, label[:64])
+
+
+class _DummyHash:
+    """One throwaway hash per context, made lazily, for constant-time failed logins."""
+
+    def __init__(self) -> None:
+        self._by_ctx: dict[int, str] = {}
+
+    def get(self, ctx: ServiceContext) -> str:
+        key = id(ctx.hasher)
+        if key not in self._by_ctx:
+            self._by_ctx[key] = ctx.hasher.hash(secrets.token_urlsafe(16))
+        return self._by_ctx[key]
+
+
+_DUMMY_HASH = _DummyHash()
+
+
+async def authenticate(ctx: ServiceContext, token: str | None) -> Actor:
+    if not token:
+        raise Unauthenticated("token_missing", "Send a bearer token (Authorization: Bearer ...).")
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
+        raise Unauthenticated("token_invalid", "This token is not valid.")
+    async with transaction(ctx, write=False) as uow:
+        found = await uow.tokens.get_with_account(hash_token(token))
+    if found is None:
+        raise Unauthenticated("token_invalid", "This token is not valid.")
+    tok, account = found
+    if tok.revoked_at is not None:
+        raise Unauthenticated("token_revoked", "This token was revoked; log in again.")
+    if not tok.is_valid(ctx.clock.now()):
+        raise Unauthenticated("token_expired", "This token has expired; log in again.")
+    if account.disabled:
+        raise Forbidden("account_disabled", "This account is disabled.")
+    return Actor(account, tok.id)
+
+
+async def do_logout(ctx: ServiceContext, actor: Actor) -> None:
+    async with transaction(ctx) as uow:
+        await uow.tokens.revoke(actor.token_id, ctx.clock.now())
+
+
+async def do_issue_token(ctx: ServiceContext, actor: Actor, label: str) -> IssuedToken:
+    """A further token for a script or device, without giving out the password."""
+    return await _issue(ctx, actor.id, label[:64])
+
+
+async def list_tokens(ctx: ServiceContext, actor: Actor) -> list[ApiToken]:
+    async with transaction(ctx, write=False) as uow:
+        return await uow.tokens.list_for(actor.id)
+
+
+async def do_revoke_token(ctx: ServiceContext, actor: Actor, token_id: int) -> None:
+    async with transaction(ctx) as uow:
+        tok = await uow.tokens.get(token_id)
+        if tok is None or tok.account_id != actor.id:
+            raise NotFound("token_not_found", "No such token.")
+        if tok.revoked_at is not None:
+            raise Conflict("token_already_revoked", "This token is already revoked.")
+        await uow.tokens.revoke(token_id, ctx.clock.now())
+
+
+async def do_update_profile(ctx: ServiceContext, actor: Actor, display_name: str) -> Account:
+    name = normalize_display_name(display_name)
+    async with transaction(ctx) as uow:
+        await uow.accounts.update(actor.id, display_name=name)
+        account = await uow.accounts.get(actor.id)
+    assert account is not None
+    return account
+
+
+async def get_account(ctx: ServiceContext, account_id: int) -> Account:
+    async with transaction(ctx, write=False) as uow:
+        account = await uow.accounts.get(account_id)
+    if account is None:
+        raise NotFound("account_not_found", "No such account.")
+    return account
+
+
+async def find_account(ctx: ServiceContext, handle: str) -> Account:
+    try:
+        handle = normalize_handle(handle)
+    except InvalidInput:
+        raise NotFound("account_not_found", "No such account.") from None
+    async with transaction(ctx, write=False) as uow:
+        account = await uow.accounts.get_by_handle(handle)
+    if account is None:
+        raise NotFound("account_not_found", "No such account.")
+    return account
+
+
+def require_platform_role(actor: Actor, *roles: PlatformRole) -> None:
+    if actor.account.platform_role not in roles:
+        raise Forbidden("platform_role_required", "This needs a platform role you do not hold.")

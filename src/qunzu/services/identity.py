@@ -1,0 +1,158 @@
+"""Real-name identity (Art. 6, 后台实名、前台自愿).
+
+The platform keeps the identity encrypted and shows it only masked. Reading it
+in full is a platform privilege that needs a stated reason and writes an audit
+entry in the same transaction; without the entry there is no read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from qunzu.domain.errors import Conflict, InvalidInput, NotFound
+from qunzu.domain.identity import IdentityClaim
+from qunzu.domain.models import PlatformRole
+from qunzu.services import audit
+from qunzu.services.accounts import Actor, require_platform_role
+from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.ports import IdentityRecord
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationResult:
+    verified: bool
+    provider: str
+    note: str = ""
+
+
+class IdentityVerifier(Protocol):
+    """Checks that a claimed identity is real. A provider plugs in by configuration."""
+
+    name: str
+
+    async def verify(self, claim: IdentityClaim) -> VerificationResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MaskedIdentity:
+    legal_name: str
+    resident_id: str
+    phone: str
+    verified: bool
+    verifier: str
+    submitted_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class FullIdentity:
+    account_id: int
+    legal_name: str
+    resident_id: str
+    phone: str
+    verified: bool
+    verifier: str
+
+
+def _masked(rec: IdentityRecord) -> MaskedIdentity:
+    return MaskedIdentity(
+        rec.masked_name,
+        rec.masked_resident_id,
+        rec.masked_phone,
+        rec.verified,
+        rec.verifier,
+        rec.submitted_at.isoformat(),
+    )
+
+
+async def do_submit_identity(
+    ctx: ServiceContext, actor: Actor, legal_name: str, resident_id: str, phone: str
+) -> MaskedIdentity:
+    claim = IdentityClaim.parse(legal_name, resident_id, phone, ctx.clock.now().date())
+    result: VerificationResult = await ctx.verifier.verify(claim)
+    if not result.verified:
+        raise InvalidInput(
+            "identity_rejected", result.note or "The identity could not be verified."
+        )
+    index = ctx.cipher.blind_index(claim.resident_id)
+    account_id = actor.id
+    async with transaction(ctx) as uow:
+        existing = await uow.identities.get(account_id)
+        if existing is not None and existing.verified:
+            if existing.blind_index == index:
+                raise Conflict("identity_already_verified", "Your identity is already verified.")
+            raise Conflict(
+                "identity_already_verified",
+                "This account already holds a verified identity; ask the platform to change it.",
+            )
+        held = await uow.identities.count_accounts_with(index, excluding=account_id)
+        limit = ctx.limits.max_accounts_per_identity
+        if held >= limit:
+            raise Conflict(
+                "identity_account_limit",
+                f"One real identity may hold at most {limit} accounts.",
+                limit=limit,
+            )
+
+        def seal(value: str, field: str) -> str:
+            return ctx.cipher.encrypt(value, f"identity:{account_id}:{field}")
+
+        masked = claim.masked()
+        record = IdentityRecord(
+            account_id=account_id,
+            blind_index=index,
+            legal_name_enc=seal(claim.legal_name, "legal_name"),
+            resident_id_enc=seal(claim.resident_id, "resident_id"),
+            phone_enc=seal(claim.phone, "phone"),
+            masked_name=masked["legal_name"],
+            masked_resident_id=masked["resident_id"],
+            masked_phone=masked["phone"],
+            verified=True,
+            verifier=result.provider,
+            verification_note=result.note[:255],
+            submitted_at=ctx.clock.now(),
+        )
+        await uow.identities.put(record)
+        await uow.accounts.update(account_id, identity_verified=True)
+    return _masked(record)
+
+
+async def get_masked_identity(ctx: ServiceContext, actor: Actor) -> MaskedIdentity:
+    async with transaction(ctx, write=False) as uow:
+        rec = await uow.identities.get(actor.id)
+    if rec is None:
+        raise NotFound("identity_not_submitted", "You have not submitted an identity.")
+    return _masked(rec)
+
+
+IDENTITY_READERS = (PlatformRole.admin, PlatformRole.senior_reviewer)
+
+
+async def do_read_identity(
+    ctx: ServiceContext, actor: Actor, account_id: int, reason: str
+) -> FullIdentity:
+    """Decrypt an identity for a platform officer. Audited in the same transaction."""
+    require_platform_role(actor, *IDENTITY_READERS)
+    reason = " ".join(reason.split())
+    if len(reason) < 5:
+        raise InvalidInput("reason_required", "State why you need to read this identity.")
+    async with transaction(ctx) as uow:
+        rec = await uow.identities.get(account_id)
+        if rec is None:
+            raise NotFound("identity_not_submitted", "That account has no identity on file.")
+        await audit.record(
+            ctx, uow, actor.id, "identity.read", f"account:{account_id}", reason=reason[:500]
+        )
+
+        def unseal(value: str, field: str) -> str:
+            return ctx.cipher.decrypt(value, f"identity:{account_id}:{field}")
+
+        full = FullIdentity(
+            account_id=account_id,
+            legal_name=unseal(rec.legal_name_enc, "legal_name"),
+            resident_id=unseal(rec.resident_id_enc, "resident_id"),
+            phone=unseal(rec.phone_enc, "phone"),
+            verified=rec.verified,
+            verifier=rec.verifier,
+        )
+    return full

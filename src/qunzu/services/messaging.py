@@ -1,0 +1,177 @@
+"""Messages: sending (idempotent per sender and client transaction id), history, direct chats."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from qunzu.domain import permissions as perm
+from qunzu.domain.errors import Conflict, InvalidInput, NotFound
+from qunzu.domain.models import (
+    EntryKind,
+    Group,
+    GroupKind,
+    GroupRole,
+    GroupState,
+    JoinPolicy,
+    Membership,
+    MembershipState,
+    TimelineEntry,
+)
+from qunzu.services.accounts import Actor
+from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.groups import load_group, new_group_number
+from qunzu.services.timeline import append_entry, notify
+
+_TXN_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    entry: TimelineEntry
+    created: bool  # False when a retried send returned the original message
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    entries: list[TimelineEntry]
+    first_visible_seq: int
+    last_visible_seq: int
+
+
+def validate_body(ctx: ServiceContext, body: str) -> str:
+    if not body.strip():
+        raise InvalidInput("empty_message", "A message needs some text.")
+    if len(body) > ctx.limits.max_message_chars:
+        raise InvalidInput(
+            "message_too_long",
+            f"A message is at most {ctx.limits.max_message_chars} characters.",
+            limit=ctx.limits.max_message_chars,
+        )
+    if "\x00" in body:
+        raise InvalidInput("invalid_message", "A message cannot contain NUL characters.")
+    return body
+
+
+def validate_txn_id(client_txn_id: str) -> str:
+    if not _TXN_RE.match(client_txn_id):
+        raise InvalidInput(
+            "invalid_client_txn_id",
+            "client_txn_id is 1 to 64 characters of letters, digits and . _ : -",
+        )
+    return client_txn_id
+
+
+async def do_send_message(
+    ctx: ServiceContext, actor: Actor, group_id: int, body: str, client_txn_id: str
+) -> SendResult:
+    """Post a message. A retry with the same ``client_txn_id`` returns the original."""
+    body = validate_body(ctx, body)
+    validate_txn_id(client_txn_id)
+    async with transaction(ctx) as uow:
+        previous = await uow.timeline.get_by_txn(actor.id, client_txn_id)
+        if previous is not None:
+            if previous.group_id != group_id or previous.body != body:
+                raise Conflict(
+                    "txn_id_reused",
+                    "This client_txn_id was already used for a different message.",
+                )
+            return SendResult(previous, created=False)
+        group, membership = await load_group(uow, actor.id, group_id)
+        perm.check_can_post(actor.account, group, membership)
+        entry = await append_entry(
+            ctx, uow, group_id, EntryKind.message, actor.id, body=body, client_txn_id=client_txn_id
+        )
+    ctx.observer.message_sent()
+    return SendResult(entry, created=True)
+
+
+def visible_window(membership: Membership, group: Group) -> tuple[int, int]:
+    """The seq range a member may read: from their joining to their leaving (or now)."""
+    last = membership.left_seq if membership.left_seq is not None else group.last_seq
+    return membership.joined_seq, last
+
+
+async def read_history(
+    ctx: ServiceContext,
+    actor: Actor,
+    group_id: int,
+    after: int | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> HistoryPage:
+    """A page of the timeline, after or before a ``seq`` (not both); newest page by default."""
+    if after is not None and before is not None:
+        raise InvalidInput("invalid_cursor", "Give either after or before, not both.")
+    if not 1 <= limit <= ctx.limits.history_page_max:
+        raise InvalidInput("invalid_limit", f"limit is 1 to {ctx.limits.history_page_max}.")
+    async with transaction(ctx, write=False) as uow:
+        group, membership = await load_group(uow, actor.id, group_id)
+        if membership is None:
+            raise perm.Forbidden("not_a_member", "You are not a member of this group.")
+        first, last = visible_window(membership, group)
+        if after is not None:
+            if after < 0 or after > group.last_seq:
+                raise InvalidInput(
+                    "invalid_cursor", "No such position in this group.", last_seq=group.last_seq
+                )
+            entries = await uow.timeline.after(group_id, max(after, first - 1), limit, upto=last)
+        else:
+            if before is None:
+                before = last + 1
+            elif before < 1 or before > group.last_seq + 1:
+                raise InvalidInput(
+                    "invalid_cursor", "No such position in this group.", last_seq=group.last_seq
+                )
+            entries = await uow.timeline.before(group_id, min(before, last + 1), limit, floor=first)
+    return HistoryPage(entries, first, last)
+
+
+async def do_open_direct(ctx: ServiceContext, actor: Actor, peer: str) -> Group:
+    """Open (or return) the one-to-one conversation with another account: a private space (P1)."""
+    perm.check_can_create_group(actor.account)
+    async with transaction(ctx) as uow:
+        other = await uow.accounts.get_by_handle(peer.strip().lower())
+        if other is None:
+            raise NotFound("account_not_found", "No such account.")
+        if other.id == actor.id:
+            raise InvalidInput("cannot_message_self", "A direct conversation needs two people.")
+        low, high = sorted((actor.id, other.id))
+        key = f"{low}:{high}"
+        existing = await uow.groups.get_direct(key)
+        if existing is not None:
+            return existing
+        now = ctx.clock.now()
+        draft = Group(
+            id=0,
+            number=0,
+            kind=GroupKind.direct,
+            name="",
+            category=None,
+            join_policy=JoinPolicy.invite_only,
+            discoverable=False,
+            owner_id=None,
+            state=GroupState.active,
+            created_at=now,
+            member_count=2,
+        )
+        draft = replace(draft, number=await new_group_number(uow))
+        group = await uow.groups.add(draft, direct_key=key)
+        created = await append_entry(
+            ctx,
+            uow,
+            group.id,
+            EntryKind.group_created,
+            actor.id,
+            data={"kind": "direct", "members": [low, high]},
+        )
+        for account_id in (low, high):
+            await uow.memberships.put(
+                Membership(
+                    group.id, account_id, GroupRole.member, MembershipState.active, now, created.seq
+                )
+            )
+            notify(uow, account_id, "membership_added", group_id=group.id, joined_seq=created.seq)
+        fresh = await uow.groups.get(group.id)
+    assert fresh is not None
+    return fresh
