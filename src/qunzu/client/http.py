@@ -1,0 +1,322 @@
+"""Async HTTP client for the qunzu API (httpx). Every method maps to one endpoint."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+
+class QunzuAPIError(Exception):
+    """A problem+json answer: ``status``, stable ``code``, human ``detail``, full ``problem``."""
+
+    def __init__(self, status: int, code: str, detail: str, problem: dict[str, Any]) -> None:
+        super().__init__(f"{status} {code}: {detail}")
+        self.status, self.code, self.detail, self.problem = status, code, detail, problem
+
+
+class QunzuClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 30.0,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.account: dict[str, Any] | None = None
+        self._own_http = http is None
+        self._http = http or httpx.AsyncClient(
+            base_url=self.base_url, transport=transport, timeout=timeout
+        )
+
+    async def __aenter__(self) -> QunzuClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._own_http:
+            await self._http.aclose()
+
+    def with_token(self, token: str) -> QunzuClient:
+        """Another client for another account, sharing this one's connection pool."""
+        return QunzuClient(self.base_url, token, http=self._http)
+
+    # ---- plumbing ----------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        hdrs = dict(headers or {})
+        if self.token:
+            hdrs["Authorization"] = f"Bearer {self.token}"
+        if params:
+            params = {k: v for k, v in params.items() if v is not None}
+        response = await self._http.request(
+            method, path, json=json, params=params, content=content, headers=hdrs
+        )
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"code": f"http_{response.status_code}", "detail": response.text}
+            raise QunzuAPIError(
+                response.status_code,
+                str(problem.get("code", f"http_{response.status_code}")),
+                str(problem.get("detail", "")),
+                problem,
+            )
+        return response
+
+    async def _json(self, method: str, path: str, **kw: Any) -> Any:
+        response = await self.request(method, path, **kw)
+        return response.json() if response.content else None
+
+    # ---- accounts ----------------------------------------------------------------------
+
+    async def register(
+        self, handle: str, password: str, display_name: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"handle": handle, "password": password}
+        if display_name is not None:
+            body["display_name"] = display_name
+        return await self._json("POST", "/v1/accounts", json=body)
+
+    async def login(self, handle: str, password: str, label: str = "") -> dict[str, Any]:
+        """Log in and keep the token for later calls."""
+        data = await self._json(
+            "POST", "/v1/sessions", json={"handle": handle, "password": password, "label": label}
+        )
+        self.token = data["token"]
+        self.account = data["account"]
+        return data
+
+    async def logout(self) -> None:
+        await self.request("DELETE", "/v1/sessions/current")
+        self.token = None
+
+    async def me(self) -> dict[str, Any]:
+        return await self._json("GET", "/v1/me")
+
+    async def update_me(self, display_name: str) -> dict[str, Any]:
+        return await self._json("PATCH", "/v1/me", json={"display_name": display_name})
+
+    async def account(self, handle: str) -> dict[str, Any]:
+        return await self._json("GET", f"/v1/accounts/{handle}")
+
+    async def tokens(self) -> list[dict[str, Any]]:
+        return await self._json("GET", "/v1/me/tokens")
+
+    async def issue_token(self, label: str = "") -> dict[str, Any]:
+        return await self._json("POST", "/v1/me/tokens", json={"label": label})
+
+    async def revoke_token(self, token_id: int) -> None:
+        await self.request("DELETE", f"/v1/me/tokens/{token_id}")
+
+    async def submit_identity(
+        self, legal_name: str, resident_id: str, phone: str
+    ) -> dict[str, Any]:
+        return await self._json(
+            "POST",
+            "/v1/me/identity",
+            json={"legal_name": legal_name, "resident_id": resident_id, "phone": phone},
+        )
+
+    async def my_identity(self) -> dict[str, Any]:
+        return await self._json("GET", "/v1/me/identity")
+
+    # ---- groups ------------------------------------------------------------------------
+
+    async def create_group(
+        self,
+        name: str,
+        category: str,
+        join_policy: str = "invite-only",
+        discoverable: bool = False,
+        rules: str | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": name,
+            "category": category,
+            "join_policy": join_policy,
+            "discoverable": discoverable,
+        }
+        if rules is not None:
+            body["rules"] = rules
+        return await self._json("POST", "/v1/groups", json=body)
+
+    async def group(self, group_id: int) -> dict[str, Any]:
+        return await self._json("GET", f"/v1/groups/{group_id}")
+
+    async def group_by_number(self, number: int) -> dict[str, Any]:
+        return await self._json("GET", f"/v1/groups/by-number/{number}")
+
+    async def search_groups(
+        self, q: str = "", limit: int = 20, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        return await self._json(
+            "GET", "/v1/groups", params={"q": q, "limit": limit, "offset": offset}
+        )
+
+    async def my_groups(self) -> list[dict[str, Any]]:
+        return await self._json("GET", "/v1/me/groups")
+
+    async def update_group(self, group_id: int, **changes: Any) -> dict[str, Any]:
+        return await self._json("PATCH", f"/v1/groups/{group_id}", json=changes)
+
+    async def dissolve_group(self, group_id: int) -> dict[str, Any]:
+        return await self._json("POST", f"/v1/groups/{group_id}/dissolve")
+
+    async def rules(self, group_id: int) -> dict[str, Any]:
+        return await self._json("GET", f"/v1/groups/{group_id}/rules")
+
+    async def set_rules(self, group_id: int, text: str) -> dict[str, Any]:
+        return await self._json("PUT", f"/v1/groups/{group_id}/rules", json={"text": text})
+
+    async def accept_rules(self, group_id: int, version: int) -> dict[str, Any]:
+        return await self._json(
+            "POST", f"/v1/groups/{group_id}/rules/accept", json={"version": version}
+        )
+
+    async def members(
+        self, group_id: int, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        return await self._json(
+            "GET", f"/v1/groups/{group_id}/members", params={"limit": limit, "offset": offset}
+        )
+
+    async def set_role(self, group_id: int, account_id: int, role: str) -> dict[str, Any]:
+        return await self._json(
+            "PUT", f"/v1/groups/{group_id}/members/{account_id}/role", json={"role": role}
+        )
+
+    async def remove_member(
+        self, group_id: int, account_id: int, reason: str = ""
+    ) -> dict[str, Any]:
+        return await self._json(
+            "POST", f"/v1/groups/{group_id}/members/{account_id}/remove", json={"reason": reason}
+        )
+
+    async def leave(self, group_id: int) -> dict[str, Any]:
+        return await self._json("POST", f"/v1/groups/{group_id}/leave")
+
+    async def join(self, group_id: int, rules_version: int | None = None) -> dict[str, Any]:
+        return await self._json(
+            "POST", f"/v1/groups/{group_id}/join", json={"rules_version": rules_version}
+        )
+
+    async def invite(self, group_id: int, handle: str) -> dict[str, Any]:
+        return await self._json(
+            "POST", f"/v1/groups/{group_id}/invitations", json={"handle": handle}
+        )
+
+    async def invitations(self) -> list[dict[str, Any]]:
+        return await self._json("GET", "/v1/me/invitations")
+
+    async def accept_invitation(
+        self, invitation_id: int, rules_version: int | None = None
+    ) -> dict[str, Any]:
+        return await self._json(
+            "POST",
+            f"/v1/invitations/{invitation_id}/accept",
+            json={"rules_version": rules_version},
+        )
+
+    async def decline_invitation(self, invitation_id: int) -> None:
+        await self.request("POST", f"/v1/invitations/{invitation_id}/decline")
+
+    async def request_join(
+        self, group_id: int, note: str = "", rules_version: int | None = None
+    ) -> dict[str, Any]:
+        return await self._json(
+            "POST",
+            f"/v1/groups/{group_id}/join-requests",
+            json={"note": note, "rules_version": rules_version},
+        )
+
+    async def join_requests(self, group_id: int) -> list[dict[str, Any]]:
+        return await self._json("GET", f"/v1/groups/{group_id}/join-requests")
+
+    async def approve_join(self, request_id: int) -> dict[str, Any]:
+        return await self._json("POST", f"/v1/join-requests/{request_id}/approve")
+
+    async def deny_join(self, request_id: int) -> dict[str, Any]:
+        return await self._json("POST", f"/v1/join-requests/{request_id}/deny")
+
+    async def offer_ownership(self, group_id: int, to_account_id: int) -> dict[str, Any]:
+        return await self._json(
+            "POST",
+            f"/v1/groups/{group_id}/ownership-offers",
+            json={"to_account_id": to_account_id},
+        )
+
+    async def accept_ownership(self, offer_id: int) -> dict[str, Any]:
+        return await self._json("POST", f"/v1/ownership-offers/{offer_id}/accept")
+
+    async def decline_ownership(self, offer_id: int) -> dict[str, Any]:
+        return await self._json("POST", f"/v1/ownership-offers/{offer_id}/decline")
+
+    # ---- messages ----------------------------------------------------------------------
+
+    async def send(
+        self, group_id: int, body: str, client_txn_id: str | None = None
+    ) -> dict[str, Any]:
+        """Post a message; pass the same client_txn_id when retrying so it is not duplicated."""
+        return await self._json(
+            "POST",
+            f"/v1/groups/{group_id}/messages",
+            json={"body": body, "client_txn_id": client_txn_id or uuid.uuid4().hex},
+        )
+
+    async def history(
+        self,
+        group_id: int,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> dict[str, Any]:
+        return await self._json(
+            "GET",
+            f"/v1/groups/{group_id}/messages",
+            params={"after": after, "before": before, "limit": limit},
+        )
+
+    async def open_direct(self, handle: str) -> dict[str, Any]:
+        return await self._json("POST", "/v1/direct", json={"handle": handle})
+
+    # ---- platform ----------------------------------------------------------------------
+
+    async def read_identity(self, account_id: int, reason: str) -> dict[str, Any]:
+        return await self._json(
+            "POST",
+            "/v1/platform/identity-reads",
+            json={"account_id": account_id, "reason": reason},
+        )
+
+    async def verify_audit(self) -> dict[str, Any]:
+        return await self._json("GET", "/v1/platform/audit/verify")
+
+    async def health(self) -> dict[str, Any]:
+        return await self._json("GET", "/healthz")
+
+    # ---- real time ---------------------------------------------------------------------
+
+    def events(self, cursors: dict[int, int] | None = None, **kw: Any) -> Any:
+        """A resumable event stream for this account (see ``EventStream``)."""
+        from qunzu.client.stream import EventStream
+
+        assert self.token, "log in first"
+        return EventStream(self.base_url, self.token, cursors=cursors, **kw)

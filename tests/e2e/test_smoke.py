@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from qunzu.client import QunzuClient
+from tests.factories import add_member, make_group
+
+
+async def test_owner_and_member_exchange_messages_in_order(
+    alice: QunzuClient, bob: QunzuClient
+) -> None:
+    group = await make_group(alice)
+    await add_member(alice, group, bob)
+    first = await alice.send(group["id"], "hello")
+    second = await bob.send(group["id"], "hi alice")
+    assert second["seq"] == first["seq"] + 1
+    page = await bob.history(group["id"])
+    bodies = [e["body"] for e in page["entries"] if e["kind"] == "message"]
+    assert bodies == ["hello", "hi alice"]
