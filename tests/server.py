@@ -6,13 +6,17 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import uvicorn
 
 from qunzu.api import create_app
 from qunzu.config import Settings
 from qunzu.domain.clock import FrozenClock
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -46,9 +50,39 @@ class ServerThread:
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def _run(self) -> None:
-        asyncio.run(self.server.serve())
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await self.server.serve()
+
+    def call(self, coro_factory: Callable[[], Awaitable[T]], timeout: float = 30) -> T:
+        """Run ``coro_factory()`` on the server's own event loop and wait for its result.
+
+        For reaching into the running app (``self.app.state.qunzu.ctx``) from a test,
+        e.g. to create a platform admin through ``services`` before there is a CLI.
+        """
+        if self.loop is None:
+            raise RuntimeError("the server is not running")
+
+        async def run() -> T:
+            return await coro_factory()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
+
+    async def acall(self, coro_factory: Callable[[], Awaitable[T]], timeout: float = 30) -> T:
+        """``call`` for async tests: awaits without blocking the test's own event loop."""
+        if self.loop is None:
+            raise RuntimeError("the server is not running")
+
+        async def run() -> T:
+            return await coro_factory()
+
+        future = asyncio.run_coroutine_threadsafe(run(), self.loop)
+        return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
 
     @property
     def url(self) -> str:

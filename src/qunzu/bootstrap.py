@@ -65,6 +65,18 @@ class App:
         await self.engine.dispose()
 
 
+async def migrate_database(settings: Settings) -> str | None:
+    """Apply migrations to the configured database; return the revision now in place."""
+    from qunzu.storage.migrate import current_revision
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        await migrate(engine)
+        return await current_revision(engine)
+    finally:
+        await engine.dispose()
+
+
 def build(settings: Settings, clock: Clock | None = None, observer: Observer | None = None) -> App:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)

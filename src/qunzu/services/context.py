@@ -73,7 +73,7 @@ def encode_event(event: Event) -> bytes:
         return json.dumps({"type": "event", **entry_to_wire(event.entry)}).encode()
     if isinstance(event, AccountNotified):
         return json.dumps(
-            {"type": "notice", "kind": event.kind, "account_id": event.account_id, **event.data}
+            {"type": "notice", "kind": event.kind, "recipient": event.account_id, **event.data}
         ).encode()
     raise TypeError(f"cannot encode {event!r}")
 

@@ -1,0 +1,205 @@
+"""The ``qunzu`` command: serve, demo, migrate, admin and audit tools."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qunzu.config import Settings
+
+app = typer.Typer(help="qunzu: group chat with governance built in.", no_args_is_help=True)
+admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+app.add_typer(audit_app, name="audit")
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where SQLite and the key file live.")
+]
+
+
+def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _uvicorn_config(settings: Settings, host: str, port: int) -> object:
+    import uvicorn
+
+    from qunzu.api import create_app
+
+    return uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        access_log=settings.access_log,
+        loop="auto",
+        http="auto",
+        ws="auto",
+        lifespan="on",
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    data_dir: DataDir = None,
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy async URL.")] = None,
+    bus_url: Annotated[str | None, typer.Option(help="memory://, redis://, nats://")] = None,
+) -> None:
+    """Run the API server (migrations are applied on start)."""
+    import uvicorn
+
+    settings = _settings(data_dir, database_url=database_url, bus_url=bus_url)
+    config = _uvicorn_config(settings, host or settings.host, port or settings.port)
+    uvicorn.Server(config).run()  # type: ignore[arg-type]
+
+
+@app.command()
+def migrate(
+    data_dir: DataDir = None, database_url: Annotated[str | None, typer.Option()] = None
+) -> None:
+    """Apply database migrations and print the revision in place."""
+    from qunzu.bootstrap import migrate_database
+
+    settings = _settings(data_dir, database_url=database_url)
+    revision = asyncio.run(migrate_database(settings))
+    typer.echo(f"database at revision {revision}")
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path("qunzu-demo-data"),
+    reset: Annotated[bool, typer.Option(help="Delete the demo data first.")] = False,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+) -> None:
+    """Build a demo world (verified users, groups, conversation), print logins, and serve."""
+    import uvicorn
+
+    from qunzu.demo import DEMO_PASSWORD, PEOPLE, build_demo_world
+
+    if reset and data_dir.exists():
+        shutil.rmtree(data_dir)
+    marker = data_dir / "DEMO_WORLD"
+    settings = _settings(data_dir)
+    server = uvicorn.Server(_uvicorn_config(settings, host, port))  # type: ignore[arg-type]
+    base = f"http://{host}:{port}"
+
+    async def run() -> None:
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()
+                return
+            await asyncio.sleep(0.05)
+        if not marker.exists():
+            await build_demo_world(base)
+            marker.write_text("built\n")
+        typer.echo("")
+        typer.echo(f"qunzu demo is running at {base}  (API docs: {base}/docs)")
+        typer.echo("Logins (handle / password):")
+        for person in PEOPLE:
+            typer.echo(f"  {person.handle:<12} {DEMO_PASSWORD}   ({person.display_name})")
+        typer.echo(
+            "Try:  curl -s -X POST " + base + "/v1/sessions -H 'content-type: application/json'"
+            f' -d \'{{"handle":"wangfang","password":"{DEMO_PASSWORD}"}}\''
+        )
+        if not serve_after:
+            server.should_exit = True
+        await task
+
+    asyncio.run(run())
+
+
+@admin_app.command("create-platform-user")
+def create_platform_user(
+    handle: str,
+    role: Annotated[str, typer.Option(help="reviewer, senior-reviewer, auditor or admin")],
+    password: Annotated[
+        str | None, typer.Option(help="Defaults to $QUNZU_NEW_USER_PASSWORD or a prompt.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a platform staff account (audited)."""
+    from qunzu.bootstrap import build
+    from qunzu.domain.errors import DomainError
+    from qunzu.domain.models import PlatformRole
+    from qunzu.services.accounts import do_register
+
+    try:
+        platform_role = PlatformRole(role)
+    except ValueError:
+        typer.echo(
+            f"unknown role {role!r}; use one of: {', '.join(r.value for r in PlatformRole)}",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    secret = (
+        password
+        or os.environ.get("QUNZU_NEW_USER_PASSWORD")
+        or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    )
+
+    async def run() -> int:
+        qunzu = build(_settings(data_dir))
+        await qunzu.start()
+        try:
+            account = await do_register(qunzu.ctx, handle, secret, platform_role=platform_role)
+        except DomainError as exc:
+            typer.echo(f"refused: {exc.code}: {exc.detail}", err=True)
+            return 1
+        finally:
+            await qunzu.close()
+        typer.echo(f"created {account.handle} (id {account.id}) with role {platform_role.value}")
+        return 0
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDir = None) -> None:
+    """Walk the audit hash chain; exit 1 and name the first broken entry if any."""
+    from qunzu.bootstrap import build
+    from qunzu.services.audit import verify_audit_chain
+
+    async def run() -> int:
+        qunzu = build(_settings(data_dir))
+        await qunzu.start()
+        try:
+            report = await verify_audit_chain(qunzu.ctx)
+        finally:
+            await qunzu.close()
+        if report.ok:
+            typer.echo(f"audit chain intact: {report.checked} entries")
+            return 0
+        typer.echo(
+            f"audit chain BROKEN at entry {report.first_broken_id}: {report.reason} "
+            f"({report.checked} entries verified before it)"
+        )
+        return 1
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

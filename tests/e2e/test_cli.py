@@ -1,0 +1,126 @@
+"""The `qunzu` command, run as a user would run it: a separate process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.server import free_port
+
+FAST_ARGON = {
+    "QUNZU_ARGON2_TIME_COST": "1",
+    "QUNZU_ARGON2_MEMORY_KIB": "64",
+}
+
+
+def run_cli(*args: str, data_dir: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **FAST_ARGON, "QUNZU_NEW_USER_PASSWORD": "staff password 1"}
+    return subprocess.run(
+        [sys.executable, "-m", "qunzu.cli", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def test_migrate_creates_the_schema_and_reports_the_revision(tmp_path: Path) -> None:
+    result = run_cli("migrate", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "database at revision 0001" in result.stdout
+    assert (tmp_path / "qunzu.db").exists()
+
+
+def test_identity_key_file_is_created_owner_only(tmp_path: Path) -> None:
+    result = run_cli("audit", "verify", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    key = tmp_path / "identity.key"
+    assert key.exists()
+    assert key.stat().st_mode & 0o777 == 0o600
+
+
+def test_demo_builds_a_world_and_prints_logins(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, **FAST_ARGON}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qunzu.cli",
+            "demo",
+            "--no-serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "wangfang" in result.stdout
+    assert "qunzu-demo-2017" in result.stdout
+    assert (tmp_path / "DEMO_WORLD").exists()
+
+
+def test_platform_user_creation_is_audited_and_chain_verifies(tmp_path: Path) -> None:
+    created = run_cli(
+        "admin", "create-platform-user", "auditor1", "--role", "auditor", data_dir=tmp_path
+    )
+    assert created.returncode == 0, created.stderr
+    assert "role auditor" in created.stdout
+    verified = run_cli("audit", "verify", data_dir=tmp_path)
+    assert verified.returncode == 0
+    assert "audit chain intact: 1 entries" in verified.stdout
+
+
+def test_unknown_platform_role_is_refused(tmp_path: Path) -> None:
+    result = run_cli(
+        "admin", "create-platform-user", "x_staff", "--role", "emperor", data_dir=tmp_path
+    )
+    assert result.returncode == 2
+    assert "unknown role" in result.stderr
+
+
+def test_duplicate_platform_handle_is_refused(tmp_path: Path) -> None:
+    assert (
+        run_cli(
+            "admin", "create-platform-user", "rev1", "--role", "reviewer", data_dir=tmp_path
+        ).returncode
+        == 0
+    )
+    again = run_cli(
+        "admin", "create-platform-user", "rev1", "--role", "reviewer", data_dir=tmp_path
+    )
+    assert again.returncode == 1
+    assert "handle_taken" in again.stderr
+
+
+def test_tampered_audit_entry_is_named(tmp_path: Path) -> None:
+    import sqlite3
+
+    assert (
+        run_cli(
+            "admin", "create-platform-user", "adm1", "--role", "admin", data_dir=tmp_path
+        ).returncode
+        == 0
+    )
+    assert (
+        run_cli(
+            "admin", "create-platform-user", "adm2", "--role", "admin", data_dir=tmp_path
+        ).returncode
+        == 0
+    )
+    with sqlite3.connect(tmp_path / "qunzu.db") as db:
+        db.execute('UPDATE audit_log SET detail = \'{"role": "reviewer"}\' WHERE id = 1')
+    result = run_cli("audit", "verify", data_dir=tmp_path)
+    assert result.returncode == 1
+    assert "BROKEN at entry 1" in result.stdout
