@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from qunzu.storage.inloop import InLoopEngine
 
 
 def is_sqlite(url: str) -> bool:
@@ -26,9 +28,13 @@ def make_engine(url: str) -> AsyncEngine:
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=8, max_overflow=8)
+        # The sync pysqlite driver, run on the loop (see storage/inloop.py for why).
+        sync_url = parsed.set(drivername="sqlite")
+        engine = create_engine(
+            sync_url, pool_size=8, max_overflow=8, connect_args={"check_same_thread": False}
+        )
 
-        @event.listens_for(engine.sync_engine, "connect")
+        @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             # Let SQLAlchemy emit BEGIN itself (pysqlite's own handling is legacy).
             dbapi_conn.isolation_level = None
@@ -39,9 +45,9 @@ def make_engine(url: str) -> AsyncEngine:
             cur.execute("PRAGMA busy_timeout=10000")
             cur.close()
 
-        @event.listens_for(engine.sync_engine, "begin")
+        @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
             conn.exec_driver_sql("BEGIN")
 
-        return engine
+        return InLoopEngine(engine)  # type: ignore[return-value]
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qunzu.crypto.audit_chain import GENESIS, audit_content, entry_hash
@@ -29,6 +29,39 @@ from qunzu.domain.models import (
 from qunzu.services.ports import AuditRecord, IdentityRecord
 from qunzu.storage import convert
 from qunzu.storage import tables as t
+
+# Statements on the message path are built once: constructing a statement and its
+# cache key costs more than SQLite takes to run it (profiled on do_send_message).
+_TOKEN_WITH_ACCOUNT = (
+    select(
+        t.api_tokens.c.id.label("tid"),
+        t.api_tokens.c.account_id,
+        t.api_tokens.c.token_hash,
+        t.api_tokens.c.label,
+        t.api_tokens.c.created_at.label("tcreated"),
+        t.api_tokens.c.expires_at,
+        t.api_tokens.c.revoked_at,
+        t.accounts,
+    )
+    .join(t.accounts, t.accounts.c.id == t.api_tokens.c.account_id)
+    .where(t.api_tokens.c.token_hash == bindparam("token_hash"))
+)
+_GROUP_BY_ID = select(t.groups).where(t.groups.c.id == bindparam("group_id"))
+_MEMBERSHIP = select(t.memberships).where(
+    t.memberships.c.group_id == bindparam("group_id"),
+    t.memberships.c.account_id == bindparam("account_id"),
+)
+_NEXT_SEQ = (
+    update(t.groups)
+    .where(t.groups.c.id == bindparam("group_id"))
+    .values(last_seq=t.groups.c.last_seq + 1)
+    .returning(t.groups.c.last_seq)
+)
+_ENTRY_BY_TXN = select(t.timeline).where(
+    t.timeline.c.sender_id == bindparam("sender_id"),
+    t.timeline.c.client_txn_id == bindparam("client_txn_id"),
+)
+_INSERT_ENTRY = t.timeline.insert()
 
 
 class _Repo:
@@ -154,23 +187,7 @@ class SqlTokens(_Repo):
         )
 
     async def get_with_account(self, token_hash: str) -> tuple[ApiToken, Account] | None:
-        tok, acc = t.api_tokens, t.accounts
-        row = (
-            await self.c.execute(
-                select(
-                    tok.c.id.label("tid"),
-                    tok.c.account_id,
-                    tok.c.token_hash,
-                    tok.c.label,
-                    tok.c.created_at.label("tcreated"),
-                    tok.c.expires_at,
-                    tok.c.revoked_at,
-                    acc,
-                )
-                .join(acc, acc.c.id == tok.c.account_id)
-                .where(tok.c.token_hash == token_hash)
-            )
-        ).first()
+        row = (await self.c.execute(_TOKEN_WITH_ACCOUNT, {"token_hash": token_hash})).first()
         if row is None:
             return None
         token = ApiToken(
@@ -226,7 +243,7 @@ class SqlGroups(_Repo):
         return Group(**{**_group_fields(group), "id": gid})
 
     async def get(self, group_id: int) -> Group | None:
-        row = (await self.c.execute(select(t.groups).where(t.groups.c.id == group_id))).first()
+        row = (await self.c.execute(_GROUP_BY_ID, {"group_id": group_id})).first()
         return convert.group(row) if row else None
 
     async def get_by_number(self, number: int) -> Group | None:
@@ -245,12 +262,7 @@ class SqlGroups(_Repo):
 
     async def next_seq(self, group_id: int) -> int:
         # The UPDATE takes the row lock on PostgreSQL, so seq order is commit order per group.
-        res = await self.c.execute(
-            update(t.groups)
-            .where(t.groups.c.id == group_id)
-            .values(last_seq=t.groups.c.last_seq + 1)
-            .returning(t.groups.c.last_seq)
-        )
+        res = await self.c.execute(_NEXT_SEQ, {"group_id": group_id})
         return int(res.scalar_one())
 
     async def update(self, group_id: int, **fields: Any) -> None:
@@ -284,11 +296,8 @@ def _group_fields(group: Group) -> dict[str, Any]:
 
 class SqlMemberships(_Repo):
     async def get(self, group_id: int, account_id: int) -> Membership | None:
-        m = t.memberships
         row = (
-            await self.c.execute(
-                select(m).where(m.c.group_id == group_id, m.c.account_id == account_id)
-            )
+            await self.c.execute(_MEMBERSHIP, {"group_id": group_id, "account_id": account_id})
         ).first()
         return convert.membership(row) if row else None
 
@@ -376,23 +385,23 @@ class SqlRules(_Repo):
 class SqlTimeline(_Repo):
     async def append(self, entry: TimelineEntry) -> None:
         await self.c.execute(
-            t.timeline.insert().values(
-                group_id=entry.group_id,
-                seq=entry.seq,
-                kind=entry.kind.value,
-                sender_id=entry.sender_id,
-                client_txn_id=entry.client_txn_id,
-                body=entry.body,
-                data=entry.data or None,
-                created_at=entry.created_at,
-            )
+            _INSERT_ENTRY,
+            {
+                "group_id": entry.group_id,
+                "seq": entry.seq,
+                "kind": entry.kind.value,
+                "sender_id": entry.sender_id,
+                "client_txn_id": entry.client_txn_id,
+                "body": entry.body,
+                "data": entry.data or None,
+                "created_at": entry.created_at,
+            },
         )
 
     async def get_by_txn(self, sender_id: int, client_txn_id: str) -> TimelineEntry | None:
-        tl = t.timeline
         row = (
             await self.c.execute(
-                select(tl).where(tl.c.sender_id == sender_id, tl.c.client_txn_id == client_txn_id)
+                _ENTRY_BY_TXN, {"sender_id": sender_id, "client_txn_id": client_txn_id}
             )
         ).first()
         return convert.entry(row) if row else None
