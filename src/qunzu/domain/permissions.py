@@ -18,6 +18,7 @@ from qunzu.domain.models import (
     JoinPolicy,
     Membership,
 )
+from qunzu.domain.rulebook import Tier
 
 
 class Action(StrEnum):
@@ -168,3 +169,64 @@ def check_rules_version(group: Group, accepted: int | None) -> int:
             rules_version=group.rules_version,
         )
     return accepted
+
+
+# ---- what the platform may do, by tier (P1, P2, P8) -------------------------------------
+
+
+class PlatformAction(StrEnum):
+    """Things the platform might do to a group. The table below says where it may."""
+
+    read_unreported_content = "read_unreported_content"
+    proactive_screening = "proactive_screening"
+    read_reported_evidence = "read_reported_evidence"
+    read_report_context = "read_report_context"
+    view_group_profile = "view_group_profile"
+    view_member_list = "view_member_list"
+    impose_group_sanction = "impose_group_sanction"
+    impose_account_sanction = "impose_account_sanction"
+    route_reports_to_platform_first = "route_reports_to_platform_first"
+
+
+def _tier_row(private: bool, small: bool, large: bool, public: bool) -> dict[Tier, bool]:
+    return {Tier.private: private, Tier.small: small, Tier.large: large, Tier.public: public}
+
+
+_PLATFORM_ROWS: dict[PlatformAction, dict[Tier, bool]] = {
+    # P1/P2: no one looks in uninvited, in any tier. Content reaches the platform
+    # only through a member's report.
+    PlatformAction.read_unreported_content: _tier_row(False, False, False, False),
+    PlatformAction.proactive_screening: _tier_row(False, False, False, False),
+    # What a member reported is evidence the member chose to hand over, in any tier.
+    PlatformAction.read_reported_evidence: _tier_row(True, True, True, True),
+    # The messages around a report are kept only outside private spaces.
+    PlatformAction.read_report_context: _tier_row(False, True, True, True),
+    PlatformAction.view_group_profile: _tier_row(False, True, True, True),
+    PlatformAction.view_member_list: _tier_row(False, True, True, True),
+    # A private space is not a group the platform can warn, mute or close;
+    # measures there act on the accounts whose conduct was reported.
+    PlatformAction.impose_group_sanction: _tier_row(False, True, True, True),
+    PlatformAction.impose_account_sanction: _tier_row(True, True, True, True),
+    # P8: the owner hears first in private and small groups; large and public
+    # groups reach the platform queue at once.
+    PlatformAction.route_reports_to_platform_first: _tier_row(False, False, True, True),
+}
+
+PLATFORM_TIER_PERMISSIONS: dict[tuple[PlatformAction, Tier], bool] = {
+    (action, tier): allowed
+    for action, row in _PLATFORM_ROWS.items()
+    for tier, allowed in row.items()
+}
+
+
+def platform_may(action: PlatformAction, tier: Tier) -> bool:
+    return PLATFORM_TIER_PERMISSIONS.get((action, tier), False)
+
+
+def check_platform_may(action: PlatformAction, tier: Tier) -> None:
+    if not platform_may(action, tier):
+        raise Forbidden(
+            "tier_forbids",
+            f"The platform may not {action.value.replace('_', ' ')} in a {tier.value} group.",
+            tier=tier.value,
+        )

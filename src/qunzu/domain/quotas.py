@@ -1,0 +1,77 @@
+"""Quotas by credit level (Art. 8): refusals that say which quota, its limit, and what raises it.
+
+No one is thrown out by a number: when a level drops, groups over the new cap
+stop admitting members until they are back under it; nothing is cut down.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from qunzu.domain.errors import QuotaExceeded
+from qunzu.domain.rulebook import CreditPolicy
+
+QUOTA_TEXT = {
+    "groups_owned": "groups you own",
+    "groups_joined": "groups you are in",
+    "new_groups_per_day": "groups created in 24 hours",
+    "messages_per_minute": "messages per minute",
+    "invitations_per_day": "invitations in 24 hours",
+    "reports_per_day": "reports in 24 hours",
+    "members_per_group": "members in this group",
+}
+
+
+def _how_to_raise(quota: str, level: int, policy: CreditPolicy, limit: int) -> str:
+    if level == 0:
+        return "Verify your real identity and keep a good record to reach level 1."
+    for higher in policy.levels:
+        if higher.level <= level:
+            continue
+        value = (
+            max(higher.quotas.members_per_group.values())
+            if quota == "members_per_group"
+            else getattr(higher.quotas, quota)
+        )
+        if value > limit:
+            return f"Credit level {higher.level} (score {higher.min_score}+) allows {value}."
+    return "This is the highest limit the rulebook grants."
+
+
+def check_quota(
+    quota: str, used: int, limit: int, level: int, policy: CreditPolicy, *, whose: str = "your"
+) -> None:
+    """Allow while ``used < limit``; refuse the request that would go past it."""
+    if used < limit:
+        return
+    raise QuotaExceeded(
+        "quota_exceeded",
+        f"Quota reached: {limit} {QUOTA_TEXT.get(quota, quota)} at {whose} credit level {level}. "
+        + _how_to_raise(quota, level, policy, limit),
+        quota=quota,
+        limit=limit,
+        level=level,
+        raised_by=_how_to_raise(quota, level, policy, limit),
+    )
+
+
+@dataclass
+class SlidingWindow:
+    """Counts events in the last ``window``: a per-account rate limit held in memory."""
+
+    window: timedelta
+    events: dict[int, deque[datetime]] = field(default_factory=dict)
+
+    def used(self, key: int, now: datetime) -> int:
+        q = self.events.get(key)
+        if not q:
+            return 0
+        edge = now - self.window
+        while q and q[0] <= edge:
+            q.popleft()
+        return len(q)
+
+    def add(self, key: int, now: datetime) -> None:
+        self.events.setdefault(key, deque()).append(now)
