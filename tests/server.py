@@ -15,6 +15,7 @@ import uvicorn
 from qunzu.api import create_app
 from qunzu.config import Settings
 from qunzu.domain.clock import FrozenClock
+from tests.rulebooks import write_generous_rulebook
 
 T = TypeVar("T")
 
@@ -26,10 +27,13 @@ def free_port() -> int:
 
 
 def test_settings(data_dir: Path, **overrides: object) -> Settings:
-    """Settings for tests: cheap argon2 so logins do not dominate the suite."""
+    """Settings for tests: cheap argon2 so logins do not dominate the suite, and the
+    generous test rulebook (pass ``rulebook_files=[]`` for the real default)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     values: dict[str, object] = {
         "environment": "test",
         "data_dir": data_dir,
+        "rulebook_files": [write_generous_rulebook(data_dir)],
         "argon2_time_cost": 1,
         "argon2_memory_kib": 64,
         "argon2_parallelism": 1,
@@ -45,7 +49,11 @@ class ServerThread:
         self.port = free_port()
         self.app = create_app(settings, clock=clock)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
             ws_max_size=2**20,
         )
         self.server = uvicorn.Server(config)

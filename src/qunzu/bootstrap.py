@@ -14,6 +14,7 @@ from qunzu.bus import EventBus, make_bus
 from qunzu.config import Settings
 from qunzu.crypto.fields import FieldCipher, load_or_create_key
 from qunzu.domain.clock import Clock, SystemClock
+from qunzu.policy import load_rulebooks
 from qunzu.services.context import Limits, Observer, ServiceContext
 from qunzu.storage.engine import make_engine
 from qunzu.storage.migrate import migrate
@@ -83,6 +84,7 @@ def build(settings: Settings, clock: Clock | None = None, observer: Observer | N
     bus = make_bus(settings.bus_url)
     key = load_or_create_key(settings.identity_key, settings.resolved_identity_key_file)
     verifier = load_object(settings.identity_verifier)()
+    rulebooks = load_rulebooks(settings.rulebook_files or None)
     ctx = ServiceContext(
         uow=SqlUnitOfWorkFactory(engine),
         bus=bus,
@@ -92,6 +94,7 @@ def build(settings: Settings, clock: Clock | None = None, observer: Observer | N
             settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
         ),
         verifier=verifier,
+        rulebooks=rulebooks,
         limits=Limits(
             max_message_chars=settings.max_message_chars,
             history_page_max=settings.history_page_max,

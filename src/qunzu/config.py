@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         description="'module:Class' of the IdentityVerifier to use.",
     )
     max_accounts_per_identity: int = Field(default=3, ge=1, le=100)
+    rulebook_files: list[Path] = Field(
+        default_factory=list,
+        description="Rulebook TOML files (JSON list); empty means the packaged cn-2017.toml.",
+    )
 
     token_ttl_hours: int = Field(default=24 * 30, ge=1)
     max_message_chars: int = Field(default=4000, ge=1, le=100_000)

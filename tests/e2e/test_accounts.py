@@ -20,6 +20,11 @@ async def refused(call: Awaitable[Any]) -> QunzuAPIError:
     return info.value
 
 
+def me(client: QunzuClient) -> dict[str, Any]:
+    assert client.account is not None
+    return client.account
+
+
 async def test_register_returns_the_new_unverified_account(anon: QunzuClient) -> None:
     handle = unique_handle("reg")
     account = await anon.register(handle, PASSWORD, "小明")
@@ -60,9 +65,9 @@ async def test_login_with_the_right_password_issues_a_working_token(anon: QunzuC
     session = await anon.login(handle, PASSWORD, label="laptop")
     assert session["token"].startswith("qz_")
     assert session["account"]["handle"] == handle
-    me = await anon.me()
-    assert me["handle"] == handle
-    assert me["platform_role"] is None
+    mine = await anon.me()
+    assert mine["handle"] == handle
+    assert mine["platform_role"] is None
 
 
 async def test_login_with_a_wrong_password_is_bad_credentials(anon: QunzuClient) -> None:
@@ -95,7 +100,7 @@ async def test_an_issued_token_works_and_is_listed(alice: QunzuClient) -> None:
     issued = await alice.issue_token("ci script")
     assert issued["token"].startswith("qz_") and issued["token"] != alice.token
     other = alice.with_token(issued["token"])
-    assert (await other.me())["id"] == alice.account["id"]  # type: ignore[index]
+    assert (await other.me())["id"] == me(alice)["id"]
     listed = {t["id"]: t for t in await alice.tokens()}
     assert issued["token_id"] in listed
     assert listed[issued["token_id"]]["label"] == "ci script"
@@ -109,7 +114,7 @@ async def test_a_revoked_token_stops_working_and_shows_as_revoked(alice: QunzuCl
     assert (err.status, err.code) == (401, "token_revoked")
     listed = {t["id"]: t for t in await alice.tokens()}
     assert listed[issued["token_id"]]["revoked_at"] is not None
-    assert (await alice.me())["handle"] == alice.account["handle"]  # type: ignore[index]
+    assert (await alice.me())["handle"] == me(alice)["handle"]
 
 
 async def test_revoking_a_token_twice_is_a_conflict(alice: QunzuClient) -> None:
@@ -125,7 +130,7 @@ async def test_revoking_someone_elses_token_is_not_found(
     issued = await bob.issue_token("bob's")
     err = await refused(alice.revoke_token(issued["token_id"]))
     assert (err.status, err.code) == (404, "token_not_found")
-    assert (await bob.with_token(issued["token"]).me())["id"] == bob.account["id"]  # type: ignore[index]
+    assert (await bob.with_token(issued["token"]).me())["id"] == me(bob)["id"]
 
 
 async def test_a_request_without_a_token_is_token_missing(anon: QunzuClient) -> None:
@@ -153,13 +158,13 @@ async def test_a_token_past_its_lifetime_is_token_expired(clocked_server: Server
         assert clocked_server.clock is not None
         ttl = clocked_server.settings.token_ttl_hours
         clocked_server.clock.advance(timedelta(hours=ttl - 1))
-        assert (await client.me())["id"] == client.account["id"]  # type: ignore[index]
+        assert (await client.me())["id"] == me(client)["id"]
         clocked_server.clock.advance(timedelta(hours=1, seconds=1))
         err = await refused(client.me())
         assert (err.status, err.code) == (401, "token_expired")
         # A new login gives a fresh token that works at the new time.
-        await client.login(client.account["handle"], PASSWORD)  # type: ignore[index]
-        assert (await client.me())["id"] == client.account["id"]  # type: ignore[index]
+        await client.login(me(client)["handle"], PASSWORD)
+        assert (await client.me())["id"] == me(client)["id"]
     finally:
         await client.aclose()
 
@@ -167,10 +172,11 @@ async def test_a_token_past_its_lifetime_is_token_expired(clocked_server: Server
 async def test_update_display_name_changes_the_public_profile(
     alice: QunzuClient, bob: QunzuClient
 ) -> None:
-    me = await alice.update_me("  Alice   in  Wonderland ")
-    assert me["display_name"] == "Alice in Wonderland"
-    handle = alice.account["handle"]  # type: ignore[index]
-    seen = await bob.account(handle)
+    updated = await alice.update_me("  Alice   in  Wonderland ")
+    assert updated["display_name"] == "Alice in Wonderland"
+    handle = me(alice)["handle"]
+    # The SDK's ``account`` attribute shadows its ``account()`` method on instances.
+    seen = await bob.profile(handle)
     assert seen["display_name"] == "Alice in Wonderland"
     assert seen["identity_verified"] is True
     assert "platform_role" not in seen
@@ -182,5 +188,5 @@ async def test_update_display_name_refuses_control_characters(alice: QunzuClient
 
 
 async def test_public_profile_of_an_unknown_handle_is_not_found(alice: QunzuClient) -> None:
-    err = await refused(alice.account(unique_handle("nobody")))
+    err = await refused(alice.profile(unique_handle("nobody")))
     assert (err.status, err.code) == (404, "account_not_found")

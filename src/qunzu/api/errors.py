@@ -97,6 +97,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI raises a bare 400 when it cannot even decode the body (e.g. bytes that
+            # are not UTF-8); to a client that is the same mistake as any other bad JSON.
+            return problem(400, "malformed_json", "The request body is not valid JSON.")
         code = {404: "route_not_found", 405: "method_not_allowed"}.get(
             exc.status_code, f"http_{exc.status_code}"
         )

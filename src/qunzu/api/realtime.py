@@ -10,6 +10,10 @@ exactly-once per connection, and across reconnects the client's cursor
 Memory is bounded: each connection has a queue of ``ws_queue_size`` frames. A
 client that cannot keep up fills it and is closed with code 4008; it resumes
 from its cursor.
+
+Each socket has two tasks: a writer (catch-up, then live frames; it alone owns
+the delivery state) and a reader (pings and ``send`` frames). Both write to the
+socket, so every write goes through one lock: frames never interleave.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
 
 from qunzu.api.errors import status_for
 from qunzu.api.metrics import Metrics
@@ -36,6 +41,9 @@ from qunzu.services.wire import entry_to_wire
 log = logging.getLogger("qunzu.ws")
 
 CLOSE_SLOW_CONSUMER = 4008
+CLOSE_INTERNAL_ERROR = 1011
+# How long a closing handshake may wait for a client that does not read.
+CLOSE_TIMEOUT = 10.0
 PARTING_KINDS = frozenset({"member_left", "member_removed"})
 
 
@@ -124,6 +132,7 @@ class LiveStream:
         self.upto: dict[int, int | None] = {}
         self.overflowed = asyncio.Event()
         self.topics: set[str] = set()
+        self._write_lock = asyncio.Lock()
 
     def offer(self, frame: Frame) -> None:
         if self.overflowed.is_set():
@@ -143,8 +152,13 @@ class LiveStream:
             await self.hub.detach(self, topic)
         self.topics.clear()
 
+    async def write(self, text: str) -> None:
+        """Every frame to the client goes through here: reader and writer share the socket."""
+        async with self._write_lock:
+            await self.ws.send_text(text)
+
     async def _send(self, text: str) -> None:
-        await self.ws.send_text(text)
+        await self.write(text)
         if self.hub.metrics is not None:
             self.hub.metrics.deliveries.inc()
 
@@ -186,14 +200,18 @@ class LiveStream:
     def _parts_me(self, kind: str, subject: object) -> bool:
         return kind in PARTING_KINDS and subject == self.actor.id
 
-    async def start(self, plan: list[realtime.StreamStart]) -> None:
+    async def listen(self) -> None:
+        """Hear this account's notices; done before the plan is read, so no join slips by."""
         await self._attach(account_topic(self.actor.id))
+
+    async def begin(self, plan: list[realtime.StreamStart]) -> None:
+        """Set each group's cursor, follow the live ones, and tell the client: ``ready``."""
         for start in plan:
             self.last[start.group_id] = start.after
             self.upto[start.group_id] = start.upto
             if start.upto is None:
                 await self._attach(group_topic(start.group_id))
-        await self.ws.send_text(
+        await self.write(
             json.dumps(
                 {
                     "type": "ready",
@@ -202,10 +220,11 @@ class LiveStream:
                 }
             )
         )
+
+    async def run(self, plan: list[realtime.StreamStart]) -> None:
+        """Catch up from storage (live frames wait in the queue), then deliver live frames."""
         for start in plan:
             await self._fill(start.group_id, None)
-
-    async def run(self) -> None:
         while True:
             frame = await self.queue.get()
             if frame.type == "notice":
@@ -243,31 +262,37 @@ class LiveStream:
             if not isinstance(doc, dict):
                 raise ValueError
         except ValueError:
-            await self._error(InvalidInput("malformed_json", "Frames are JSON objects."), None)
+            await self.send_error(InvalidInput("malformed_json", "Frames are JSON objects."), None)
             return
         ref = doc.get("ref")
         kind = doc.get("type")
         if kind == "ping":
-            await self.ws.send_text(json.dumps({"type": "pong", "ref": ref}))
+            await self.write(json.dumps({"type": "pong", "ref": ref}))
             return
         if kind != "send":
-            await self._error(InvalidInput("unknown_frame", "Frame types: ping, send."), ref)
+            await self.send_error(InvalidInput("unknown_frame", "Frame types: ping, send."), ref)
             return
         try:
             group_id, body, txn = doc.get("group_id"), doc.get("body"), doc.get("client_txn_id")
             if (
                 not isinstance(group_id, int)
+                or isinstance(group_id, bool)
                 or not isinstance(body, str)
                 or not isinstance(txn, str)
             ):
                 raise InvalidInput(
                     "validation_error", "send needs group_id (int), body and client_txn_id."
                 )
-            result = await messaging.do_send_message(self.ctx, self.actor, group_id, body, txn)
+            # Shielded: once started, a send commits and publishes even if the socket
+            # goes away meanwhile (a commit whose event is never published would leave
+            # live streams behind until the group's next event).
+            result = await asyncio.shield(
+                messaging.do_send_message(self.ctx, self.actor, group_id, body, txn)
+            )
         except DomainError as exc:
-            await self._error(exc, ref)
+            await self.send_error(exc, ref)
             return
-        await self.ws.send_text(
+        await self.write(
             json.dumps(
                 {
                     "type": "ack",
@@ -279,8 +304,8 @@ class LiveStream:
             )
         )
 
-    async def _error(self, exc: DomainError, ref: object) -> None:
-        await self.ws.send_text(
+    async def send_error(self, exc: DomainError, ref: object) -> None:
+        await self.write(
             json.dumps(
                 {
                     "type": "error",
@@ -304,12 +329,63 @@ def _token_from(ws: WebSocket) -> str | None:
 
 
 async def _refuse(ws: WebSocket, exc: DomainError) -> None:
+    """Accept, say why in an error frame, and close with ``4000 + status``."""
     status = status_for(exc)
-    await ws.accept()
-    await ws.send_text(
-        json.dumps({"type": "error", "status": status, "code": exc.code, "detail": exc.detail})
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+        await ws.accept()
+        await ws.send_text(
+            json.dumps({"type": "error", "status": status, "code": exc.code, "detail": exc.detail})
+        )
+        await ws.close(code=4000 + status, reason=exc.code[:120])
+
+
+async def _read(ws: WebSocket, stream: LiveStream) -> None:
+    """Handle client frames until the client goes (returns) or the socket fails (raises)."""
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text is None:
+            await stream.send_error(InvalidInput("malformed_json", "Frames are JSON text."), None)
+            continue
+        await stream.handle_client_frame(text)
+
+
+async def _close(ws: WebSocket, code: int, reason: str) -> None:
+    """Close without hanging on a client that does not read (its buffers are full)."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(ws.close(code=code, reason=reason), CLOSE_TIMEOUT)
+
+
+async def _serve(ws: WebSocket, stream: LiveStream, plan: list[realtime.StreamStart]) -> None:
+    await stream.begin(plan)
+    tasks: tuple[asyncio.Task[Any], ...] = (
+        asyncio.create_task(_read(ws, stream)),
+        asyncio.create_task(stream.run(plan)),
+        asyncio.create_task(stream.overflowed.wait()),
     )
-    await ws.close(code=4000 + status, reason=exc.code[:120])
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        # Stop reading and writing before closing: no frame may follow the close.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if stream.overflowed.is_set():
+        if stream.hub.metrics is not None:
+            stream.hub.metrics.slow_consumers.inc()
+        await _close(ws, CLOSE_SLOW_CONSUMER, "slow_consumer: resume with since")
+        return
+    for task in done:
+        exc = None if task.cancelled() else task.exception()
+        if exc is None or isinstance(exc, WebSocketDisconnect | OSError):
+            continue  # the client went away
+        if isinstance(exc, RuntimeError) and ws.client_state != WebSocketState.CONNECTED:
+            continue  # a write raced the client's close
+        log.error("event stream failed", exc_info=exc)
+        await _close(ws, CLOSE_INTERNAL_ERROR, "internal_error: resume with since")
+        return
 
 
 @router.websocket("/v1/events")
@@ -320,47 +396,28 @@ async def events(ws: WebSocket) -> None:
     hub: Hub = ws.app.state.hub
     try:
         actor = await authenticate(ctx, _token_from(ws))
-        plan = await realtime.plan_stream(
-            ctx, actor, realtime.parse_since(ws.query_params.get("since"))
-        )
+        since = realtime.parse_since(ws.query_params.get("since"))
     except DomainError as exc:
         await _refuse(ws, exc)
         return
-    await ws.accept()
     stream = LiveStream(hub, ctx, ws, actor, state.settings.ws_queue_size)
     metrics: Metrics | None = hub.metrics
-    if metrics:
-        metrics.sockets.inc()
-
-    async def reader() -> None:
-        while True:
-            raw = await ws.receive_text()
-            await stream.handle_client_frame(raw)
-
-    async def writer() -> None:
-        await stream.start(plan)
-        await stream.run()
-
-    tasks = [
-        asyncio.create_task(reader()),
-        asyncio.create_task(writer()),
-        asyncio.create_task(stream.overflowed.wait()),
-    ]
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        if stream.overflowed.is_set():
-            if metrics:
-                metrics.slow_consumers.inc()
-            with contextlib.suppress(Exception):
-                await ws.close(code=CLOSE_SLOW_CONSUMER, reason="slow_consumer: resume with since")
-        for task in done:
-            exc = task.exception() if not task.cancelled() else None
-            if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
-                log.warning("event stream ended with %r", exc)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await stream.detach_all()
+        await stream.listen()
+        try:
+            plan = await realtime.plan_stream(ctx, actor, since)
+        except DomainError as exc:
+            await _refuse(ws, exc)
+            return
+        await ws.accept()
         if metrics:
-            metrics.sockets.dec()
+            metrics.sockets.inc()
+        try:
+            await _serve(ws, stream, plan)
+        except (WebSocketDisconnect, OSError):
+            pass  # gone before the ready frame
+        finally:
+            if metrics:
+                metrics.sockets.dec()
+    finally:
+        await stream.detach_all()

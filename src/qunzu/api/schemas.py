@@ -116,7 +116,8 @@ class DirectIn(In):
 
 class IdentityReadIn(In):
     account_id: IdInt
-    reason: str = Field(min_length=1, max_length=500)
+    # No min_length: the service judges the reason, so "" and "why" get the same reason_required.
+    reason: str = Field(max_length=500)
 
 
 # ---- responses -----------------------------------------------------------------------------

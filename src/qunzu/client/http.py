@@ -114,7 +114,8 @@ class QunzuClient:
     async def update_me(self, display_name: str) -> dict[str, Any]:
         return await self._json("PATCH", "/v1/me", json={"display_name": display_name})
 
-    async def account(self, handle: str) -> dict[str, Any]:
+    async def profile(self, handle: str) -> dict[str, Any]:
+        """Another account's public profile (handle, display name, verified)."""
         return await self._json("GET", f"/v1/accounts/{handle}")
 
     async def tokens(self) -> list[dict[str, Any]]:

@@ -125,3 +125,17 @@ def age_points(account_age_days: float, policy: CreditPolicy) -> int:
 def activity_points(active_days: int, policy: CreditPolicy) -> int:
     inputs = policy.inputs
     return min(inputs.active_cap, active_days * inputs.per_active_day)
+
+
+@dataclass(frozen=True, slots=True)
+class CreditState:
+    """The stored result of the last computation for an account."""
+
+    account_id: int
+    score: int
+    level: int
+    computed_at: datetime
+    locked_level: int | None = None
+    locked_by: int | None = None
+    age_points: int = 0
+    activity_points: int = 0

@@ -9,6 +9,7 @@ job of an ``IdentityVerifier`` adapter).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -29,9 +30,14 @@ _PROVINCE_CODES = frozenset(
         "71", "81", "82", "83",
     }
 )  # fmt: skip
-_ID_RE = re.compile(r"^\d{17}[\dX]$")
-_PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
-_NAME_RE = re.compile(r"^[\u3400-\u9fff\u00b7\u2022A-Za-z .'-]{2,40}$")
+# ASCII digits only: ``\d`` alone also matches other scripts' digits, which would give one
+# identity many spellings (and many blind indexes). Full-width input is folded by NFKC first.
+_ID_RE = re.compile(r"^[0-9]{17}[0-9X]$")
+_PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")
+# Begins and ends with a letter, so punctuation alone ("--", "..") is not a name.
+_NAME_RE = re.compile(
+    r"^[\u3400-\u9fffA-Za-z][\u3400-\u9fff\u00b7\u2022A-Za-z .'-]{0,38}[\u3400-\u9fffA-Za-z]$"
+)
 
 
 def resident_id_check_char(first17: str) -> str:
@@ -41,7 +47,7 @@ def resident_id_check_char(first17: str) -> str:
 
 
 def normalize_resident_id(raw: str) -> str:
-    return raw.strip().upper()
+    return unicodedata.normalize("NFKC", raw).strip().upper()
 
 
 def validate_resident_id(raw: str, today: date) -> str:
@@ -73,7 +79,7 @@ def validate_resident_id(raw: str, today: date) -> str:
 
 def normalize_phone(raw: str) -> str:
     """Return an 11-digit mainland mobile number, or raise ``InvalidInput``."""
-    digits = re.sub(r"[\s-]", "", raw.strip())
+    digits = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", raw).strip())
     if digits.startswith("+86"):
         digits = digits[3:]
     elif digits.startswith("0086"):

@@ -80,6 +80,7 @@ class EntryKind(StrEnum):
     group_state_changed = "group_state_changed"
     group_created = "group_created"
     group_updated = "group_updated"
+    tier_changed = "tier_changed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ class Actor:
 
     account: Account
     token_id: int
+    level: int = 0  # credit level (信用等级) when the request began
 
     @property
     def id(self) -> int:
@@ -89,6 +90,9 @@ async def do_register(
         account = await uow.accounts.add(
             handle, name, password_hash, ctx.clock.now(), platform_role=platform_role
         )
+        from qunzu.services.credit import recompute_account  # credit imports Actor from here
+
+        await recompute_account(ctx, uow, account.id)
         if platform_role is not None:
             await audit.record(
                 ctx,
@@ -157,6 +161,7 @@ async def authenticate(ctx: ServiceContext, token: str | None) -> Actor:
         raise Unauthenticated("token_invalid", "This token is not valid.")
     async with transaction(ctx, write=False) as uow:
         found = await uow.tokens.get_with_account(hash_token(token))
+        state = await uow.credit.get_state(found[1].id) if found is not None else None
     if found is None:
         raise Unauthenticated("token_invalid", "This token is not valid.")
     tok, account = found
@@ -166,7 +171,7 @@ async def authenticate(ctx: ServiceContext, token: str | None) -> Actor:
         raise Unauthenticated("token_expired", "This token has expired; log in again.")
     if account.disabled:
         raise Forbidden("account_disabled", "This account is disabled.")
-    return Actor(account, tok.id)
+    return Actor(account, tok.id, state.level if state is not None else 0)
 
 
 async def do_logout(ctx: ServiceContext, actor: Actor) -> None:

@@ -13,11 +13,14 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
 from qunzu.bus.base import EventBus
 from qunzu.domain.clock import Clock
 from qunzu.domain.events import AccountNotified, Event, TimelineAppended
+from qunzu.domain.quotas import SlidingWindow
+from qunzu.domain.rulebook import RulebookSet
 from qunzu.services.ports import UnitOfWork, UnitOfWorkFactory
 from qunzu.services.wire import entry_to_wire
 
@@ -55,6 +58,12 @@ class _NoObserver:
         return None
 
 
+def _default_rulebooks() -> RulebookSet:
+    from qunzu.policy import load_rulebooks
+
+    return load_rulebooks()
+
+
 @dataclass
 class ServiceContext:
     uow: UnitOfWorkFactory
@@ -66,6 +75,9 @@ class ServiceContext:
     limits: Limits = field(default_factory=Limits)
     observer: Observer = field(default_factory=_NoObserver)
     run_blocking: Callable[..., Any] = field(default=asyncio.to_thread)
+    rulebooks: RulebookSet = field(default_factory=_default_rulebooks)
+    message_rate: SlidingWindow = field(default_factory=lambda: SlidingWindow(timedelta(minutes=1)))
+    active_days_seen: set[tuple[int, str]] = field(default_factory=set)
 
 
 def encode_event(event: Event) -> bytes:

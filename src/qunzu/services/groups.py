@@ -21,6 +21,8 @@ from qunzu.domain.models import (
     Membership,
     MembershipState,
 )
+from qunzu.domain.tiers import activity_class
+from qunzu.services import governance
 from qunzu.services.accounts import Actor
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.ports import UnitOfWork
@@ -37,6 +39,9 @@ class GroupView:
     owner_display_name: str | None
     my_membership: Membership | None
     rules: GroupRules | None = None
+    tier: str | None = None
+    activity: str | None = None
+    shows_info_page: bool = False  # Art. 8: larger groups show name, size, category, owner
 
 
 def normalize_group_name(raw: str) -> str:
@@ -84,6 +89,7 @@ async def do_create_group(
     rules = normalize_rules_text(rules_text) if rules_text is not None else None
     now = ctx.clock.now()
     async with transaction(ctx) as uow:
+        await governance.check_can_create_more(ctx, uow, actor.id)
         draft = Group(
             id=0,
             number=await new_group_number(uow),
@@ -98,6 +104,7 @@ async def do_create_group(
             member_count=1,
         )
         group = await uow.groups.add(draft)
+        await uow.activity.init_group(group.id, actor.id, governance.compute_tier(ctx, group).value)
         created = await append_entry(
             ctx,
             uow,
@@ -135,18 +142,19 @@ async def get_group_view(ctx: ServiceContext, actor: Actor, group_id: int) -> Gr
     async with transaction(ctx, write=False) as uow:
         group = await uow.groups.get(group_id)
         membership = await uow.memberships.get(group_id, actor.id) if group else None
-        invited = (
-            group is not None
-            and membership is None
-            and not group.discoverable
-            and await uow.invitations.pending_for(group_id, actor.id) is not None
+        pending = (
+            await uow.invitations.pending_for(group_id, actor.id)
+            if group is not None and membership is None and not group.discoverable
+            else None
         )
+        # An expired invitation no longer opens the door, not even to look.
+        invited = pending is not None and pending.expires_at > ctx.clock.now()
         if invited:
             # An invitee may see what they are invited to.
             assert group is not None
-            return await _view(uow, group, None)
+            return await _view(ctx, uow, group, None)
         group = perm.check_visible(group, membership)
-        return await _view(uow, group, membership)
+        return await _view(ctx, uow, group, membership)
 
 
 async def get_group_view_by_number(ctx: ServiceContext, actor: Actor, number: int) -> GroupView:
@@ -157,10 +165,28 @@ async def get_group_view_by_number(ctx: ServiceContext, actor: Actor, number: in
     return await get_group_view(ctx, actor, group.id)
 
 
-async def _view(uow: UnitOfWork, group: Group, membership: Membership | None) -> GroupView:
+async def _view(
+    ctx: ServiceContext, uow: UnitOfWork, group: Group, membership: Membership | None
+) -> GroupView:
     owner: Account | None = await uow.accounts.get(group.owner_id) if group.owner_id else None
     rules = await uow.rules.get(group.id, group.rules_version) if group.rules_version else None
-    return GroupView(group, owner.display_name if owner else None, membership, rules)
+    book = governance.book(ctx)
+    now = ctx.clock.now()
+    record = await uow.activity.get_group(group.id)
+    tier = record.tier if record else governance.compute_tier(ctx, group).value
+    recent = await uow.activity.messages_since(group.id, now - governance.DAY)
+    activity = activity_class(
+        record.last_activity_at if record else None, recent, now, book.activity
+    )
+    return GroupView(
+        group,
+        owner.display_name if owner else None,
+        membership,
+        rules,
+        tier,
+        activity.value,
+        group.member_count > book.info_page_min_members,
+    )
 
 
 async def list_my_groups(ctx: ServiceContext, actor: Actor) -> list[tuple[Membership, Group]]:
@@ -204,6 +230,7 @@ async def do_update_group(
             actor.id,
             data={k: getattr(v, "value", v) for k, v in changes.items()},
         )
+        await governance.refresh_tier(ctx, uow, group_id)
         fresh = await uow.groups.get(group_id)
     assert fresh is not None
     return fresh

@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from qunzu.domain.credit import CreditReason
 from qunzu.domain.errors import Conflict, InvalidInput, NotFound
 from qunzu.domain.identity import IdentityClaim
 from qunzu.domain.models import PlatformRole
 from qunzu.services import audit
 from qunzu.services.accounts import Actor, require_platform_role
 from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.credit import record_credit
 from qunzu.services.ports import IdentityRecord
 
 
@@ -114,6 +116,16 @@ async def do_submit_identity(
         )
         await uow.identities.put(record)
         await uow.accounts.update(account_id, identity_verified=True)
+        policy = ctx.rulebooks.in_force(ctx.clock.now()).credit
+        await record_credit(
+            ctx,
+            uow,
+            account_id,
+            policy.inputs.identity_verified,
+            CreditReason.identity_verified,
+            article="art-6",
+            source=f"identity:{result.provider}",
+        )
     return _masked(record)
 
 

@@ -19,6 +19,7 @@ from qunzu.domain.models import (
     OwnershipOffer,
     RequestState,
 )
+from qunzu.services import governance
 from qunzu.services.accounts import Actor
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.groups import load_group
@@ -35,6 +36,9 @@ async def _admit(
     via: str,
     by: int | None = None,
 ) -> Membership:
+    # Art. 8 caps: the group's size (from its owner's level) and the joiner's own count.
+    await governance.check_group_has_room(ctx, uow, group)
+    await governance.check_can_join_more(ctx, uow, account_id)
     entry = await append_entry(
         ctx,
         uow,
@@ -54,6 +58,7 @@ async def _admit(
     )
     await uow.memberships.put(membership)
     await uow.groups.add_member_count(group.id, 1)
+    await governance.refresh_tier(ctx, uow, group.id)
     notify(uow, account_id, "membership_added", group_id=group.id, joined_seq=entry.seq)
     return membership
 
@@ -78,6 +83,7 @@ async def _part(
     parted = replace(member, state=state, left_seq=entry.seq, role=GroupRole.member)
     await uow.memberships.put(parted)
     await uow.groups.add_member_count(member.group_id, -1)
+    await governance.refresh_tier(ctx, uow, member.group_id)
     return parted
 
 
@@ -107,9 +113,15 @@ async def do_invite(
         existing = await uow.memberships.get(group_id, invitee_id)
         if existing is not None and existing.is_active:
             raise Conflict("already_member", "That account is already a member.")
-        if await uow.invitations.pending_for(group_id, invitee_id) is not None:
-            raise Conflict("already_invited", "That account already has a pending invitation.")
         now = ctx.clock.now()
+        pending = await uow.invitations.pending_for(group_id, invitee_id)
+        if pending is not None:
+            if pending.expires_at > now:
+                raise Conflict("already_invited", "That account already has a pending invitation.")
+            # The old invitation lapsed unanswered; close it so the new one is the only one.
+            await uow.invitations.set_state(pending.id, RequestState.cancelled)
+        await governance.check_can_invite_more(ctx, uow, actor.id)
+        await governance.check_group_has_room(ctx, uow, group)
         invitation = await uow.invitations.add(
             group_id,
             actor.id,

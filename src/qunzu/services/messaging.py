@@ -18,6 +18,8 @@ from qunzu.domain.models import (
     MembershipState,
     TimelineEntry,
 )
+from qunzu.domain.rulebook import Tier
+from qunzu.services import governance
 from qunzu.services.accounts import Actor
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.groups import load_group, new_group_number
@@ -54,7 +56,7 @@ def validate_body(ctx: ServiceContext, body: str) -> str:
 
 
 def validate_txn_id(client_txn_id: str) -> str:
-    if not _TXN_RE.match(client_txn_id):
+    if not _TXN_RE.fullmatch(client_txn_id):  # match() lets '$' pass a trailing newline
         raise InvalidInput(
             "invalid_client_txn_id",
             "client_txn_id is 1 to 64 characters of letters, digits and . _ : -",
@@ -79,9 +81,13 @@ async def do_send_message(
             return SendResult(previous, created=False)
         group, membership = await load_group(uow, actor.id, group_id)
         perm.check_can_post(actor.account, group, membership)
+        governance.check_level_can_post(ctx, actor.level)
+        governance.check_message_rate(ctx, actor.id, actor.level)
         entry = await append_entry(
             ctx, uow, group_id, EntryKind.message, actor.id, body=body, client_txn_id=client_txn_id
         )
+        await governance.note_activity(ctx, uow, group_id, actor.id)
+    governance.note_message(ctx, actor.id)
     ctx.observer.message_sent()
     return SendResult(entry, created=True)
 
@@ -157,6 +163,7 @@ async def do_open_direct(ctx: ServiceContext, actor: Actor, peer: str) -> Group:
         )
         draft = replace(draft, number=await new_group_number(uow))
         group = await uow.groups.add(draft, direct_key=key)
+        await uow.activity.init_group(group.id, actor.id, Tier.private.value)
         created = await append_entry(
             ctx,
             uow,

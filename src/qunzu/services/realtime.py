@@ -7,6 +7,7 @@ server replays everything after it from storage before going live.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from qunzu.domain.errors import Forbidden, InvalidInput, NotFound
@@ -16,6 +17,9 @@ from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.messaging import visible_window
 
 MAX_CURSOR_GROUPS = 5000
+# ASCII digits only (str.isdigit also takes "²", which int() refuses), and short
+# enough that int() never meets its digit limit.
+_NUMBER = re.compile(r"[0-9]{1,18}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +41,7 @@ def parse_since(raw: str | None) -> dict[int, int] | None:
         raise InvalidInput("invalid_cursor", f"A cursor names at most {MAX_CURSOR_GROUPS} groups.")
     for part in parts:
         group, sep, seq = part.strip().partition(":")
-        if not sep or not group.isdigit() or not seq.isdigit():
+        if not sep or not _NUMBER.fullmatch(group) or not _NUMBER.fullmatch(seq):
             raise InvalidInput("invalid_cursor", "since is a list of group:seq pairs.")
         cursors[int(group)] = int(seq)
     return cursors

@@ -12,6 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from qunzu.storage.inloop import InLoopEngine
 
 
+# Execution option naming how a transaction begins on SQLite: "" (deferred) or "IMMEDIATE".
+SQLITE_BEGIN_OPTION = "qunzu_sqlite_begin"
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 

@@ -133,6 +133,15 @@ class SqlAccounts(_Repo):
             update(t.accounts).where(t.accounts.c.id == account_id).values(**fields)
         )
 
+    async def ids_after(self, after_id: int, limit: int) -> list[int]:
+        rows = await self.c.execute(
+            select(t.accounts.c.id)
+            .where(t.accounts.c.id > after_id)
+            .order_by(t.accounts.c.id)
+            .limit(limit)
+        )
+        return [r[0] for r in rows]
+
 
 class SqlIdentities(_Repo):
     async def get(self, account_id: int) -> IdentityRecord | None:

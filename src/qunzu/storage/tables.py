@@ -211,3 +211,61 @@ audit_log = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# ---- credit, activity and tiers (rulebook issue; migration 0002) --------------------------
+
+credit_ledger = Table(
+    "credit_ledger",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("delta", Integer, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("article", String(32), nullable=True),
+    Column("source", String(64), nullable=True),
+    Column("note", String(255), nullable=False, default=""),
+    Column("at", TS, nullable=False),
+)
+Index("ix_credit_ledger_account_at", credit_ledger.c.account_id, credit_ledger.c.at)
+
+account_credit = Table(
+    "account_credit",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("score", Integer, nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("locked_level", Integer, nullable=True),
+    Column("locked_by", Id, nullable=True),
+    Column("age_points", Integer, nullable=False, default=0),
+    Column("activity_points", Integer, nullable=False, default=0),
+    Column("computed_at", TS, nullable=False),
+)
+
+account_active_days = Table(
+    "account_active_days",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("day", String(10), primary_key=True),  # ISO date, UTC
+)
+
+group_activity = Table(
+    "group_activity",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id"), primary_key=True),
+    Column("created_by", Id, ForeignKey("accounts.id"), nullable=True),
+    Column("tier", String(16), nullable=False),
+    Column("last_activity_at", TS, nullable=True),
+)
+Index("ix_group_activity_created_by", group_activity.c.created_by)
+
+member_activity = Table(
+    "member_activity",
+    metadata,
+    Column("group_id", Id, primary_key=True),
+    Column("account_id", Id, primary_key=True),
+    Column("last_active_at", TS, nullable=False),
+)
+
+Index("ix_timeline_group_created", timeline.c.group_id, timeline.c.created_at)
+Index("ix_invitations_inviter_created", invitations.c.inviter_id, invitations.c.created_at)
+Index("ix_groups_owner_state", groups.c.owner_id, groups.c.state)

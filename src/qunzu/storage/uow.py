@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from qunzu.domain.errors import Conflict
 from qunzu.domain.events import Event
-from qunzu.storage.engine import is_sqlite
+from qunzu.storage.credit_repo import SqlActivity, SqlCredit
+from qunzu.storage.engine import SQLITE_BEGIN_OPTION, is_sqlite
 from qunzu.storage.repositories import (
     SqlAccounts,
     SqlAudit,
@@ -36,6 +37,7 @@ class SqlUnitOfWork:
     def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None, write: bool) -> None:
         self._engine = engine
         self._lock = write_lock if write else None
+        self._write = write
         self._conn: AsyncConnection | None = None
         self._committed = False
         self.events: list[Event] = []
@@ -45,8 +47,13 @@ class SqlUnitOfWork:
             await self._lock.acquire()
         try:
             self._conn = await self._engine.connect()
+            if self._write and self._conn.dialect.name == "sqlite":
+                await self._conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
             await self._conn.begin()
         except BaseException:
+            if self._conn is not None:
+                await self._conn.close()
+                self._conn = None
             if self._lock is not None:
                 self._lock.release()
             raise
@@ -62,6 +69,8 @@ class SqlUnitOfWork:
         self.join_requests = SqlJoinRequests(c)
         self.ownership_offers = SqlOwnershipOffers(c)
         self.audit = SqlAudit(c)
+        self.credit = SqlCredit(c)
+        self.activity = SqlActivity(c)
         return self
 
     async def __aexit__(
@@ -72,9 +81,11 @@ class SqlUnitOfWork:
     ) -> None:
         try:
             if self._conn is not None:
-                if not self._committed:
-                    await self._conn.rollback()
-                await self._conn.close()
+                try:
+                    if not self._committed:
+                        await self._conn.rollback()
+                finally:
+                    await self._conn.close()
         finally:
             if self._lock is not None:
                 self._lock.release()

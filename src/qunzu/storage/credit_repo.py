@@ -1,0 +1,219 @@
+"""Credit ledger, credit state and activity: SQL implementations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from qunzu.domain.credit import CreditEntry, CreditReason, CreditState
+from qunzu.domain.models import GroupKind, GroupState, MembershipState
+from qunzu.services.ports import GroupActivity
+from qunzu.storage import tables as t
+
+
+class _Repo:
+    def __init__(self, conn: Any) -> None:
+        self.c = conn
+
+
+def _entry(r: Any) -> CreditEntry:
+    return CreditEntry(
+        account_id=r.account_id,
+        delta=r.delta,
+        reason=CreditReason(r.reason),
+        at=r.at,
+        article=r.article,
+        source=r.source,
+        note=r.note,
+    )
+
+
+class SqlCredit(_Repo):
+    async def add_entry(self, entry: CreditEntry) -> int:
+        res = await self.c.execute(
+            t.credit_ledger.insert()
+            .values(
+                account_id=entry.account_id,
+                delta=entry.delta,
+                reason=entry.reason.value,
+                article=entry.article,
+                source=entry.source,
+                note=entry.note[:255],
+                at=entry.at,
+            )
+            .returning(t.credit_ledger.c.id)
+        )
+        return int(res.scalar_one())
+
+    async def entries(self, account_id: int, limit: int | None = None) -> list[CreditEntry]:
+        ledger = t.credit_ledger
+        stmt = (
+            select(ledger)
+            .where(ledger.c.account_id == account_id)
+            .order_by(ledger.c.at.desc(), ledger.c.id.desc())
+        )
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [_entry(r) for r in await self.c.execute(stmt)]
+
+    async def get_state(self, account_id: int) -> CreditState | None:
+        ac = t.account_credit
+        row = (await self.c.execute(select(ac).where(ac.c.account_id == account_id))).first()
+        if row is None:
+            return None
+        return CreditState(
+            account_id=row.account_id,
+            score=row.score,
+            level=row.level,
+            computed_at=row.computed_at,
+            locked_level=row.locked_level,
+            locked_by=row.locked_by,
+            age_points=row.age_points,
+            activity_points=row.activity_points,
+        )
+
+    async def put_state(self, state: CreditState) -> None:
+        ac = t.account_credit
+        values = {
+            "score": state.score,
+            "level": state.level,
+            "computed_at": state.computed_at,
+            "locked_level": state.locked_level,
+            "locked_by": state.locked_by,
+            "age_points": state.age_points,
+            "activity_points": state.activity_points,
+        }
+        res = await self.c.execute(
+            update(ac).where(ac.c.account_id == state.account_id).values(**values)
+        )
+        if res.rowcount == 0:
+            await self.c.execute(ac.insert().values(account_id=state.account_id, **values))
+
+    async def mark_active_day(self, account_id: int, day: str) -> None:
+        days = t.account_active_days
+        exists = (
+            await self.c.execute(
+                select(days.c.day).where(days.c.account_id == account_id, days.c.day == day)
+            )
+        ).first()
+        if exists is None:
+            await self.c.execute(days.insert().values(account_id=account_id, day=day))
+
+    async def active_days_since(self, account_id: int, first_day: str) -> int:
+        days = t.account_active_days
+        res = await self.c.execute(
+            select(func.count())
+            .select_from(days)
+            .where(days.c.account_id == account_id, days.c.day >= first_day)
+        )
+        return int(res.scalar_one())
+
+
+class SqlActivity(_Repo):
+    async def init_group(self, group_id: int, created_by: int | None, tier: str) -> None:
+        await self.c.execute(
+            t.group_activity.insert().values(
+                group_id=group_id, created_by=created_by, tier=tier, last_activity_at=None
+            )
+        )
+
+    async def get_group(self, group_id: int) -> GroupActivity | None:
+        ga = t.group_activity
+        row = (await self.c.execute(select(ga).where(ga.c.group_id == group_id))).first()
+        if row is None:
+            return None
+        return GroupActivity(row.group_id, row.created_by, row.tier, row.last_activity_at)
+
+    async def set_tier(self, group_id: int, tier: str) -> None:
+        ga = t.group_activity
+        res = await self.c.execute(update(ga).where(ga.c.group_id == group_id).values(tier=tier))
+        if res.rowcount == 0:
+            await self.c.execute(ga.insert().values(group_id=group_id, tier=tier))
+
+    async def touch(self, group_id: int, account_id: int | None, at: datetime) -> None:
+        ga, ma = t.group_activity, t.member_activity
+        await self.c.execute(
+            update(ga).where(ga.c.group_id == group_id).values(last_activity_at=at)
+        )
+        if account_id is None:
+            return
+        res = await self.c.execute(
+            update(ma)
+            .where(ma.c.group_id == group_id, ma.c.account_id == account_id)
+            .values(last_active_at=at)
+        )
+        if res.rowcount == 0:
+            await self.c.execute(
+                ma.insert().values(group_id=group_id, account_id=account_id, last_active_at=at)
+            )
+
+    async def messages_since(self, group_id: int, since: datetime) -> int:
+        tl = t.timeline
+        res = await self.c.execute(
+            select(func.count())
+            .select_from(tl)
+            .where(tl.c.group_id == group_id, tl.c.created_at >= since, tl.c.kind == "message")
+        )
+        return int(res.scalar_one())
+
+    async def groups_created_since(self, account_id: int, since: datetime) -> int:
+        ga, g = t.group_activity, t.groups
+        res = await self.c.execute(
+            select(func.count())
+            .select_from(ga.join(g, g.c.id == ga.c.group_id))
+            .where(
+                ga.c.created_by == account_id,
+                g.c.created_at >= since,
+                g.c.kind == GroupKind.group.value,
+            )
+        )
+        return int(res.scalar_one())
+
+    async def groups_owned(self, account_id: int) -> int:
+        g = t.groups
+        res = await self.c.execute(
+            select(func.count())
+            .select_from(g)
+            .where(
+                g.c.owner_id == account_id,
+                g.c.state == GroupState.active.value,
+                g.c.kind == GroupKind.group.value,
+            )
+        )
+        return int(res.scalar_one())
+
+    async def groups_joined(self, account_id: int) -> int:
+        m, g = t.memberships, t.groups
+        res = await self.c.execute(
+            select(func.count())
+            .select_from(m.join(g, g.c.id == m.c.group_id))
+            .where(
+                m.c.account_id == account_id,
+                m.c.state == MembershipState.active.value,
+                g.c.kind == GroupKind.group.value,
+                g.c.state == GroupState.active.value,
+            )
+        )
+        return int(res.scalar_one())
+
+    async def invitations_since(self, inviter_id: int, since: datetime) -> int:
+        i = t.invitations
+        res = await self.c.execute(
+            select(func.count())
+            .select_from(i)
+            .where(i.c.inviter_id == inviter_id, i.c.created_at >= since)
+        )
+        return int(res.scalar_one())
+
+    async def member_last_active(self, group_id: int, account_id: int) -> datetime | None:
+        ma = t.member_activity
+        row = (
+            await self.c.execute(
+                select(ma.c.last_active_at).where(
+                    ma.c.group_id == group_id, ma.c.account_id == account_id
+                )
+            )
+        ).first()
+        return row[0] if row else None

@@ -1,0 +1,328 @@
+"""Bad input gets a 4xx problem document, never a 500 and never a bare error page.
+
+These tests send raw HTTP on purpose (malformed bodies, oversized bodies, odd paths),
+so they use the SDK's connection (``QunzuClient._http``) without its conveniences.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from qunzu.client import QunzuClient
+from tests.factories import make_group, make_user
+from tests.server import ServerThread
+
+PROBLEM = "application/problem+json"
+LIMIT = 64 * 1024
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with qunzu's ``code``."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].split(";")[0].strip() == PROBLEM
+    problem = response.json()
+    for member in ("type", "title", "status", "detail", "code"):
+        assert member in problem, f"{member} missing from {problem}"
+    assert problem["status"] == status
+    assert problem["code"] == code
+    assert problem["type"].endswith("/" + code)
+    assert isinstance(problem["title"], str) and problem["title"]
+    assert isinstance(problem["detail"], str) and problem["detail"]
+    return problem
+
+
+def me(client: QunzuClient) -> dict[str, Any]:
+    assert client.account is not None
+    return client.account
+
+
+def auth(client: QunzuClient, **extra: str) -> dict[str, str]:
+    assert client.token is not None
+    return {"Authorization": f"Bearer {client.token}", **extra}
+
+
+JSON = {"content-type": "application/json"}
+
+
+@pytest.fixture
+async def carol(server: ServerThread) -> AsyncIterator[QunzuClient]:
+    client = await make_user(server.url, prefix="carol", display_name="Carol")
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def raw(server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+def test_the_default_body_limit_is_64_kib(server: ServerThread) -> None:
+    assert server.settings.max_request_bytes == LIMIT
+
+
+# ---- malformed and mistyped bodies ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"handle": "abc", ', b"{'handle': 'abc'}", b"not json at all", b"\xff\xfe\xfd"],
+    ids=["truncated", "single-quotes", "prose", "not-utf8"],
+)
+async def test_malformed_json_is_a_400(raw: httpx.AsyncClient, body: bytes) -> None:
+    response = await raw.post("/v1/accounts", content=body, headers=JSON)
+    assert_problem(response, 400, "malformed_json")
+
+
+async def test_malformed_json_to_an_authenticated_route_is_a_400(
+    raw: httpx.AsyncClient, alice: QunzuClient
+) -> None:
+    group = await make_group(alice)
+    response = await raw.post(
+        f"/v1/groups/{group['id']}/messages",
+        content=b'{"body": "hi", "client_txn_id": ',
+        headers=auth(alice, **JSON),
+    )
+    assert_problem(response, 400, "malformed_json")
+
+
+async def test_wrong_types_are_a_validation_error_naming_the_fields(
+    raw: httpx.AsyncClient,
+) -> None:
+    response = await raw.post("/v1/accounts", json={"handle": 123, "password": ["x"]})
+    problem = assert_problem(response, 422, "validation_error")
+    assert {e["field"] for e in problem["errors"]} == {"handle", "password"}
+
+
+async def test_a_wrong_type_in_a_group_body_is_a_validation_error(
+    raw: httpx.AsyncClient, alice: QunzuClient
+) -> None:
+    response = await raw.post(
+        "/v1/groups",
+        json={"name": "typed", "category": "friends", "discoverable": "maybe"},
+        headers=auth(alice),
+    )
+    problem = assert_problem(response, 422, "validation_error")
+    assert [e["field"] for e in problem["errors"]] == ["discoverable"]
+
+
+async def test_an_unknown_field_is_a_validation_error(raw: httpx.AsyncClient) -> None:
+    response = await raw.post(
+        "/v1/accounts", json={"handle": "abcdef", "password": "long enough", "is_admin": True}
+    )
+    problem = assert_problem(response, 422, "validation_error")
+    assert [e["field"] for e in problem["errors"]] == ["is_admin"]
+
+
+async def test_a_missing_field_is_a_validation_error(raw: httpx.AsyncClient) -> None:
+    response = await raw.post("/v1/accounts", json={"handle": "abcdef"})
+    problem = assert_problem(response, 422, "validation_error")
+    assert [e["field"] for e in problem["errors"]] == ["password"]
+
+
+@pytest.mark.parametrize("body", [b"[]", b"null", b'"text"', b"42", b""])
+async def test_a_body_that_is_not_an_object_is_a_validation_error(
+    raw: httpx.AsyncClient, body: bytes
+) -> None:
+    response = await raw.post("/v1/accounts", content=body, headers=JSON)
+    assert_problem(response, 422, "validation_error")
+
+
+async def test_a_lone_surrogate_in_a_string_is_a_validation_error(
+    raw: httpx.AsyncClient, alice: QunzuClient
+) -> None:
+    group = await make_group(alice)
+    response = await raw.post(
+        f"/v1/groups/{group['id']}/messages",
+        content=b'{"body": "a\\ud800b", "client_txn_id": "surrogate-1"}',
+        headers=auth(alice, **JSON),
+    )
+    assert_problem(response, 422, "validation_error")
+
+
+# ---- oversized bodies -----------------------------------------------------------------------
+
+
+def oversized_registration() -> bytes:
+    body = json.dumps({"handle": "abcdef", "password": "p" * (LIMIT + 1)}).encode()
+    assert len(body) > LIMIT
+    return body
+
+
+async def test_a_body_over_the_limit_with_content_length_is_a_413(
+    raw: httpx.AsyncClient,
+) -> None:
+    body = oversized_registration()
+    response = await raw.post("/v1/accounts", content=body, headers=JSON)
+    assert response.request.headers["content-length"] == str(len(body))
+    problem = assert_problem(response, 413, "payload_too_large")
+    assert problem["limit"] == LIMIT
+
+
+async def test_a_chunked_body_over_the_limit_is_a_413(raw: httpx.AsyncClient) -> None:
+    body = oversized_registration()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 8192):
+            yield body[start : start + 8192]
+
+    response = await raw.post("/v1/accounts", content=chunks(), headers=JSON)
+    assert response.request.headers.get("transfer-encoding") == "chunked"
+    assert "content-length" not in response.request.headers
+    problem = assert_problem(response, 413, "payload_too_large")
+    assert problem["limit"] == LIMIT
+
+
+async def test_a_chunked_body_over_the_limit_to_an_authenticated_route_is_a_413(
+    raw: httpx.AsyncClient, alice: QunzuClient
+) -> None:
+    group = await make_group(alice)
+    body = json.dumps({"body": "x" * (LIMIT + 10), "client_txn_id": "big-1"}).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 4096):
+            yield body[start : start + 4096]
+
+    response = await raw.post(
+        f"/v1/groups/{group['id']}/messages", content=chunks(), headers=auth(alice, **JSON)
+    )
+    assert_problem(response, 413, "payload_too_large")
+    assert (await alice.history(group["id"]))["entries"][-1]["kind"] == "group_created"
+
+
+async def test_a_chunked_body_under_the_limit_is_accepted(
+    raw: httpx.AsyncClient, alice: QunzuClient
+) -> None:
+    group = await make_group(alice)
+    body = json.dumps({"body": "small and chunked", "client_txn_id": "chunked-ok"}).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 5):
+            yield body[start : start + 5]
+
+    response = await raw.post(
+        f"/v1/groups/{group['id']}/messages", content=chunks(), headers=auth(alice, **JSON)
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["body"] == "small and chunked"
+
+
+async def test_a_large_body_under_the_limit_reaches_the_service(
+    raw: httpx.AsyncClient, alice: QunzuClient
+) -> None:
+    group = await make_group(alice)
+    body = json.dumps({"body": "x" * (LIMIT - 100), "client_txn_id": "big-2"}).encode()
+    assert len(body) <= LIMIT
+    response = await raw.post(
+        f"/v1/groups/{group['id']}/messages", content=body, headers=auth(alice, **JSON)
+    )
+    assert_problem(response, 400, "message_too_long")
+
+
+async def test_the_server_still_serves_after_oversized_bodies(
+    raw: httpx.AsyncClient, alice: QunzuClient
+) -> None:
+    for _ in range(3):
+        response = await raw.post("/v1/accounts", content=oversized_registration(), headers=JSON)
+        assert response.status_code == 413
+    assert (await alice.me())["id"] == me(alice)["id"]
+
+
+# ---- paths and queries ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/groups/0",
+        "/v1/groups/-1",
+        f"/v1/groups/{2**62 + 1}",
+        "/v1/groups/99999999999999999999999999999",
+        "/v1/groups/abc",
+        "/v1/groups/1.5",
+        "/v1/groups/by-number/0",
+        f"/v1/groups/by-number/{2**63}",
+        f"/v1/groups/1/messages?after={2**62 + 1}",
+        "/v1/groups/1/messages?after=-1",
+        "/v1/groups/1/messages?limit=1001",
+        "/v1/groups/1/members?offset=-5",
+        "/v1/groups?limit=0",
+    ],
+)
+async def test_out_of_range_path_and_query_values_are_a_validation_error(
+    raw: httpx.AsyncClient, alice: QunzuClient, path: str
+) -> None:
+    response = await raw.get(path, headers=auth(alice))
+    assert_problem(response, 422, "validation_error")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("DELETE", "/v1/me/tokens/0"),
+        ("POST", f"/v1/invitations/{2**62 + 1}/accept"),
+        ("POST", "/v1/join-requests/-3/approve"),
+        ("POST", "/v1/ownership-offers/x/accept"),
+        ("PUT", "/v1/groups/1/members/0/role"),
+    ],
+)
+async def test_out_of_range_ids_on_mutations_are_a_validation_error(
+    raw: httpx.AsyncClient, alice: QunzuClient, method: str, path: str
+) -> None:
+    response = await raw.request(method, path, headers=auth(alice), json={})
+    assert_problem(response, 422, "validation_error")
+
+
+async def test_an_unknown_route_is_a_problem(raw: httpx.AsyncClient) -> None:
+    assert_problem(await raw.get("/v1/no-such-thing"), 404, "route_not_found")
+
+
+async def test_a_wrong_method_is_a_problem(raw: httpx.AsyncClient) -> None:
+    assert_problem(await raw.put("/v1/accounts", json={}), 405, "method_not_allowed")
+
+
+# ---- every refusal is a problem document --------------------------------------------------
+
+
+async def test_every_kind_of_refusal_is_a_problem_document(
+    raw: httpx.AsyncClient, alice: QunzuClient, bob: QunzuClient, carol: QunzuClient
+) -> None:
+    """One request per status the API gives, each checked for the full problem shape."""
+    private = await make_group(alice)
+    open_group = await make_group(carol, join_policy="open", discoverable=True)
+    await bob.join(open_group["id"])
+    invitation = await alice.invite(private["id"], me(bob)["handle"])
+    await bob.decline_invitation(invitation["id"])
+    cases: list[tuple[str, str, dict[str, Any] | None, QunzuClient | None, int, str]] = [
+        ("POST", "/v1/accounts", {"handle": "1bad", "password": "long enough"}, None, 400,
+         "invalid_handle"),
+        ("GET", "/v1/me", None, None, 401, "token_missing"),
+        ("POST", f"/v1/groups/{open_group['id']}/rules", None, bob, 405, "method_not_allowed"),
+        ("PATCH", f"/v1/groups/{open_group['id']}", {"name": "x"}, bob, 403, "not_permitted"),
+        ("GET", f"/v1/groups/{private['id']}", None, bob, 404, "group_not_found"),
+        ("POST", f"/v1/groups/{open_group['id']}/join", {}, bob, 409, "already_member"),
+        ("POST", f"/v1/invitations/{invitation['id']}/accept", {}, bob, 409,
+         "invitation_answered"),
+        ("POST", "/v1/groups", {"name": "x", "category": "nope"}, alice, 422,
+         "validation_error"),
+    ]  # fmt: skip
+    for method, path, body, who, status, code in cases:
+        headers = auth(who) if who is not None else {}
+        response = await raw.request(method, path, json=body, headers=headers)
+        assert_problem(response, status, code)
+
+
+async def test_a_401_carries_a_bearer_challenge(raw: httpx.AsyncClient) -> None:
+    response = await raw.get("/v1/me", headers={"Authorization": "Bearer nonsense"})
+    assert_problem(response, 401, "token_invalid")
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_a_non_bearer_authorization_is_token_missing(raw: httpx.AsyncClient) -> None:
+    response = await raw.get("/v1/me", headers={"Authorization": "Basic YWxpY2U6c2VjcmV0"})
+    assert_problem(response, 401, "token_missing")

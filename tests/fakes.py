@@ -1,0 +1,834 @@
+"""In-memory implementations of the storage Protocols in ``qunzu.services.ports``.
+
+A ``FakeStore`` holds the committed state. Each ``FakeUnitOfWork`` works on a
+private copy taken when it opens; ``commit`` makes that copy the committed state,
+anything else throws it away, so a rolled-back unit leaves no trace. Like the SQL
+storage, ids come from sequences that are not rolled back, ``(sender_id,
+client_txn_id)``, ``(group_id, seq)`` and handles are unique (``Conflict("duplicate")``),
+and JSON columns round-trip through JSON. Unlike the SQL storage, the fakes refuse
+writes in a read-only unit, so a service that forgets ``write=True`` fails loudly.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from qunzu.bus.memory import MemoryBus
+from qunzu.crypto.audit_chain import GENESIS, audit_content, entry_hash
+from qunzu.crypto.fields import FieldCipher
+from qunzu.domain.clock import FrozenClock
+from qunzu.domain.credit import CreditEntry, CreditState
+from qunzu.domain.errors import Conflict
+from qunzu.domain.events import Event
+from qunzu.domain.models import (
+    Account,
+    ApiToken,
+    EntryKind,
+    Group,
+    GroupCategory,
+    GroupKind,
+    GroupRole,
+    GroupRules,
+    GroupState,
+    Invitation,
+    JoinPolicy,
+    JoinRequest,
+    Membership,
+    MembershipState,
+    OwnershipOffer,
+    PlatformRole,
+    RequestState,
+    TimelineEntry,
+)
+from qunzu.domain.rulebook import RulebookSet
+from qunzu.services.context import Limits, ServiceContext
+from qunzu.services.ports import (
+    AccountRepository,
+    ActivityRepository,
+    AuditRecord,
+    AuditRepository,
+    CreditRepository,
+    GroupActivity,
+    GroupRepository,
+    IdentityRecord,
+    IdentityRepository,
+    InvitationRepository,
+    JoinRequestRepository,
+    MembershipRepository,
+    OwnershipOfferRepository,
+    RulesRepository,
+    TimelineRepository,
+    TokenRepository,
+)
+from qunzu.verification import FormatCheckVerifier
+from tests.rulebooks import generous_rulebooks
+
+
+class ReadOnlyViolation(AssertionError):
+    """A service wrote through a unit of work opened with ``write=False``."""
+
+
+def _json_roundtrip(value: dict[str, Any]) -> dict[str, Any]:
+    """What a JSON column gives back; fails like the database on what JSON cannot hold."""
+    return dict(json.loads(json.dumps(value)))
+
+
+def _duplicate(what: str) -> Conflict:
+    return Conflict("duplicate", f"This conflicts with an existing record ({what}).")
+
+
+@dataclass
+class FakeState:
+    """Every table, as dictionaries of frozen dataclasses (so a shallow copy is a snapshot)."""
+
+    accounts: dict[int, Account] = field(default_factory=dict)
+    password_hashes: dict[int, str] = field(default_factory=dict)
+    identities: dict[int, IdentityRecord] = field(default_factory=dict)
+    tokens: dict[int, ApiToken] = field(default_factory=dict)
+    groups: dict[int, Group] = field(default_factory=dict)
+    direct_keys: dict[str, int] = field(default_factory=dict)
+    memberships: dict[tuple[int, int], Membership] = field(default_factory=dict)
+    rules: dict[tuple[int, int], GroupRules] = field(default_factory=dict)
+    timeline: dict[tuple[int, int], TimelineEntry] = field(default_factory=dict)
+    invitations: dict[int, Invitation] = field(default_factory=dict)
+    join_requests: dict[int, JoinRequest] = field(default_factory=dict)
+    ownership_offers: dict[int, OwnershipOffer] = field(default_factory=dict)
+    audit: list[AuditRecord] = field(default_factory=list)
+    credit_ledger: list[tuple[int, CreditEntry]] = field(default_factory=list)
+    credit_states: dict[int, CreditState] = field(default_factory=dict)
+    active_days: set[tuple[int, str]] = field(default_factory=set)
+    group_activity: dict[int, GroupActivity] = field(default_factory=dict)
+    member_activity: dict[tuple[int, int], datetime] = field(default_factory=dict)
+
+    def snapshot(self) -> FakeState:
+        return FakeState(
+            **{f.name: copy.copy(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        )
+
+
+class FakeStore:
+    """The committed state and the id sequences (which, as in SQL, survive a rollback)."""
+
+    def __init__(self) -> None:
+        self.state = FakeState()
+        self.version = 0  # bumped on every commit that changed something
+        self.commits = 0
+        self._sequences: dict[str, Iterator[int]] = {}
+
+    def next_id(self, table: str) -> int:
+        return next(self._sequences.setdefault(table, itertools.count(1)))
+
+
+class _Repo:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def s(self) -> FakeState:
+        return self._uow.state
+
+    def _writing(self) -> FakeState:
+        return self._uow.state_for_write()
+
+
+class FakeAccounts(_Repo):
+    async def add(
+        self,
+        handle: str,
+        display_name: str,
+        password_hash: str,
+        created_at: datetime,
+        platform_role: PlatformRole | None = None,
+    ) -> Account:
+        s = self._writing()
+        if any(a.handle == handle for a in s.accounts.values()):
+            raise _duplicate("accounts.handle")
+        account = Account(
+            id=self._uow.store.next_id("accounts"),
+            handle=handle,
+            display_name=display_name,
+            created_at=created_at,
+            platform_role=platform_role,
+        )
+        s.accounts[account.id] = account
+        s.password_hashes[account.id] = password_hash
+        return account
+
+    async def get(self, account_id: int) -> Account | None:
+        return self.s.accounts.get(account_id)
+
+    async def get_by_handle(self, handle: str) -> Account | None:
+        return next((a for a in self.s.accounts.values() if a.handle == handle), None)
+
+    async def get_many(self, account_ids: Sequence[int]) -> dict[int, Account]:
+        return {i: self.s.accounts[i] for i in set(account_ids) if i in self.s.accounts}
+
+    async def password_hash(self, account_id: int) -> str:
+        return self.s.password_hashes[account_id]
+
+    async def set_password_hash(self, account_id: int, password_hash: str) -> None:
+        s = self._writing()
+        if account_id in s.accounts:
+            s.password_hashes[account_id] = password_hash
+
+    async def update(self, account_id: int, **fields: Any) -> None:
+        s = self._writing()
+        if "password_hash" in fields:
+            s.password_hashes[account_id] = fields.pop("password_hash")
+        if fields.get("platform_role") is not None:
+            fields["platform_role"] = PlatformRole(fields["platform_role"])
+        if account_id in s.accounts:
+            s.accounts[account_id] = replace(s.accounts[account_id], **fields)
+
+
+class FakeIdentities(_Repo):
+    async def get(self, account_id: int) -> IdentityRecord | None:
+        return self.s.identities.get(account_id)
+
+    async def count_accounts_with(self, blind_index: str, excluding: int) -> int:
+        return sum(
+            1
+            for r in self.s.identities.values()
+            if r.blind_index == blind_index and r.account_id != excluding
+        )
+
+    async def put(self, record: IdentityRecord) -> None:
+        self._writing().identities[record.account_id] = record
+
+
+class FakeTokens(_Repo):
+    async def add(
+        self,
+        account_id: int,
+        token_hash: str,
+        label: str,
+        created_at: datetime,
+        expires_at: datetime,
+    ) -> ApiToken:
+        s = self._writing()
+        if any(t.token_hash == token_hash for t in s.tokens.values()):
+            raise _duplicate("api_tokens.token_hash")
+        token = ApiToken(
+            self._uow.store.next_id("tokens"),
+            account_id,
+            token_hash,
+            created_at,
+            expires_at,
+            label=label,
+        )
+        s.tokens[token.id] = token
+        return token
+
+    async def get_with_account(self, token_hash: str) -> tuple[ApiToken, Account] | None:
+        for tok in self.s.tokens.values():
+            if tok.token_hash == token_hash:
+                return tok, self.s.accounts[tok.account_id]
+        return None
+
+    async def get(self, token_id: int) -> ApiToken | None:
+        return self.s.tokens.get(token_id)
+
+    async def list_for(self, account_id: int) -> list[ApiToken]:
+        return sorted(
+            (t for t in self.s.tokens.values() if t.account_id == account_id), key=lambda t: t.id
+        )
+
+    async def revoke(self, token_id: int, at: datetime) -> None:
+        s = self._writing()
+        if token_id in s.tokens:
+            s.tokens[token_id] = replace(s.tokens[token_id], revoked_at=at)
+
+
+_GROUP_ENUMS: dict[str, Callable[[Any], Any]] = {
+    "kind": GroupKind,
+    "category": GroupCategory,
+    "join_policy": JoinPolicy,
+    "state": GroupState,
+}
+
+
+class FakeGroups(_Repo):
+    async def add(self, group: Group, direct_key: str | None = None) -> Group:
+        s = self._writing()
+        if any(g.number == group.number for g in s.groups.values()):
+            raise _duplicate("groups.number")
+        if direct_key is not None and direct_key in s.direct_keys:
+            raise _duplicate("groups.direct_key")
+        stored = replace(group, id=self._uow.store.next_id("groups"))
+        s.groups[stored.id] = stored
+        if direct_key is not None:
+            s.direct_keys[direct_key] = stored.id
+        return stored
+
+    async def get(self, group_id: int) -> Group | None:
+        return self.s.groups.get(group_id)
+
+    async def get_by_number(self, number: int) -> Group | None:
+        return next((g for g in self.s.groups.values() if g.number == number), None)
+
+    async def get_direct(self, direct_key: str) -> Group | None:
+        group_id = self.s.direct_keys.get(direct_key)
+        return self.s.groups.get(group_id) if group_id is not None else None
+
+    async def number_taken(self, number: int) -> bool:
+        return any(g.number == number for g in self.s.groups.values())
+
+    async def next_seq(self, group_id: int) -> int:
+        s = self._writing()
+        group = s.groups[group_id]
+        s.groups[group_id] = replace(group, last_seq=group.last_seq + 1)
+        return group.last_seq + 1
+
+    async def update(self, group_id: int, **fields: Any) -> None:
+        s = self._writing()
+        for key, make in _GROUP_ENUMS.items():
+            if fields.get(key) is not None:
+                fields[key] = make(fields[key])
+        if group_id in s.groups:
+            s.groups[group_id] = replace(s.groups[group_id], **fields)
+
+    async def add_member_count(self, group_id: int, delta: int) -> None:
+        s = self._writing()
+        if group_id in s.groups:
+            group = s.groups[group_id]
+            s.groups[group_id] = replace(group, member_count=group.member_count + delta)
+
+    async def search_discoverable(self, query: str, limit: int, offset: int) -> list[Group]:
+        found = [
+            g
+            for g in self.s.groups.values()
+            if g.discoverable
+            and g.state is GroupState.active
+            and (not query or query.lower() in g.name.lower())
+        ]
+        found.sort(key=lambda g: (-g.member_count, g.id))
+        return found[offset : offset + limit]
+
+
+class FakeMemberships(_Repo):
+    async def get(self, group_id: int, account_id: int) -> Membership | None:
+        return self.s.memberships.get((group_id, account_id))
+
+    async def put(self, membership: Membership) -> None:
+        s = self._writing()
+        s.memberships[(membership.group_id, membership.account_id)] = replace(
+            membership,
+            role=GroupRole(membership.role),
+            state=MembershipState(membership.state),
+        )
+
+    async def list_active(self, group_id: int, limit: int, offset: int) -> list[Membership]:
+        active = sorted(
+            (m for (g, _), m in self.s.memberships.items() if g == group_id and m.is_active),
+            key=lambda m: (m.joined_seq, m.account_id),
+        )
+        return active[offset : offset + limit]
+
+    async def active_account_ids(self, group_id: int) -> list[int]:
+        return [m.account_id for m in await self.list_active(group_id, 1_000_000, 0)]
+
+    async def for_account(
+        self, account_id: int, active_only: bool = True
+    ) -> list[tuple[Membership, Group]]:
+        rows = [
+            (m, self.s.groups[g])
+            for (g, a), m in self.s.memberships.items()
+            if a == account_id and (m.is_active or not active_only)
+        ]
+        return sorted(rows, key=lambda row: row[1].id)
+
+
+class FakeRules(_Repo):
+    async def add(self, rules: GroupRules) -> None:
+        s = self._writing()
+        key = (rules.group_id, rules.version)
+        if key in s.rules:
+            raise _duplicate("group_rules (group_id, version)")
+        s.rules[key] = rules
+
+    async def get(self, group_id: int, version: int) -> GroupRules | None:
+        return self.s.rules.get((group_id, version))
+
+
+class FakeTimeline(_Repo):
+    async def append(self, entry: TimelineEntry) -> None:
+        s = self._writing()
+        key = (entry.group_id, entry.seq)
+        if key in s.timeline:
+            raise _duplicate("timeline (group_id, seq)")
+        if (
+            entry.client_txn_id is not None
+            and entry.sender_id is not None
+            and await self.get_by_txn(entry.sender_id, entry.client_txn_id) is not None
+        ):
+            raise _duplicate("timeline (sender_id, client_txn_id)")
+        s.timeline[key] = replace(entry, data=_json_roundtrip(entry.data))
+
+    async def get_by_txn(self, sender_id: int, client_txn_id: str) -> TimelineEntry | None:
+        return next(
+            (
+                e
+                for e in self.s.timeline.values()
+                if e.sender_id == sender_id and e.client_txn_id == client_txn_id
+            ),
+            None,
+        )
+
+    async def get(self, group_id: int, seq: int) -> TimelineEntry | None:
+        return self.s.timeline.get((group_id, seq))
+
+    def _of(self, group_id: int) -> list[TimelineEntry]:
+        return sorted(
+            (e for (g, _), e in self.s.timeline.items() if g == group_id), key=lambda e: e.seq
+        )
+
+    async def after(
+        self, group_id: int, after_seq: int, limit: int, upto: int | None = None
+    ) -> list[TimelineEntry]:
+        found = [
+            e for e in self._of(group_id) if e.seq > after_seq and (upto is None or e.seq <= upto)
+        ]
+        return found[:limit]
+
+    async def before(
+        self, group_id: int, before_seq: int, limit: int, floor: int = 0
+    ) -> list[TimelineEntry]:
+        found = [e for e in self._of(group_id) if floor <= e.seq < before_seq]
+        return found[-limit:] if limit > 0 else []
+
+
+class FakeInvitations(_Repo):
+    async def add(
+        self,
+        group_id: int,
+        inviter_id: int,
+        invitee_id: int,
+        created_at: datetime,
+        expires_at: datetime,
+    ) -> Invitation:
+        invitation = Invitation(
+            self._uow.store.next_id("invitations"),
+            group_id,
+            inviter_id,
+            invitee_id,
+            RequestState.pending,
+            created_at,
+            expires_at,
+        )
+        self._writing().invitations[invitation.id] = invitation
+        return invitation
+
+    async def get(self, invitation_id: int) -> Invitation | None:
+        return self.s.invitations.get(invitation_id)
+
+    async def pending_for(self, group_id: int, invitee_id: int) -> Invitation | None:
+        return next(
+            (
+                i
+                for i in sorted(self.s.invitations.values(), key=lambda i: i.id)
+                if i.group_id == group_id
+                and i.invitee_id == invitee_id
+                and i.state is RequestState.pending
+            ),
+            None,
+        )
+
+    async def list_for_invitee(self, invitee_id: int) -> list[Invitation]:
+        return sorted(
+            (
+                i
+                for i in self.s.invitations.values()
+                if i.invitee_id == invitee_id and i.state is RequestState.pending
+            ),
+            key=lambda i: i.id,
+        )
+
+    async def set_state(self, invitation_id: int, state: RequestState) -> None:
+        s = self._writing()
+        if invitation_id in s.invitations:
+            s.invitations[invitation_id] = replace(
+                s.invitations[invitation_id], state=RequestState(state)
+            )
+
+
+class FakeJoinRequests(_Repo):
+    async def add(
+        self,
+        group_id: int,
+        account_id: int,
+        note: str,
+        rules_version: int,
+        created_at: datetime,
+    ) -> JoinRequest:
+        request = JoinRequest(
+            self._uow.store.next_id("join_requests"),
+            group_id,
+            account_id,
+            note,
+            RequestState.pending,
+            created_at,
+            rules_version,
+        )
+        self._writing().join_requests[request.id] = request
+        return request
+
+    async def get(self, request_id: int) -> JoinRequest | None:
+        return self.s.join_requests.get(request_id)
+
+    async def pending_for(self, group_id: int, account_id: int) -> JoinRequest | None:
+        pending = await self.list_pending(group_id)
+        return next((r for r in pending if r.account_id == account_id), None)
+
+    async def list_pending(self, group_id: int) -> list[JoinRequest]:
+        return sorted(
+            (
+                r
+                for r in self.s.join_requests.values()
+                if r.group_id == group_id and r.state is RequestState.pending
+            ),
+            key=lambda r: r.id,
+        )
+
+    async def decide(self, request_id: int, state: RequestState, decided_by: int | None) -> None:
+        s = self._writing()
+        if request_id in s.join_requests:
+            s.join_requests[request_id] = replace(
+                s.join_requests[request_id], state=RequestState(state), decided_by=decided_by
+            )
+
+
+class FakeOwnershipOffers(_Repo):
+    async def add(
+        self, group_id: int, from_id: int, to_id: int, created_at: datetime
+    ) -> OwnershipOffer:
+        offer = OwnershipOffer(
+            self._uow.store.next_id("ownership_offers"),
+            group_id,
+            from_id,
+            to_id,
+            RequestState.pending,
+            created_at,
+        )
+        self._writing().ownership_offers[offer.id] = offer
+        return offer
+
+    async def get(self, offer_id: int) -> OwnershipOffer | None:
+        return self.s.ownership_offers.get(offer_id)
+
+    async def pending_for_group(self, group_id: int) -> OwnershipOffer | None:
+        return next(
+            (
+                o
+                for o in sorted(self.s.ownership_offers.values(), key=lambda o: o.id)
+                if o.group_id == group_id and o.state is RequestState.pending
+            ),
+            None,
+        )
+
+    async def set_state(self, offer_id: int, state: RequestState) -> None:
+        s = self._writing()
+        if offer_id in s.ownership_offers:
+            s.ownership_offers[offer_id] = replace(
+                s.ownership_offers[offer_id], state=RequestState(state)
+            )
+
+
+class FakeAudit(_Repo):
+    """The audit log with a real hash chain, computed as ``storage`` computes it."""
+
+    async def append(
+        self,
+        at: datetime,
+        actor_id: int | None,
+        action: str,
+        subject: str,
+        detail: dict[str, Any],
+    ) -> AuditRecord:
+        s = self._writing()
+        detail = _json_roundtrip(detail)
+        prev = s.audit[-1].hash if s.audit else GENESIS
+        digest = entry_hash(prev, audit_content(at, actor_id, action, subject, detail))
+        record = AuditRecord(
+            self._uow.store.next_id("audit"), at, actor_id, action, subject, detail, prev, digest
+        )
+        s.audit.append(record)
+        return record
+
+    async def scan(self, after_id: int, limit: int) -> list[AuditRecord]:
+        return sorted((r for r in self.s.audit if r.id > after_id), key=lambda r: r.id)[:limit]
+
+
+class FakeCredit(_Repo):
+    """``CreditRepository``, mirroring ``storage.credit_repo.SqlCredit``."""
+
+    async def add_entry(self, entry: CreditEntry) -> int:
+        s = self._writing()
+        entry_id = self._uow.store.next_id("credit_ledger")
+        s.credit_ledger.append((entry_id, replace(entry, note=entry.note[:255])))
+        return entry_id
+
+    async def entries(self, account_id: int, limit: int | None = None) -> list[CreditEntry]:
+        mine = [(i, e) for i, e in self.s.credit_ledger if e.account_id == account_id]
+        mine.sort(key=lambda row: (row[1].at, row[0]), reverse=True)
+        return [e for _, e in mine][:limit]
+
+    async def get_state(self, account_id: int) -> CreditState | None:
+        return self.s.credit_states.get(account_id)
+
+    async def put_state(self, state: CreditState) -> None:
+        self._writing().credit_states[state.account_id] = state
+
+    async def mark_active_day(self, account_id: int, day: str) -> None:
+        self._writing().active_days.add((account_id, day))
+
+    async def active_days_since(self, account_id: int, first_day: str) -> int:
+        return sum(1 for a, d in self.s.active_days if a == account_id and d >= first_day)
+
+
+class FakeActivity(_Repo):
+    """``ActivityRepository``, mirroring ``storage.credit_repo.SqlActivity``."""
+
+    async def init_group(self, group_id: int, created_by: int | None, tier: str) -> None:
+        s = self._writing()
+        if group_id in s.group_activity:
+            raise _duplicate("group_activity.group_id")
+        s.group_activity[group_id] = GroupActivity(group_id, created_by, tier, None)
+
+    async def get_group(self, group_id: int) -> GroupActivity | None:
+        return self.s.group_activity.get(group_id)
+
+    async def set_tier(self, group_id: int, tier: str) -> None:
+        s = self._writing()
+        current = s.group_activity.get(group_id) or GroupActivity(group_id, None, tier, None)
+        s.group_activity[group_id] = replace(current, tier=tier)
+
+    async def touch(self, group_id: int, account_id: int | None, at: datetime) -> None:
+        s = self._writing()
+        if group_id in s.group_activity:
+            s.group_activity[group_id] = replace(s.group_activity[group_id], last_activity_at=at)
+        if account_id is not None:
+            s.member_activity[(group_id, account_id)] = at
+
+    async def messages_since(self, group_id: int, since: datetime) -> int:
+        return sum(
+            1
+            for (g, _), e in self.s.timeline.items()
+            if g == group_id and e.created_at >= since and e.kind is EntryKind.message
+        )
+
+    async def groups_created_since(self, account_id: int, since: datetime) -> int:
+        return sum(
+            1
+            for a in self.s.group_activity.values()
+            if a.created_by == account_id
+            and (g := self.s.groups.get(a.group_id)) is not None
+            and g.created_at >= since
+            and g.kind is GroupKind.group
+        )
+
+    async def groups_owned(self, account_id: int) -> int:
+        return sum(
+            1
+            for g in self.s.groups.values()
+            if g.owner_id == account_id and g.is_active and g.kind is GroupKind.group
+        )
+
+    async def groups_joined(self, account_id: int) -> int:
+        return sum(
+            1
+            for (g_id, a), m in self.s.memberships.items()
+            if a == account_id
+            and m.is_active
+            and self.s.groups[g_id].kind is GroupKind.group
+            and self.s.groups[g_id].is_active
+        )
+
+    async def invitations_since(self, inviter_id: int, since: datetime) -> int:
+        return sum(
+            1
+            for i in self.s.invitations.values()
+            if i.inviter_id == inviter_id and i.created_at >= since
+        )
+
+    async def member_last_active(self, group_id: int, account_id: int) -> datetime | None:
+        return self.s.member_activity.get((group_id, account_id))
+
+
+class FakeUnitOfWork:
+    """One transaction over a private snapshot of the store."""
+
+    def __init__(self, factory: FakeUnitOfWorkFactory, write: bool) -> None:
+        self.factory = factory
+        self.store = factory.store
+        self.write = write
+        self.events: list[Event] = []
+        self.committed = False
+        self.rolled_back = False
+        self._state: FakeState | None = None
+        self._dirty = False
+        self._base_version = 0
+        self.accounts: AccountRepository = FakeAccounts(self)
+        self.identities: IdentityRepository = FakeIdentities(self)
+        self.tokens: TokenRepository = FakeTokens(self)
+        self.groups: GroupRepository = FakeGroups(self)
+        self.memberships: MembershipRepository = FakeMemberships(self)
+        self.rules: RulesRepository = FakeRules(self)
+        self.timeline: TimelineRepository = FakeTimeline(self)
+        self.invitations: InvitationRepository = FakeInvitations(self)
+        self.join_requests: JoinRequestRepository = FakeJoinRequests(self)
+        self.ownership_offers: OwnershipOfferRepository = FakeOwnershipOffers(self)
+        self.audit: AuditRepository = FakeAudit(self)
+        self.credit: CreditRepository = FakeCredit(self)
+        self.activity: ActivityRepository = FakeActivity(self)
+
+    @property
+    def state(self) -> FakeState:
+        if self._state is None:
+            raise AssertionError("the unit of work is not open")
+        return self._state
+
+    def state_for_write(self) -> FakeState:
+        if not self.write:
+            raise ReadOnlyViolation("a write through a unit of work opened with write=False")
+        self._dirty = True
+        return self.state
+
+    def _begin(self) -> None:
+        self._state = self.store.state.snapshot()
+        self._base_version = self.store.version
+        self._dirty = False
+
+    async def __aenter__(self) -> Self:
+        self._begin()
+        self.factory.opened.append(self)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self.committed:
+            self.rolled_back = True
+        self._state = None  # uncommitted changes are gone
+
+    async def commit(self) -> None:
+        if not self.write:
+            raise ReadOnlyViolation("commit of a unit of work opened with write=False")
+        failure = self.factory.take_commit_failure()
+        if failure is not None:
+            raise failure
+        if self._dirty:
+            if self.store.version != self._base_version:
+                # Another unit committed since this one began: refuse rather than lose it.
+                raise Conflict("concurrent_update", "A concurrent transaction committed first.")
+            self.store.state = self.state
+            self.store.version += 1
+        self.store.commits += 1
+        self.committed = True
+        self._begin()
+
+    async def rollback(self) -> None:
+        self.rolled_back = True
+        self._begin()
+
+
+class FakeUnitOfWorkFactory:
+    """``UnitOfWorkFactory``: every unit it makes works on the same ``FakeStore``."""
+
+    def __init__(self, store: FakeStore | None = None) -> None:
+        self.store = store or FakeStore()
+        self.opened: list[FakeUnitOfWork] = []
+        self._commit_failures: list[BaseException] = []
+
+    def __call__(self, *, write: bool = True) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self, write)
+
+    def fail_next_commit(self, exc: BaseException) -> None:
+        """The next commit raises ``exc`` (as a database might at COMMIT) and keeps nothing."""
+        self._commit_failures.append(exc)
+
+    def take_commit_failure(self) -> BaseException | None:
+        return self._commit_failures.pop(0) if self._commit_failures else None
+
+    @property
+    def state(self) -> FakeState:
+        """The committed state, for assertions."""
+        return self.store.state
+
+
+class FakePasswordHasher:
+    """Deterministic and fast; ``version`` lets a test make old hashes need a rehash."""
+
+    def __init__(self, version: int = 1) -> None:
+        self.version = version
+
+    def hash(self, password: str) -> str:
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        return f"fake${self.version}${digest}"
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        _, _, rest = password_hash.partition("$")
+        _, _, digest = rest.partition("$")
+        return digest == hashlib.sha256(password.encode()).hexdigest()
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return not password_hash.startswith(f"fake${self.version}$")
+
+
+async def run_blocking(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """``asyncio.to_thread`` without the thread: the unit tests stay single-threaded."""
+    return fn(*args, **kwargs)
+
+
+class CountingObserver:
+    def __init__(self) -> None:
+        self.messages = 0
+
+    def message_sent(self) -> None:
+        self.messages += 1
+
+
+def make_ctx(
+    clock: FrozenClock | None = None,
+    limits: Limits | None = None,
+    rulebooks: RulebookSet | None = None,
+) -> ServiceContext:
+    """A service context over the fakes, the memory bus and a frozen clock.
+
+    The rulebook defaults to the generous test copy; quota tests pass the real one.
+    """
+    return ServiceContext(
+        uow=FakeUnitOfWorkFactory(),
+        bus=MemoryBus(),
+        clock=clock or FrozenClock(),
+        cipher=FieldCipher(os.urandom(32)),
+        hasher=FakePasswordHasher(),
+        verifier=FormatCheckVerifier(),
+        limits=limits or Limits(),
+        observer=CountingObserver(),
+        run_blocking=run_blocking,
+        rulebooks=rulebooks or generous_rulebooks(),
+    )
+
+
+def fake_uow(ctx: ServiceContext) -> FakeUnitOfWorkFactory:
+    """The fake factory inside a context made by ``make_ctx`` (typed for the tests)."""
+    assert isinstance(ctx.uow, FakeUnitOfWorkFactory)
+    return ctx.uow
+
+
+def frozen_clock(ctx: ServiceContext) -> FrozenClock:
+    assert isinstance(ctx.clock, FrozenClock)
+    return ctx.clock

@@ -1,0 +1,689 @@
+"""The SQL storage on SQLite and PostgreSQL: migrations, repositories, unit of work, audit chain.
+
+SQLite runs on a temporary file. PostgreSQL runs when QUNZU_TEST_POSTGRES_URL names a
+server: this module gets a fresh database of its own (and a few tests that need an
+empty one get their own), dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import random
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import JSON, bindparam, inspect, text
+from sqlalchemy.exc import StatementError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from qunzu.bootstrap import Argon2Hasher
+from qunzu.bus.memory import MemoryBus
+from qunzu.crypto.audit_chain import GENESIS
+from qunzu.crypto.fields import FieldCipher
+from qunzu.domain.clock import FrozenClock
+from qunzu.domain.errors import Conflict
+from qunzu.domain.models import (
+    Account,
+    EntryKind,
+    Group,
+    GroupCategory,
+    GroupKind,
+    GroupRole,
+    GroupRules,
+    GroupState,
+    JoinPolicy,
+    Membership,
+    MembershipState,
+    PlatformRole,
+    RequestState,
+    TimelineEntry,
+)
+from qunzu.services.audit import verify_audit_chain
+from qunzu.services.context import ServiceContext
+from qunzu.services.ports import IdentityRecord
+from qunzu.storage import tables as t
+from qunzu.storage.engine import make_engine
+from qunzu.storage.migrate import alembic_config, current_revision, migrate
+from qunzu.storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
+from qunzu.verification import FormatCheckVerifier
+from tests.integration.databases import fresh_postgres_database, require_postgres
+
+BACKENDS = ["sqlite", "postgresql"]
+T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
+_seq = itertools.count(1)
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def postgres_module_db() -> Iterator[str]:
+    with fresh_postgres_database(require_postgres()) as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database for this test to write in (on PostgreSQL, shared with this module)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'qunzu.db'}"
+    return str(request.getfixturevalue("postgres_module_db"))
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database nobody has touched, for tests about the whole schema or the whole chain."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    with fresh_postgres_database(require_postgres()) as url:
+        yield url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = make_engine(database_url)
+    await migrate(eng)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+async def empty_engine(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = make_engine(empty_database_url)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+def uow(engine: AsyncEngine) -> SqlUnitOfWorkFactory:
+    return SqlUnitOfWorkFactory(engine)
+
+
+def context_for(factory: SqlUnitOfWorkFactory) -> ServiceContext:
+    return ServiceContext(
+        uow=factory,
+        bus=MemoryBus(),
+        clock=FrozenClock(T0),
+        cipher=FieldCipher(os.urandom(32)),
+        hasher=Argon2Hasher(1, 64, 1),
+        verifier=FormatCheckVerifier(),
+    )
+
+
+# ---------------------------------------------------------------- small factories
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{next(_seq)}_{random.randrange(10**6)}"
+
+
+async def new_account(u: SqlUnitOfWork, prefix: str = "u") -> Account:
+    return await u.accounts.add(unique(prefix), prefix.title(), "argon2-hash", T0)
+
+
+def draft_group(owner_id: int | None, **kw: object) -> Group:
+    values: dict[str, object] = {
+        "id": 0,
+        "number": random.randrange(10**8, 10**9),
+        "kind": GroupKind.group,
+        "name": unique("group "),
+        "category": GroupCategory.friends,
+        "join_policy": JoinPolicy.invite_only,
+        "discoverable": False,
+        "owner_id": owner_id,
+        "state": GroupState.active,
+        "created_at": T0,
+    }
+    values.update(kw)
+    return Group(**values)  # type: ignore[arg-type]
+
+
+async def new_group(u: SqlUnitOfWork, owner: Account, **kw: object) -> Group:
+    return await u.groups.add(draft_group(owner.id, **kw))
+
+
+async def count(engine: AsyncEngine, sql: str, **params: object) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(text(sql), params)).scalar_one())
+
+
+# ---------------------------------------------------------------- migrations
+
+
+async def test_migrations_apply_from_empty_and_are_idempotent(empty_engine: AsyncEngine) -> None:
+    assert await current_revision(empty_engine) is None
+
+    await migrate(empty_engine)
+    await migrate(empty_engine)  # a second start finds nothing to do
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert await current_revision(empty_engine) == head
+
+    def schema_drift(sync_conn: object) -> tuple[set[str], list[object]]:
+        names = set(inspect(sync_conn).get_table_names())  # type: ignore[arg-type]
+        context = MigrationContext.configure(sync_conn)  # type: ignore[arg-type]
+        return names, compare_metadata(context, t.metadata)
+
+    async with empty_engine.connect() as conn:
+        names, drift = await conn.run_sync(schema_drift)
+    assert set(t.metadata.tables) <= names
+    assert drift == [], f"the migrations and tables.py disagree: {drift}"
+
+
+async def test_current_revision_is_head(engine: AsyncEngine) -> None:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    assert await current_revision(engine) == head
+
+
+# ---------------------------------------------------------------- round trips
+
+
+async def test_accounts_round_trip(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        alice = await new_account(u, "alice")
+        staff = await u.accounts.add(
+            unique("staff"), "Staff", "h2", T0, platform_role=PlatformRole.senior_reviewer
+        )
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.accounts.get(alice.id) == alice
+        assert await u.accounts.get_by_handle(alice.handle) == alice
+        assert await u.accounts.get(staff.id) == staff
+        assert (await u.accounts.get(staff.id)).platform_role is PlatformRole.senior_reviewer  # type: ignore[union-attr]
+        assert await u.accounts.get_many([alice.id, staff.id, alice.id]) == {
+            alice.id: alice,
+            staff.id: staff,
+        }
+        assert await u.accounts.get_many([]) == {}
+        assert await u.accounts.get(10**12) is None
+        assert await u.accounts.password_hash(alice.id) == "argon2-hash"
+    async with uow() as u:
+        await u.accounts.set_password_hash(alice.id, "new-hash")
+        await u.accounts.update(
+            alice.id,
+            identity_verified=True,
+            display_name="Alice Z",
+            platform_role=PlatformRole.admin,
+        )
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.accounts.password_hash(alice.id) == "new-hash"
+        assert await u.accounts.get(alice.id) == replace(
+            alice, identity_verified=True, display_name="Alice Z", platform_role=PlatformRole.admin
+        )
+
+
+async def test_identities_round_trip(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        one, two = await new_account(u), await new_account(u)
+        record = IdentityRecord(
+            account_id=one.id,
+            blind_index=unique("bi"),
+            legal_name_enc="v1:name",
+            resident_id_enc="v1:rid",
+            phone_enc="v1:phone",
+            masked_name="张*",
+            masked_resident_id="1101**********1234",
+            masked_phone="138****8000",
+            verified=True,
+            verifier="format-check",
+            verification_note="",
+            submitted_at=T0,
+        )
+        await u.identities.put(record)
+        await u.identities.put(replace(record, account_id=two.id))
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.identities.get(one.id) == record
+        assert await u.identities.get(10**12) is None
+        assert await u.identities.count_accounts_with(record.blind_index, excluding=one.id) == 1
+        assert await u.identities.count_accounts_with(record.blind_index, excluding=0) == 2
+    replaced = replace(record, verified=False, verification_note="rejected", masked_name="李*")
+    async with uow() as u:
+        await u.identities.put(replaced)  # put replaces the account's record
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.identities.get(one.id) == replaced
+
+
+async def test_tokens_round_trip(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        owner = await new_account(u)
+        first = await u.tokens.add(owner.id, unique("hash"), "laptop", T0, T0 + timedelta(days=30))
+        second = await u.tokens.add(owner.id, unique("hash"), "", T0, T0 + timedelta(hours=1))
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.tokens.get(first.id) == first
+        assert await u.tokens.list_for(owner.id) == [first, second]
+        assert await u.tokens.get_with_account(first.token_hash) == (first, owner)
+        assert await u.tokens.get_with_account("no-such-hash") is None
+    async with uow() as u:
+        await u.tokens.revoke(first.id, T0 + timedelta(minutes=5))
+        await u.commit()
+    async with uow(write=False) as u:
+        revoked = await u.tokens.get(first.id)
+        assert revoked == replace(first, revoked_at=T0 + timedelta(minutes=5))
+        assert revoked is not None and not revoked.is_valid(T0 + timedelta(minutes=6))
+
+
+async def test_groups_round_trip(uow: SqlUnitOfWorkFactory) -> None:
+    marker = unique("Zq_%")  # LIKE metacharacters must be matched literally
+    async with uow() as u:
+        owner = await new_account(u)
+        plain = await new_group(u, owner)
+        found = await new_group(u, owner, name=f"{marker} club", discoverable=True, member_count=5)
+        decoy = await new_group(
+            u, owner, name=marker.replace("_%", "xy") + " club", discoverable=True
+        )
+        hidden = await new_group(u, owner, name=f"{marker} hidden", discoverable=False)
+        direct = await u.groups.add(
+            draft_group(None, kind=GroupKind.direct, category=None, name=""),
+            direct_key=f"{owner.id}:{owner.id + 1}",
+        )
+        await u.commit()
+    assert plain.id and found.id and decoy.id and hidden.id and direct.id
+    async with uow(write=False) as u:
+        assert await u.groups.get(plain.id) == plain
+        assert await u.groups.get_by_number(plain.number) == plain
+        assert await u.groups.get_direct(f"{owner.id}:{owner.id + 1}") == direct
+        assert await u.groups.get_direct("0:0") is None
+        assert await u.groups.number_taken(plain.number)
+        assert not await u.groups.number_taken(1)
+        assert await u.groups.search_discoverable(marker, 10, 0) == [found]
+        assert await u.groups.search_discoverable(marker.lower(), 10, 0) == [found]  # ILIKE
+    async with uow() as u:
+        await u.groups.update(
+            plain.id,
+            name="renamed",
+            state=GroupState.dissolved,
+            join_policy=JoinPolicy.approval,
+            category=GroupCategory.work,
+            rules_version=2,
+        )
+        await u.groups.add_member_count(plain.id, 3)
+        await u.groups.add_member_count(plain.id, -1)
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.groups.get(plain.id) == replace(
+            plain,
+            name="renamed",
+            state=GroupState.dissolved,
+            join_policy=JoinPolicy.approval,
+            category=GroupCategory.work,
+            rules_version=2,
+            member_count=2,
+        )
+
+
+async def test_memberships_round_trip(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        owner, member = await new_account(u), await new_account(u)
+        group = await new_group(u, owner)
+        other = await new_group(u, member)
+        mine = Membership(group.id, owner.id, GroupRole.owner, MembershipState.active, T0, 1)
+        theirs = Membership(
+            group.id, member.id, GroupRole.member, MembershipState.active, T0, 2, None, 1
+        )
+        elsewhere = Membership(other.id, member.id, GroupRole.owner, MembershipState.active, T0, 1)
+        for m in (mine, theirs, elsewhere):
+            await u.memberships.put(m)
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.memberships.get(group.id, member.id) == theirs
+        assert await u.memberships.get(group.id, 10**12) is None
+        assert await u.memberships.list_active(group.id, 10, 0) == [mine, theirs]
+        assert await u.memberships.list_active(group.id, 1, 1) == [theirs]
+        assert sorted(await u.memberships.active_account_ids(group.id)) == sorted(
+            [owner.id, member.id]
+        )
+        assert await u.memberships.for_account(member.id) == [(theirs, group), (elsewhere, other)]
+    left = replace(theirs, state=MembershipState.left, left_seq=7)
+    async with uow() as u:
+        await u.memberships.put(left)  # put updates an existing membership
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.memberships.get(group.id, member.id) == left
+        assert await u.memberships.active_account_ids(group.id) == [owner.id]
+        assert await u.memberships.for_account(member.id) == [(elsewhere, other)]
+        assert await u.memberships.for_account(member.id, active_only=False) == [
+            (left, group),
+            (elsewhere, other),
+        ]
+
+
+async def test_rules_round_trip(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        owner = await new_account(u)
+        group = await new_group(u, owner)
+        v1 = GroupRules(group.id, 1, "不发广告。\nNo ads.", owner.id, T0)
+        v2 = GroupRules(group.id, 2, "Be kind.", owner.id, T0 + timedelta(days=1))
+        await u.rules.add(v1)
+        await u.rules.add(v2)
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.rules.get(group.id, 1) == v1
+        assert await u.rules.get(group.id, 2) == v2
+        assert await u.rules.get(group.id, 3) is None
+
+
+async def test_timeline_round_trip_with_json_data(uow: SqlUnitOfWorkFactory) -> None:
+    data = {"removed": [1, 2], "reason": "spam 广告", "nested": {"ok": True, "n": None}}
+    async with uow() as u:
+        owner = await new_account(u)
+        group = await new_group(u, owner)
+        entries = [
+            TimelineEntry(group.id, 1, EntryKind.group_created, owner.id, T0, data={"name": "x"}),
+            TimelineEntry(group.id, 2, EntryKind.message, owner.id, T0, "hello 你好", "txn-1"),
+            TimelineEntry(group.id, 3, EntryKind.member_removed, None, T0, data=data),
+            TimelineEntry(group.id, 4, EntryKind.message, owner.id, T0, "bye", "txn-2"),
+        ]
+        for entry in entries:
+            assert await u.groups.next_seq(group.id) == entry.seq
+            await u.timeline.append(entry)
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.timeline.get(group.id, 3) == entries[2]
+        assert (await u.timeline.get(group.id, 3)).data == data  # type: ignore[union-attr]
+        assert await u.timeline.get(group.id, 9) is None
+        assert await u.timeline.get_by_txn(owner.id, "txn-1") == entries[1]
+        assert await u.timeline.get_by_txn(owner.id, "txn-9") is None
+        assert await u.timeline.after(group.id, 0, 10) == entries
+        assert await u.timeline.after(group.id, 1, 2) == entries[1:3]
+        assert await u.timeline.after(group.id, 0, 10, upto=2) == entries[:2]
+        assert await u.timeline.before(group.id, 4, 2) == entries[1:3]
+        assert await u.timeline.before(group.id, 5, 10, floor=3) == entries[2:]
+        assert (await u.groups.get(group.id)).last_seq == 4  # type: ignore[union-attr]
+
+
+async def test_invitations_round_trip(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        owner, invitee = await new_account(u), await new_account(u)
+        group = await new_group(u, owner)
+        inv = await u.invitations.add(group.id, owner.id, invitee.id, T0, T0 + timedelta(days=7))
+        await u.commit()
+    assert inv.state is RequestState.pending
+    async with uow(write=False) as u:
+        assert await u.invitations.get(inv.id) == inv
+        assert await u.invitations.pending_for(group.id, invitee.id) == inv
+        assert await u.invitations.list_for_invitee(invitee.id) == [inv]
+    async with uow() as u:
+        await u.invitations.set_state(inv.id, RequestState.accepted)
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.invitations.get(inv.id) == replace(inv, state=RequestState.accepted)
+        assert await u.invitations.pending_for(group.id, invitee.id) is None
+        assert await u.invitations.list_for_invitee(invitee.id) == []
+
+
+async def test_join_requests_round_trip(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        owner, asker = await new_account(u), await new_account(u)
+        group = await new_group(u, owner, join_policy=JoinPolicy.approval)
+        req = await u.join_requests.add(group.id, asker.id, "请让我加入", 1, T0)
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.join_requests.get(req.id) == req
+        assert await u.join_requests.pending_for(group.id, asker.id) == req
+        assert await u.join_requests.list_pending(group.id) == [req]
+    async with uow() as u:
+        await u.join_requests.decide(req.id, RequestState.declined, owner.id)
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.join_requests.get(req.id) == replace(
+            req, state=RequestState.declined, decided_by=owner.id
+        )
+        assert await u.join_requests.pending_for(group.id, asker.id) is None
+        assert await u.join_requests.list_pending(group.id) == []
+
+
+async def test_ownership_offers_round_trip(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        owner, heir = await new_account(u), await new_account(u)
+        group = await new_group(u, owner)
+        offer = await u.ownership_offers.add(group.id, owner.id, heir.id, T0)
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.ownership_offers.get(offer.id) == offer
+        assert await u.ownership_offers.pending_for_group(group.id) == offer
+    async with uow() as u:
+        await u.ownership_offers.set_state(offer.id, RequestState.cancelled)
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.ownership_offers.get(offer.id) == replace(
+            offer, state=RequestState.cancelled
+        )
+        assert await u.ownership_offers.pending_for_group(group.id) is None
+
+
+# ---------------------------------------------------------------- time
+
+
+async def test_timestamps_come_back_timezone_aware_utc(uow: SqlUnitOfWorkFactory) -> None:
+    beijing = timezone(timedelta(hours=8))
+    local = datetime(2026, 5, 4, 20, 0, 1, 654321, tzinfo=beijing)
+    async with uow() as u:
+        acc = await u.accounts.add(unique("tz"), "Tz", "h", local)
+        tok = await u.tokens.add(acc.id, unique("hash"), "", local, local + timedelta(days=1))
+        await u.commit()
+    async with uow(write=False) as u:
+        stored = await u.accounts.get(acc.id)
+        token = await u.tokens.get(tok.id)
+    assert stored is not None and token is not None
+    for moment in (stored.created_at, token.created_at, token.expires_at):
+        assert moment.tzinfo is not None and moment.utcoffset() == timedelta(0)
+    assert stored.created_at == local
+    assert stored.created_at == datetime(2026, 5, 4, 12, 0, 1, 654321, tzinfo=UTC)
+
+    with pytest.raises(StatementError, match="naive datetime"):
+        async with uow() as u:
+            await u.accounts.add(unique("naive"), "N", "h", datetime(2026, 1, 1))
+
+
+# ---------------------------------------------------------------- sequences
+
+
+async def test_next_seq_is_gap_free_even_after_a_rollback(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        group = await new_group(u, await new_account(u))
+        assert [await u.groups.next_seq(group.id) for _ in range(3)] == [1, 2, 3]
+        await u.commit()
+    async with uow() as u:
+        assert await u.groups.next_seq(group.id) == 4
+        await u.rollback()  # the number taken here goes back with the transaction
+    async with uow() as u:
+        assert await u.groups.next_seq(group.id) == 4
+        await u.commit()
+
+
+async def test_concurrent_next_seq_from_10_transactions_yields_1_to_10(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    """On PostgreSQL the ten transactions really overlap: the row lock orders them."""
+    async with uow() as u:
+        owner = await new_account(u)
+        group = await new_group(u, owner)
+        await u.commit()
+
+    async def send(i: int) -> int:
+        async with uow() as u:
+            seq = await u.groups.next_seq(group.id)
+            await asyncio.sleep(0.01)  # keep the transaction open while the others queue
+            await u.timeline.append(
+                TimelineEntry(group.id, seq, EntryKind.message, owner.id, T0, f"m{i}", f"c{i}")
+            )
+            await u.commit()
+            return seq
+
+    seqs = await asyncio.gather(*(send(i) for i in range(10)))
+    assert sorted(seqs) == list(range(1, 11))
+    async with uow(write=False) as u:
+        stored = await u.timeline.after(group.id, 0, 100)
+        assert [e.seq for e in stored] == list(range(1, 11))
+        assert (await u.groups.get(group.id)).last_seq == 10  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- unit of work
+
+
+async def test_duplicate_client_txn_id_raises_conflict_duplicate(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    async with uow() as u:
+        owner = await new_account(u)
+        group = await new_group(u, owner)
+        await u.timeline.append(
+            TimelineEntry(group.id, 1, EntryKind.message, owner.id, T0, "first", "same-txn")
+        )
+        await u.commit()
+
+    with pytest.raises(Conflict) as caught:
+        async with uow() as u:
+            await u.timeline.append(
+                TimelineEntry(group.id, 2, EntryKind.message, owner.id, T0, "again", "same-txn")
+            )
+            await u.commit()
+    assert caught.value.code == "duplicate"
+
+    async with uow(write=False) as u:
+        assert [e.body for e in await u.timeline.after(group.id, 0, 10)] == ["first"]
+    async with uow() as u:  # the connection went back to the pool in a usable state
+        assert await u.timeline.get_by_txn(owner.id, "same-txn") is not None
+
+
+async def test_rollback_on_exception_leaves_nothing(
+    uow: SqlUnitOfWorkFactory, engine: AsyncEngine
+) -> None:
+    handle = unique("ghost")
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with uow() as u:
+            acc = await u.accounts.add(handle, "Ghost", "h", T0)
+            group = await new_group(u, acc)
+            await u.groups.next_seq(group.id)
+            await u.audit.append(T0, acc.id, "ghost.created", f"account:{acc.id}", {})
+            raise Boom
+    assert await count(engine, "SELECT count(*) FROM accounts WHERE handle = :h", h=handle) == 0
+    assert await count(engine, "SELECT count(*) FROM groups WHERE number = :n", n=group.number) == 0
+    assert await count(engine, "SELECT count(*) FROM audit_log WHERE action = 'ghost.created'") == 0
+
+
+# ---------------------------------------------------------------- audit chain
+
+
+async def test_audit_chain_links_entries_and_detects_a_tampered_row(
+    empty_engine: AsyncEngine,
+) -> None:
+    await migrate(empty_engine)
+    factory = SqlUnitOfWorkFactory(empty_engine)
+    records = []
+    for i in range(3):
+        async with factory() as u:
+            records.append(
+                await u.audit.append(
+                    T0 + timedelta(seconds=i),
+                    1,
+                    f"action.{i}",
+                    f"subject:{i}",
+                    {"n": i, "名": "值"},
+                )
+            )
+            await u.commit()
+    async with factory() as u:  # two entries in one transaction chain as well
+        records.append(await u.audit.append(T0, None, "action.3", "s", {}))
+        records.append(await u.audit.append(T0, None, "action.4", "s", {"list": [1, 2]}))
+        await u.commit()
+
+    assert records[0].prev_hash == GENESIS
+    for before, after in itertools.pairwise(records):
+        assert after.prev_hash == before.hash
+        assert after.id > before.id
+    async with factory(write=False) as u:
+        assert await u.audit.scan(0, 100) == records
+        assert await u.audit.scan(records[1].id, 2) == records[2:4]
+
+    ctx = context_for(factory)
+    report = await verify_audit_chain(ctx, page=2)
+    assert report.ok and report.checked == 5
+
+    tampered = records[2]
+    async with empty_engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE audit_log SET detail = :detail WHERE id = :id").bindparams(
+                bindparam("detail", type_=JSON)
+            ),
+            {"detail": {"n": 999, "名": "值"}, "id": tampered.id},
+        )
+    report = await verify_audit_chain(ctx, page=2)
+    assert not report.ok
+    assert report.first_broken_id == tampered.id
+    assert report.checked == 2
+
+
+async def test_concurrent_audit_appends_keep_one_unbroken_chain(
+    empty_engine: AsyncEngine,
+) -> None:
+    await migrate(empty_engine)
+    factory = SqlUnitOfWorkFactory(empty_engine)
+
+    async def append(i: int) -> None:
+        async with factory() as u:
+            await u.audit.append(T0, i, "concurrent", f"n:{i}", {"i": i})
+            await asyncio.sleep(0.01)
+            await u.commit()
+
+    await asyncio.gather(*(append(i) for i in range(10)))
+    report = await verify_audit_chain(context_for(factory))
+    assert report.ok and report.checked == 10
+
+
+# ---------------------------------------------------------------- several nodes, one database
+
+
+async def test_nodes_migrating_one_database_at_once_apply_the_schema_once(
+    empty_database_url: str,
+) -> None:
+    engines = [make_engine(empty_database_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(migrate(e) for e in engines))
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        for e in engines:
+            assert await current_revision(e) == head
+    finally:
+        for e in engines:
+            await e.dispose()
+
+
+async def test_two_processes_writing_one_sqlite_file_wait_for_each_other(tmp_path: Path) -> None:
+    """Two factories stand for two processes (say the server and a `qunzu admin` command):
+    neither shares the other's in-process write lock, so SQLite's own lock must order them."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    engines = [make_engine(url) for _ in range(2)]
+    try:
+        await migrate(engines[0])
+        factories = [SqlUnitOfWorkFactory(e) for e in engines]
+
+        async def append(i: int) -> None:
+            async with factories[i % 2]() as u:
+                await u.audit.append(T0, i, "two.processes", f"n:{i}", {"i": i})
+                await asyncio.sleep(0.01)
+                await u.commit()
+
+        await asyncio.gather(*(append(i) for i in range(6)))
+        report = await verify_audit_chain(context_for(factories[0]))
+        assert report.ok and report.checked == 6
+    finally:
+        for e in engines:
+            await e.dispose()

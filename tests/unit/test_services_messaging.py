@@ -1,0 +1,346 @@
+"""Messages through the services: idempotent sends, events after commit, history windows."""
+
+from __future__ import annotations
+
+import pytest
+
+from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from qunzu.domain.models import EntryKind, GroupKind, JoinPolicy
+from qunzu.services.accounts import Actor
+from qunzu.services.context import ServiceContext
+from qunzu.services.membership import do_leave, do_remove_member
+from qunzu.services.messaging import HistoryPage, do_open_direct, do_send_message, read_history
+from tests.fakes import CountingObserver, fake_uow, make_ctx
+from tests.unit.world import (
+    add_member,
+    committed_group,
+    listen_group,
+    make_group,
+    register,
+    users,
+)
+
+
+async def _chat(ctx: ServiceContext) -> tuple[Actor, Actor, int]:
+    """alice owns a group with bob in it."""
+    alice, bob = await users(ctx, "alice", "bob")
+    group = await make_group(ctx, alice)
+    await add_member(ctx, alice, group.id, bob)
+    return alice, bob, group.id
+
+
+async def _messages(ctx: ServiceContext, group_id: int) -> list[str | None]:
+    state = fake_uow(ctx).state
+    return [
+        e.body
+        for (g, _), e in sorted(state.timeline.items())
+        if g == group_id and e.kind is EntryKind.message
+    ]
+
+
+# ---- sending -------------------------------------------------------------------------------
+
+
+async def test_a_sent_message_takes_the_groups_next_seq() -> None:
+    ctx = make_ctx()
+    alice, bob, group_id = await _chat(ctx)
+    before = (await committed_group(ctx, group_id)).last_seq
+    first = await do_send_message(ctx, alice, group_id, "你好", "t1")
+    second = await do_send_message(ctx, bob, group_id, "hi alice", "t1")
+    assert first.created and second.created
+    assert (first.entry.seq, second.entry.seq) == (before + 1, before + 2)
+    assert (first.entry.kind, first.entry.sender_id, first.entry.body) == (
+        EntryKind.message,
+        alice.id,
+        "你好",
+    )
+    assert await _messages(ctx, group_id) == ["你好", "hi alice"]
+
+
+async def test_a_retried_send_returns_the_original_and_stores_nothing_new() -> None:
+    ctx = make_ctx()
+    alice, _, group_id = await _chat(ctx)
+    first = await do_send_message(ctx, alice, group_id, "once", "txn-42")
+    retry = await do_send_message(ctx, alice, group_id, "once", "txn-42")
+    assert not retry.created
+    assert retry.entry == first.entry
+    assert await _messages(ctx, group_id) == ["once"]
+    assert (await committed_group(ctx, group_id)).last_seq == first.entry.seq
+
+
+async def test_a_retried_send_publishes_no_second_event() -> None:
+    ctx = make_ctx()
+    alice, _, group_id = await _chat(ctx)
+    await do_send_message(ctx, alice, group_id, "once", "txn-42")
+    heard = await listen_group(ctx, group_id)
+    await do_send_message(ctx, alice, group_id, "once", "txn-42")
+    assert heard.frames == []
+
+
+@pytest.mark.parametrize(("body", "to_other_group"), [("different", False), ("once", True)])
+async def test_reusing_a_txn_id_for_another_message_is_refused(
+    body: str, to_other_group: bool
+) -> None:
+    ctx = make_ctx()
+    alice, _, group_id = await _chat(ctx)
+    other = await make_group(ctx, alice, name="other")
+    await do_send_message(ctx, alice, group_id, "once", "txn-42")
+    target = other.id if to_other_group else group_id
+    with pytest.raises(Conflict) as caught:
+        await do_send_message(ctx, alice, target, body, "txn-42")
+    assert caught.value.code == "txn_id_reused"
+    assert await _messages(ctx, other.id) == []
+
+
+async def test_two_senders_may_use_the_same_txn_id() -> None:
+    ctx = make_ctx()
+    alice, bob, group_id = await _chat(ctx)
+    await do_send_message(ctx, alice, group_id, "from alice", "same")
+    assert (await do_send_message(ctx, bob, group_id, "from bob", "same")).created
+
+
+@pytest.mark.parametrize(
+    ("body", "txn", "code"),
+    [
+        ("   ", "t1", "empty_message"),
+        ("x" * 4001, "t1", "message_too_long"),
+        ("a\x00b", "t1", "invalid_message"),
+        ("hi", "", "invalid_client_txn_id"),
+        ("hi", "has space", "invalid_client_txn_id"),
+        ("hi", "x" * 65, "invalid_client_txn_id"),
+        ("hi", "t1\n", "invalid_client_txn_id"),
+    ],
+)
+async def test_malformed_sends_are_refused(body: str, txn: str, code: str) -> None:
+    ctx = make_ctx()
+    alice, _, group_id = await _chat(ctx)
+    with pytest.raises(InvalidInput) as caught:
+        await do_send_message(ctx, alice, group_id, body, txn)
+    assert caught.value.code == code
+
+
+async def test_a_message_of_exactly_the_limit_is_accepted() -> None:
+    ctx = make_ctx()
+    alice, _, group_id = await _chat(ctx)
+    assert (await do_send_message(ctx, alice, group_id, "x" * 4000, "t1")).created
+
+
+async def test_an_unverified_member_cannot_send() -> None:
+    ctx = make_ctx()
+    alice = await register(ctx, "alice")
+    bob = await register(ctx, "bob", verified=False)
+    group = await make_group(ctx, alice, join_policy=JoinPolicy.open)
+    await add_member(ctx, alice, group.id, bob)
+    with pytest.raises(Forbidden) as caught:
+        await do_send_message(ctx, bob, group.id, "hi", "t1")
+    assert caught.value.code == "identity_unverified"
+
+
+async def test_an_outsider_cannot_send_to_a_group_they_cannot_see() -> None:
+    ctx = make_ctx()
+    alice, _, group_id = await _chat(ctx)
+    eve = await register(ctx, "eve")
+    with pytest.raises(NotFound):
+        await do_send_message(ctx, eve, group_id, "hi", "t1")
+    assert await _messages(ctx, group_id) == []
+    assert (await read_history(ctx, alice, group_id)).entries[-1].kind is EntryKind.member_joined
+
+
+async def test_the_observer_counts_created_messages_only() -> None:
+    ctx = make_ctx()
+    alice, _, group_id = await _chat(ctx)
+    await do_send_message(ctx, alice, group_id, "hi", "t1")
+    await do_send_message(ctx, alice, group_id, "hi", "t1")
+    assert isinstance(ctx.observer, CountingObserver)
+    assert ctx.observer.messages == 1
+
+
+# ---- events are published only after commit ----------------------------------------------
+
+
+async def test_a_successful_send_publishes_exactly_its_message_event() -> None:
+    ctx = make_ctx()
+    alice, _, group_id = await _chat(ctx)
+    heard = await listen_group(ctx, group_id)
+    sent = await do_send_message(ctx, alice, group_id, "你好", "t1")
+    assert heard.frames == [
+        {
+            "topic": f"group.{group_id}",
+            "type": "event",
+            "group_id": group_id,
+            "seq": sent.entry.seq,
+            "kind": "message",
+            "sender_id": alice.id,
+            "body": "你好",
+            "client_txn_id": "t1",
+            "data": {},
+            "created_at": ctx.clock.now().isoformat(),
+        }
+    ]
+
+
+async def test_a_refused_send_publishes_nothing() -> None:
+    ctx = make_ctx()
+    _, bob, group_id = await _chat(ctx)
+    left = await do_leave(ctx, bob, group_id)
+    assert left.left_seq is not None
+    heard = await listen_group(ctx, group_id)
+    with pytest.raises(Forbidden):
+        await do_send_message(ctx, bob, group_id, "still here?", "t1")
+    assert heard.frames == []
+    assert fake_uow(ctx).state.timeline[(group_id, left.left_seq)].kind is EntryKind.member_left
+
+
+async def test_a_send_whose_commit_fails_publishes_nothing_and_keeps_nothing() -> None:
+    ctx = make_ctx()
+    alice, _, group_id = await _chat(ctx)
+    seq_before = (await committed_group(ctx, group_id)).last_seq
+    heard = await listen_group(ctx, group_id)
+    fake_uow(ctx).fail_next_commit(Conflict("duplicate", "injected at COMMIT"))
+    with pytest.raises(Conflict):
+        await do_send_message(ctx, alice, group_id, "lost", "t1")
+    assert heard.frames == []
+    assert await _messages(ctx, group_id) == []
+    assert (await committed_group(ctx, group_id)).last_seq == seq_before
+    # The same client_txn_id is free again: nothing of the failed send survived.
+    assert (await do_send_message(ctx, alice, group_id, "lost", "t1")).entry.seq == seq_before + 1
+    assert [f["body"] for f in heard.frames] == ["lost"]
+
+
+async def test_a_failed_removal_publishes_nothing_and_a_successful_one_its_entry() -> None:
+    ctx = make_ctx()
+    alice, bob, group_id = await _chat(ctx)
+    heard = await listen_group(ctx, group_id)
+    fake_uow(ctx).fail_next_commit(Conflict("duplicate", "injected at COMMIT"))
+    with pytest.raises(Conflict):
+        await do_remove_member(ctx, alice, group_id, bob.id, "spam")
+    assert heard.frames == []
+    removed = await do_remove_member(ctx, alice, group_id, bob.id, "spam")
+    assert [(f["kind"], f["seq"], f["data"]["account_id"]) for f in heard.frames] == [
+        ("member_removed", removed.left_seq, bob.id)
+    ]
+
+
+async def test_events_of_other_groups_are_not_heard() -> None:
+    ctx = make_ctx()
+    alice, _, group_id = await _chat(ctx)
+    other = await make_group(ctx, alice, name="other")
+    heard = await listen_group(ctx, group_id)
+    await do_send_message(ctx, alice, other.id, "elsewhere", "t1")
+    assert heard.frames == []
+
+
+# ---- history windows ---------------------------------------------------------------------
+
+
+async def _late_joiner_world(ctx: ServiceContext) -> tuple[Actor, Actor, int, int]:
+    """alice talks alone, then bob joins, then both talk. Returns bob's joined_seq."""
+    alice, bob = await users(ctx, "alice", "bob")
+    group = await make_group(ctx, alice)
+    for i in range(3):
+        await do_send_message(ctx, alice, group.id, f"before {i}", f"b{i}")
+    joined = (await add_member(ctx, alice, group.id, bob)).joined_seq
+    await do_send_message(ctx, alice, group.id, "welcome bob", "w")
+    await do_send_message(ctx, bob, group.id, "thanks", "t")
+    return alice, bob, group.id, joined
+
+
+async def test_a_late_joiner_sees_history_from_their_joining_on() -> None:
+    ctx = make_ctx()
+    alice, bob, group_id, joined = await _late_joiner_world(ctx)
+    page = await read_history(ctx, bob, group_id)
+    assert page.first_visible_seq == joined
+    assert page.last_visible_seq == (await committed_group(ctx, group_id)).last_seq
+    assert [e.seq for e in page.entries] == [joined, joined + 1, joined + 2]
+    assert page.entries[0].kind is EntryKind.member_joined
+    assert [e.body for e in page.entries[1:]] == ["welcome bob", "thanks"]
+    everything = await read_history(ctx, alice, group_id)
+    assert [e.seq for e in everything.entries] == list(range(1, joined + 3))
+
+
+async def test_a_late_joiner_reading_after_zero_starts_at_their_joining() -> None:
+    ctx = make_ctx()
+    _, bob, group_id, joined = await _late_joiner_world(ctx)
+    page = await read_history(ctx, bob, group_id, after=0, limit=2)
+    assert [e.seq for e in page.entries] == [joined, joined + 1]
+
+
+async def test_a_late_joiner_paging_backwards_stops_at_their_joining() -> None:
+    ctx = make_ctx()
+    _, bob, group_id, joined = await _late_joiner_world(ctx)
+    newest = await read_history(ctx, bob, group_id, limit=2)
+    assert [e.seq for e in newest.entries] == [joined + 1, joined + 2]
+    older = await read_history(ctx, bob, group_id, before=newest.entries[0].seq, limit=2)
+    assert [e.seq for e in older.entries] == [joined]
+    assert await read_history(ctx, bob, group_id, before=joined, limit=2) == HistoryPage(
+        [], joined, older.last_visible_seq
+    )
+
+
+async def test_a_former_member_sees_history_up_to_their_leaving_only() -> None:
+    ctx = make_ctx()
+    alice, bob, group_id, joined = await _late_joiner_world(ctx)
+    left = await do_leave(ctx, bob, group_id)
+    await do_send_message(ctx, alice, group_id, "after bob left", "a")
+    page = await read_history(ctx, bob, group_id)
+    assert (page.first_visible_seq, page.last_visible_seq) == (joined, left.left_seq)
+    assert page.entries[-1].kind is EntryKind.member_left
+    assert "after bob left" not in [e.body for e in page.entries]
+    assert [
+        e.seq for e in (await read_history(ctx, bob, group_id, after=left.left_seq)).entries
+    ] == []
+
+
+async def test_an_outsider_of_a_discoverable_group_cannot_read_its_history() -> None:
+    ctx = make_ctx()
+    alice, eve = await users(ctx, "alice", "eve")
+    group = await make_group(ctx, alice, discoverable=True)
+    with pytest.raises(Forbidden) as caught:
+        await read_history(ctx, eve, group.id)
+    assert caught.value.code == "not_a_member"
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        {"after": 1, "before": 3},
+        {"after": -1},
+        {"after": 999},
+        {"before": 0},
+        {"before": 999},
+        {"limit": 0},
+        {"limit": 201},
+    ],
+)
+async def test_invalid_history_cursors_are_refused(cursor: dict[str, int]) -> None:
+    ctx = make_ctx()
+    alice, _, group_id = await _chat(ctx)
+    with pytest.raises(InvalidInput):
+        await read_history(ctx, alice, group_id, **cursor)
+
+
+# ---- direct conversations ------------------------------------------------------------------
+
+
+async def test_opening_a_direct_conversation_twice_returns_the_same_one() -> None:
+    ctx = make_ctx()
+    alice, bob = await users(ctx, "alice", "bob")
+    first = await do_open_direct(ctx, alice, "bob")
+    again = await do_open_direct(ctx, bob, "ALICE")
+    assert first.id == again.id
+    assert first.kind is GroupKind.direct and first.owner_id is None
+    assert first.member_count == 2
+    assert (await do_send_message(ctx, bob, first.id, "hi", "t1")).created
+    async with ctx.uow(write=False) as uow:
+        members = await uow.memberships.active_account_ids(first.id)
+    assert sorted(members) == sorted([alice.id, bob.id])
+
+
+async def test_a_direct_conversation_needs_another_existing_account() -> None:
+    ctx = make_ctx()
+    alice = await register(ctx, "alice")
+    with pytest.raises(InvalidInput):
+        await do_open_direct(ctx, alice, "alice")
+    with pytest.raises(NotFound):
+        await do_open_direct(ctx, alice, "nobody")
+    assert fake_uow(ctx).state.groups == {}
