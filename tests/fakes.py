@@ -19,7 +19,7 @@ import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
@@ -27,7 +27,15 @@ from qunzu.bus.memory import MemoryBus
 from qunzu.crypto.audit_chain import GENESIS, audit_content, entry_hash
 from qunzu.crypto.fields import FieldCipher
 from qunzu.domain.clock import FrozenClock
-from qunzu.domain.credit import CreditEntry, CreditState
+from qunzu.domain.credit import (
+    CreditEntry,
+    CreditReason,
+    CreditState,
+    activity_points,
+    age_points,
+    compute_score,
+    level_for,
+)
 from qunzu.domain.errors import Conflict
 from qunzu.domain.events import Event
 from qunzu.domain.models import (
@@ -50,7 +58,7 @@ from qunzu.domain.models import (
     RequestState,
     TimelineEntry,
 )
-from qunzu.domain.rulebook import RulebookSet
+from qunzu.domain.rulebook import CreditPolicy, RulebookSet
 from qunzu.services.context import Limits, ServiceContext
 from qunzu.services.ports import (
     AccountRepository,
@@ -593,6 +601,41 @@ class FakeCredit(_Repo):
 
     async def active_days_since(self, account_id: int, first_day: str) -> int:
         return sum(1 for a, d in self.s.active_days if a == account_id and d >= first_day)
+
+    async def recompute_all(self, now: datetime, policy: CreditPolicy) -> int:
+        """The per-account rules applied to everyone, as the SQL bulk path does."""
+        s = self._writing()
+        first_day = (now - timedelta(days=policy.inputs.active_days_window)).date().isoformat()
+        for account in list(s.accounts.values()):
+            state = s.credit_states.get(account.id)
+            new_age = age_points((now - account.created_at).total_seconds() / 86_400, policy)
+            new_act = activity_points(await self.active_days_since(account.id, first_day), policy)
+            for reason, new, old in (
+                (CreditReason.account_age, new_age, state.age_points if state else 0),
+                (CreditReason.activity, new_act, state.activity_points if state else 0),
+            ):
+                if new != old:
+                    await self.add_entry(CreditEntry(account.id, new - old, reason, now))
+            entries = [e for _, e in s.credit_ledger if e.account_id == account.id]
+            score = compute_score(entries, now, policy)
+            level = level_for(
+                score,
+                account.identity_verified,
+                policy,
+                previous=state.level if state else None,
+                locked=state.locked_level if state else None,
+            )
+            s.credit_states[account.id] = CreditState(
+                account.id,
+                score,
+                level,
+                now,
+                state.locked_level if state else None,
+                state.locked_by if state else None,
+                new_age,
+                new_act,
+            )
+        return len(s.accounts)
 
 
 class FakeActivity(_Repo):

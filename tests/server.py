@@ -42,6 +42,9 @@ def test_settings(data_dir: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 class ServerThread:
     def __init__(self, settings: Settings, clock: FrozenClock | None = None) -> None:
         self.settings = settings

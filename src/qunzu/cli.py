@@ -16,8 +16,12 @@ from qunzu.config import Settings
 app = typer.Typer(help="qunzu: group chat with governance built in.", no_args_is_help=True)
 admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+rulebook_app = typer.Typer(help="The rulebook: check and show.", no_args_is_help=True)
+credit_app = typer.Typer(help="Credit scores and levels.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
+app.add_typer(rulebook_app, name="rulebook")
+app.add_typer(credit_app, name="credit")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Where SQLite and the key file live.")
@@ -31,9 +35,23 @@ def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def _check_rulebooks(settings: Settings) -> None:
+    """A bad rulebook stops the start with the file, the key and the problem named."""
+    from qunzu.policy import RulebookError, load_rulebooks
+
+    try:
+        load_rulebooks(settings.rulebook_files or None)
+    except RulebookError as exc:
+        typer.echo(f"qunzu cannot start: rulebook refused: {exc.source}", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _uvicorn_config(settings: Settings, host: str, port: int) -> object:
     import uvicorn
 
+    _check_rulebooks(settings)
     from qunzu.api import create_app
 
     return uvicorn.Config(
@@ -190,6 +208,76 @@ def audit_verify(data_dir: DataDir = None) -> None:
             f"({report.checked} entries verified before it)"
         )
         return 1
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+@rulebook_app.command("check")
+def rulebook_check(files: list[Path]) -> None:
+    """Validate rulebook files (and that their versions do not collide); exit 1 if bad."""
+    from qunzu.policy import RulebookError, load_rulebooks
+
+    try:
+        books = load_rulebooks(files)
+    except RulebookError as exc:
+        typer.echo(f"rulebook refused: {exc.source}", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(1) from None
+    for book in books.versions:
+        typer.echo(
+            f"ok: {book.version} ({book.name}), in force from {book.effective_from.isoformat()}"
+        )
+
+
+@rulebook_app.command("show")
+def rulebook_show(
+    files: Annotated[list[Path] | None, typer.Argument()] = None,
+    at: Annotated[str | None, typer.Option(help="ISO moment with offset; default now.")] = None,
+) -> None:
+    """Print the rulebook in force (the packaged default unless files are given) as JSON."""
+    import json
+    from datetime import UTC, datetime
+
+    from qunzu.policy import RulebookError, load_rulebooks
+    from qunzu.services.rulebook import rulebook_document
+
+    try:
+        books = load_rulebooks(files or None)
+        moment = datetime.fromisoformat(at) if at else datetime.now(UTC)
+        if moment.tzinfo is None:
+            raise ValueError("the moment needs a UTC offset")
+        book = books.in_force(moment)
+    except RulebookError as exc:
+        typer.echo(f"rulebook refused: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except ValueError as exc:
+        typer.echo(f"bad --at: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except Exception as exc:  # e.g. no version in force at that moment
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(rulebook_document(book), ensure_ascii=False, indent=2))
+
+
+@credit_app.command("recompute")
+def credit_recompute(data_dir: DataDir = None) -> None:
+    """Recompute every account's score and level (age, activity, fading penalties)."""
+    import time
+
+    from qunzu.bootstrap import build
+    from qunzu.services.credit import recompute_all
+
+    async def run() -> int:
+        qunzu = build(_settings(data_dir))
+        await qunzu.start()
+        try:
+            started = time.perf_counter()
+            count = await recompute_all(qunzu.ctx)
+            typer.echo(f"recomputed {count} accounts in {time.perf_counter() - started:.2f}s")
+        finally:
+            await qunzu.close()
+        return 0
 
     raise typer.Exit(asyncio.run(run()))
 

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import os
 import random
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -29,6 +30,7 @@ from qunzu.bus.memory import MemoryBus
 from qunzu.crypto.audit_chain import GENESIS
 from qunzu.crypto.fields import FieldCipher
 from qunzu.domain.clock import FrozenClock
+from qunzu.domain.credit import CreditEntry, CreditReason, CreditState, age_points
 from qunzu.domain.errors import Conflict
 from qunzu.domain.models import (
     Account,
@@ -48,7 +50,8 @@ from qunzu.domain.models import (
 )
 from qunzu.services.audit import verify_audit_chain
 from qunzu.services.context import ServiceContext
-from qunzu.services.ports import IdentityRecord
+from qunzu.services.credit import recompute_account
+from qunzu.services.ports import GroupActivity, IdentityRecord
 from qunzu.storage import tables as t
 from qunzu.storage.engine import make_engine
 from qunzu.storage.migrate import alembic_config, current_revision, migrate
@@ -632,6 +635,24 @@ async def test_audit_chain_links_entries_and_detects_a_tampered_row(
     assert report.checked == 2
 
 
+async def test_audit_entries_stamped_in_another_timezone_still_verify(
+    empty_engine: AsyncEngine,
+) -> None:
+    """The hash covers the time as the database gives it back (UTC), whatever zone the
+    clock handed in; otherwise an honest entry would read as tampered."""
+    await migrate(empty_engine)
+    factory = SqlUnitOfWorkFactory(empty_engine)
+    beijing = timezone(timedelta(hours=8))
+    async with factory() as u:
+        rec = await u.audit.append(T0.astimezone(beijing), 7, "tz.check", "s", {"k": "v"})
+        await u.commit()
+    assert rec.at == T0 and rec.at.utcoffset() == timedelta(0)
+    async with factory(write=False) as u:
+        assert await u.audit.scan(0, 10) == [rec]
+    report = await verify_audit_chain(context_for(factory))
+    assert report.ok and report.checked == 1
+
+
 async def test_concurrent_audit_appends_keep_one_unbroken_chain(
     empty_engine: AsyncEngine,
 ) -> None:
@@ -647,6 +668,89 @@ async def test_concurrent_audit_appends_keep_one_unbroken_chain(
     await asyncio.gather(*(append(i) for i in range(10)))
     report = await verify_audit_chain(context_for(factory))
     assert report.ok and report.checked == 10
+
+
+# ---------------------------------------------------------------- credit and activity
+
+
+async def test_credit_and_activity_round_trip(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        acc = await new_account(u)
+        group = await new_group(u, acc)
+        first = CreditEntry(acc.id, 5, CreditReason.identity_verified, T0)
+        second = CreditEntry(
+            acc.id, -20, CreditReason.sanction, T0 + timedelta(hours=1), "art-7", "sanction:1", "x"
+        )
+        assert await u.credit.add_entry(first) < await u.credit.add_entry(second)
+        state = CreditState(acc.id, 85, 2, T0, locked_level=None, age_points=4)
+        await u.credit.put_state(state)
+        await u.credit.put_state(replace(state, score=90))  # put updates
+        for day in ("2026-02-27", "2026-02-28", "2026-02-28", "2026-03-01"):
+            await u.credit.mark_active_day(acc.id, day)
+        await u.activity.init_group(group.id, acc.id, "small")
+        await u.activity.set_tier(group.id, "large")
+        await u.activity.touch(group.id, acc.id, T0 + timedelta(minutes=3))
+        await u.activity.touch(group.id, acc.id, T0 + timedelta(minutes=9))
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.credit.entries(acc.id) == [second, first]  # newest first
+        assert await u.credit.entries(acc.id, limit=1) == [second]
+        assert await u.credit.get_state(acc.id) == replace(state, score=90)
+        assert await u.credit.get_state(10**12) is None
+        assert await u.credit.active_days_since(acc.id, "2026-02-28") == 2
+        assert await u.activity.get_group(group.id) == GroupActivity(
+            group.id, acc.id, "large", T0 + timedelta(minutes=9)
+        )
+        assert await u.activity.member_last_active(group.id, acc.id) == T0 + timedelta(minutes=9)
+        assert await u.activity.groups_created_since(acc.id, T0) == 1
+        assert await u.activity.groups_owned(acc.id) == 1
+
+
+async def test_bulk_credit_recompute_agrees_with_the_per_account_rules(
+    empty_engine: AsyncEngine,
+) -> None:
+    """The set-based recompute is dialect-specific SQL; on each backend, recomputing one
+    account by the Python rules at the same moment must find nothing left to change."""
+    await migrate(empty_engine)
+    factory = SqlUnitOfWorkFactory(empty_engine)
+    ctx = context_for(factory)
+    now = T0 + timedelta(days=400)
+    policy = ctx.rulebooks.in_force(now).credit
+    async with factory() as u:
+        old = await u.accounts.add(unique("old"), "Old", "h", now - timedelta(days=400.3))
+        young = await u.accounts.add(unique("young"), "Young", "h", now - timedelta(days=20.2))
+        mid = await u.accounts.add(unique("mid"), "Mid", "h", now - timedelta(days=95.4))
+        for acc in (old, mid):
+            await u.accounts.update(acc.id, identity_verified=True)
+        for entry in (
+            CreditEntry(old.id, 20, CreditReason.manual_adjustment, now - timedelta(days=10.1)),
+            CreditEntry(old.id, -30, CreditReason.sanction, now - timedelta(days=5.3)),
+            CreditEntry(mid.id, -50, CreditReason.sanction, now - timedelta(days=1000)),
+            CreditEntry(mid.id, -10, CreditReason.sanction, now - timedelta(hours=11)),
+            CreditEntry(mid.id, 7, CreditReason.report_upheld, now + timedelta(days=1)),  # future
+        ):
+            await u.credit.add_entry(entry)
+        for back in (1, 2, 3, 40, 89, 91, 200):
+            await u.credit.mark_active_day(old.id, (now - timedelta(days=back)).date().isoformat())
+        await u.commit()
+
+    async with factory() as u:
+        assert await u.credit.recompute_all(now, policy) == 3
+        await u.commit()
+    async with factory(write=False) as u:
+        bulk = {a.id: await u.credit.get_state(a.id) for a in (old, young, mid)}
+        ledgers = {a.id: await u.credit.entries(a.id) for a in (old, young, mid)}
+    for acc, days in ((old, 400.3), (young, 20.2), (mid, 95.4)):
+        assert bulk[acc.id] is not None
+        assert bulk[acc.id].age_points == age_points(days, policy)  # type: ignore[union-attr]
+
+    for acc in (old, young, mid):
+        async with factory() as u:
+            one = await recompute_account(ctx, u, acc.id, now)
+            await u.commit()
+        assert one == bulk[acc.id]
+        async with factory(write=False) as u:
+            assert await u.credit.entries(acc.id) == ledgers[acc.id]  # nothing left to correct
 
 
 # ---------------------------------------------------------------- several nodes, one database
@@ -666,24 +770,64 @@ async def test_nodes_migrating_one_database_at_once_apply_the_schema_once(
             await e.dispose()
 
 
+def test_migrations_in_several_threads_at_once_each_complete(tmp_path: Path) -> None:
+    """Alembic's ``context`` and ``op`` are process-wide: servers started in several threads
+    (as the test suites do) must not run their migrations through each other's."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    failures: list[BaseException] = []
+
+    def start_node(path: Path) -> None:
+        async def run() -> None:
+            eng = make_engine(f"sqlite+aiosqlite:///{path}")
+            try:
+                await migrate(eng)
+                assert await current_revision(eng) == head
+            finally:
+                await eng.dispose()
+
+        try:
+            asyncio.run(run())
+        except BaseException as exc:
+            failures.append(exc)
+
+    for round_ in range(5):
+        threads = [
+            threading.Thread(target=start_node, args=(tmp_path / f"node{round_}_{i}.db",))
+            for i in range(4)
+        ]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=60)
+    assert failures == []
+
+
 async def test_two_processes_writing_one_sqlite_file_wait_for_each_other(tmp_path: Path) -> None:
-    """Two factories stand for two processes (say the server and a `qunzu admin` command):
-    neither shares the other's in-process write lock, so SQLite's own lock must order them."""
+    """Two threads, each with its own event loop and engine, stand for two processes (say
+    the server and a `qunzu admin` command): neither shares the other's in-process write
+    lock, so SQLite's own lock must order them, and every write must succeed."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-    engines = [make_engine(url) for _ in range(2)]
+    engine = make_engine(url)
+    await migrate(engine)
+
+    def process(first: int, count: int) -> None:
+        async def run() -> None:
+            own = make_engine(url)
+            try:
+                factory = SqlUnitOfWorkFactory(own)
+                for i in range(first, first + count):
+                    async with factory() as u:  # reads the chain's end, then writes
+                        await u.audit.append(T0, i, "two.processes", f"n:{i}", {"i": i})
+                        await asyncio.sleep(0.002)
+                        await u.commit()
+            finally:
+                await own.dispose()
+
+        asyncio.run(run())
+
     try:
-        await migrate(engines[0])
-        factories = [SqlUnitOfWorkFactory(e) for e in engines]
-
-        async def append(i: int) -> None:
-            async with factories[i % 2]() as u:
-                await u.audit.append(T0, i, "two.processes", f"n:{i}", {"i": i})
-                await asyncio.sleep(0.01)
-                await u.commit()
-
-        await asyncio.gather(*(append(i) for i in range(6)))
-        report = await verify_audit_chain(context_for(factories[0]))
-        assert report.ok and report.checked == 6
+        await asyncio.gather(asyncio.to_thread(process, 0, 20), asyncio.to_thread(process, 100, 20))
+        report = await verify_audit_chain(context_for(SqlUnitOfWorkFactory(engine)))
+        assert report.ok and report.checked == 40
     finally:
-        for e in engines:
-            await e.dispose()
+        await engine.dispose()

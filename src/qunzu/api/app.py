@@ -15,7 +15,7 @@ from qunzu.api.metrics import Metrics, MetricsMiddleware
 from qunzu.api.middleware import BodyLimitMiddleware
 from qunzu.api.realtime import Hub
 from qunzu.api.realtime import router as realtime_router
-from qunzu.api.routers import accounts, groups, messages, platform
+from qunzu.api.routers import accounts, governance, groups, messages, platform
 from qunzu.api.schemas import HealthOut
 from qunzu.bootstrap import App, build
 from qunzu.config import Settings
@@ -48,7 +48,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     )
     app.state.metrics = metrics
     install_error_handlers(app)
-    for router in (accounts.router, groups.router, messages.router, platform.router):
+    for router in (
+        accounts.router,
+        groups.router,
+        messages.router,
+        platform.router,
+        governance.router,
+    ):
         app.include_router(router)
     app.include_router(realtime_router)
 

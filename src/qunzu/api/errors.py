@@ -116,9 +116,11 @@ def _jsonable(extra: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in extra.items() if isinstance(v, str | int | float | bool | None)}
 
 
+# Only application/problem+json is declared: a ``model`` here would make FastAPI declare
+# application/json as well, a content type no error is ever sent with. The Problem schema is
+# added to the components by ``create_app``.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {
-        "model": Problem,
         "description": TITLES[status],
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }

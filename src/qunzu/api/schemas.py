@@ -33,15 +33,15 @@ class In(BaseModel):
 
 
 class RegisterIn(In):
-    handle: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
-    display_name: str | None = Field(default=None, max_length=128)
+    handle: str = Field(min_length=1, max_length=64, examples=["li_wei"])
+    password: str = Field(min_length=1, max_length=256, examples=["correct horse battery"])
+    display_name: str | None = Field(default=None, max_length=128, examples=["李伟"])
 
 
 class LoginIn(In):
-    handle: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
-    label: str = Field(default="", max_length=64)
+    handle: str = Field(min_length=1, max_length=64, examples=["li_wei"])
+    password: str = Field(min_length=1, max_length=256, examples=["correct horse battery"])
+    label: str = Field(default="", max_length=64, examples=["laptop"])
 
 
 class TokenIn(In):
@@ -238,6 +238,13 @@ class GroupOut(BaseModel):
     rules_version: int
     my_role: GroupRole | None = None
     my_accepted_rules_version: int | None = None
+    tier: str | None = Field(default=None, description="private, small, large or public (Art. 7)")
+    activity: str | None = Field(default=None, description="dormant, normal or busy")
+    info_page: dict[str, Any] | None = Field(
+        default=None,
+        description="Art. 8 information page of larger groups: name, member count, category, "
+        "owner's display name.",
+    )
 
     @classmethod
     def of(
@@ -264,6 +271,22 @@ class GroupOut(BaseModel):
             if me is not None and active
             else None,
         )
+
+
+def group_out_of_view(view: Any) -> GroupOut:
+    """A group profile with its tier, activity class and, for larger groups, the Art. 8 page."""
+    out = GroupOut.of(view.group, view.owner_display_name, view.my_membership)
+    out.tier = view.tier
+    out.activity = view.activity
+    if view.shows_info_page:
+        out.info_page = {
+            "name": view.group.name,
+            "member_count": view.group.member_count,
+            "category": view.group.category.value if view.group.category else None,
+            "owner_display_name": view.owner_display_name,
+            "number": view.group.number,
+        }
+    return out
 
 
 class MemberOut(BaseModel):
@@ -388,3 +411,105 @@ class AuditVerifyOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok"]
     version: str
+
+
+# ---- governance: rulebook and credit ------------------------------------------------------
+
+
+class RulebookVersionOut(BaseModel):
+    version: str
+    name: str
+    effective_from: str
+    in_force: str
+
+
+class CreditLockIn(In):
+    account_id: IdInt
+    level: int | None = Field(ge=0, le=100)
+    reason: str = Field(max_length=500)
+
+
+class CreditStateOut(BaseModel):
+    account_id: int
+    score: int
+    level: int
+    locked_level: int | None
+    computed_at: datetime
+
+    @classmethod
+    def of(cls, s: Any) -> CreditStateOut:
+        return cls(
+            account_id=s.account_id,
+            score=s.score,
+            level=s.level,
+            locked_level=s.locked_level,
+            computed_at=s.computed_at,
+        )
+
+
+class LevelOut(BaseModel):
+    level: int
+    name_zh: str
+    name_en: str
+    min_score: int
+    max_score: int
+    can_post: bool
+    quotas: dict[str, Any]
+
+
+class CreditEntryOut(BaseModel):
+    delta: int
+    reason: str
+    reason_zh: str
+    reason_en: str
+    article: str | None
+    source: str | None
+    at: datetime
+
+
+class CreditOut(BaseModel):
+    score: int
+    level: int
+    level_name_zh: str
+    level_name_en: str
+    locked: bool
+    rulebook_version: str
+    levels: list[LevelOut]
+    entries: list[CreditEntryOut]
+
+    @classmethod
+    def of(cls, view: Any) -> CreditOut:
+        from dataclasses import asdict
+
+        return cls(
+            score=view.state.score,
+            level=view.state.level,
+            level_name_zh=view.current.name.zh,
+            level_name_en=view.current.name.en,
+            locked=view.state.locked_level is not None,
+            rulebook_version=view.rulebook.version,
+            levels=[
+                LevelOut(
+                    level=lvl.level,
+                    name_zh=lvl.name.zh,
+                    name_en=lvl.name.en,
+                    min_score=lvl.min_score,
+                    max_score=lvl.max_score,
+                    can_post=lvl.can_post,
+                    quotas=asdict(lvl.quotas),
+                )
+                for lvl in view.rulebook.credit.levels
+            ],
+            entries=[
+                CreditEntryOut(
+                    delta=e.entry.delta,
+                    reason=e.entry.reason.value,
+                    reason_zh=e.text_zh,
+                    reason_en=e.text_en,
+                    article=e.entry.article,
+                    source=e.entry.source,
+                    at=e.entry.at,
+                )
+                for e in view.entries
+            ],
+        )

@@ -23,7 +23,7 @@ from qunzu.bus.base import Handler
 
 log = logging.getLogger(__name__)
 
-FLUSH_TIMEOUT = 10.0
+FLUSH_TIMEOUT = 10  # seconds; nats-py wants an int
 CONNECT_TIMEOUT = 10.0
 
 

@@ -25,6 +25,8 @@ from qunzu.bus.base import Handler
 log = logging.getLogger(__name__)
 
 SUBSCRIBE_TIMEOUT = 10.0
+HEALTH_CHECK_SECONDS = 30
+_POLL_SECONDS = 1.0
 _RETRY_MIN, _RETRY_MAX = 0.05, 2.0
 
 
@@ -62,7 +64,10 @@ class RedisBus:
             return
         if self._closed:
             raise RuntimeError("RedisBus is closed")
-        client = Redis.from_url(self.url)
+        # Health checks (a PING when a connection was idle) find a silently dead link.
+        client = Redis.from_url(
+            self.url, health_check_interval=HEALTH_CHECK_SECONDS, socket_keepalive=True
+        )
         try:
             await client.ping()
             pubsub = client.pubsub()
@@ -171,7 +176,8 @@ class RedisBus:
         delay = _RETRY_MIN
         while True:
             try:
-                message = await pubsub.get_message(timeout=None)
+                # A bounded wait, so the health check gets its turn on an idle connection.
+                message = await pubsub.get_message(timeout=_POLL_SECONDS)
             except asyncio.CancelledError:
                 raise
             except Exception:

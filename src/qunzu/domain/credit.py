@@ -11,6 +11,7 @@ a level by hand (audited).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,7 +86,8 @@ def compute_score(entries: Iterable[CreditEntry], now: datetime, policy: CreditP
     total = policy.inputs.base + sum(
         weight(e, now, policy.forgiveness_days) for e in entries if e.at <= now
     )
-    return max(policy.score_min, min(policy.score_max, round(total)))
+    # Half-up rounding, the same in Python, SQLite and PostgreSQL (bulk recompute).
+    return max(policy.score_min, min(policy.score_max, math.floor(total + 0.5)))
 
 
 def band_for(score: int, policy: CreditPolicy) -> CreditLevel:

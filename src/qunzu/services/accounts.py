@@ -53,6 +53,14 @@ def normalize_handle(raw: str) -> str:
     return handle
 
 
+def handle_key(raw: str) -> str | None:
+    """The normalised handle to look an account up by, or None when no account can have it."""
+    try:
+        return normalize_handle(raw)
+    except InvalidInput:
+        return None
+
+
 def normalize_display_name(raw: str) -> str:
     name = " ".join(raw.split())
     if not 1 <= len(name) <= 64:
@@ -106,6 +114,8 @@ async def do_register(
 
 
 async def _issue(ctx: ServiceContext, account_id: int, label: str) -> IssuedToken:
+    if "\x00" in label:
+        raise InvalidInput("invalid_label", "A token label cannot contain NUL characters.")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = ctx.clock.now()
     expires = now + timedelta(hours=ctx.limits.token_ttl_hours)

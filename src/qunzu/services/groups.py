@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -48,6 +49,8 @@ def normalize_group_name(raw: str) -> str:
     name = " ".join(raw.split())
     if not 1 <= len(name) <= 64:
         raise InvalidInput("invalid_group_name", "A group name is 1 to 64 characters.")
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise InvalidInput("invalid_group_name", "A group name has no control characters.")
     return name
 
 
@@ -55,6 +58,8 @@ def normalize_rules_text(raw: str) -> str:
     text = raw.strip()
     if not 1 <= len(text) <= MAX_RULES_CHARS:
         raise InvalidInput("invalid_rules", f"Group rules are 1 to {MAX_RULES_CHARS} characters.")
+    if "\x00" in text:
+        raise InvalidInput("invalid_rules", "Group rules cannot contain NUL characters.")
     return text
 
 
@@ -195,6 +200,8 @@ async def list_my_groups(ctx: ServiceContext, actor: Actor) -> list[tuple[Member
 
 
 async def search_groups(ctx: ServiceContext, query: str, limit: int, offset: int) -> list[Group]:
+    if "\x00" in query:
+        return []  # no group name holds one, and PostgreSQL refuses it as a parameter
     async with transaction(ctx, write=False) as uow:
         return await uow.groups.search_discoverable(query.strip()[:64], limit, offset)
 

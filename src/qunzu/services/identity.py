@@ -148,6 +148,8 @@ async def do_read_identity(
     reason = " ".join(reason.split())
     if len(reason) < 5:
         raise InvalidInput("reason_required", "State why you need to read this identity.")
+    if "\x00" in reason:
+        raise InvalidInput("invalid_reason", "A reason cannot contain NUL characters.")
     async with transaction(ctx) as uow:
         rec = await uow.identities.get(account_id)
         if rec is None:

@@ -20,7 +20,7 @@ from qunzu.domain.models import (
     RequestState,
 )
 from qunzu.services import governance
-from qunzu.services.accounts import Actor
+from qunzu.services.accounts import Actor, handle_key
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.groups import load_group
 from qunzu.services.ports import UnitOfWork
@@ -91,7 +91,8 @@ async def _account_id(uow: UnitOfWork, handle_or_id: str | int) -> int:
     if isinstance(handle_or_id, int):
         account = await uow.accounts.get(handle_or_id)
     else:
-        account = await uow.accounts.get_by_handle(handle_or_id.strip().lower())
+        key = handle_key(handle_or_id)
+        account = await uow.accounts.get_by_handle(key) if key else None
     if account is None:
         raise NotFound("account_not_found", "No such account.")
     return account.id
@@ -216,6 +217,8 @@ async def do_request_join(
 ) -> JoinRequest:
     if len(note) > 280:
         raise InvalidInput("note_too_long", "A note to the managers is at most 280 characters.")
+    if "\x00" in note:
+        raise InvalidInput("invalid_note", "A note cannot contain NUL characters.")
     async with transaction(ctx) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
         perm.check_can_join(actor.account, group, membership)
@@ -311,6 +314,8 @@ async def do_remove_member(
     """Remove a member (移出). Admins may remove members; only the owner removes admins."""
     if len(reason) > 500:
         raise InvalidInput("reason_too_long", "A reason is at most 500 characters.")
+    if "\x00" in reason:
+        raise InvalidInput("invalid_reason", "A reason cannot contain NUL characters.")
     async with transaction(ctx) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
         me = perm.check_allowed(group, membership, perm.Action.remove_member)

@@ -20,7 +20,7 @@ from qunzu.domain.models import (
 )
 from qunzu.domain.rulebook import Tier
 from qunzu.services import governance
-from qunzu.services.accounts import Actor
+from qunzu.services.accounts import Actor, handle_key
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.groups import load_group, new_group_number
 from qunzu.services.timeline import append_entry, notify
@@ -137,7 +137,8 @@ async def do_open_direct(ctx: ServiceContext, actor: Actor, peer: str) -> Group:
     """Open (or return) the one-to-one conversation with another account: a private space (P1)."""
     perm.check_can_create_group(actor.account)
     async with transaction(ctx) as uow:
-        other = await uow.accounts.get_by_handle(peer.strip().lower())
+        key = handle_key(peer)
+        other = await uow.accounts.get_by_handle(key) if key else None
         if other is None:
             raise NotFound("account_not_found", "No such account.")
         if other.id == actor.id:

@@ -27,6 +27,7 @@ from qunzu.domain.models import (
     RequestState,
     TimelineEntry,
 )
+from qunzu.domain.rulebook import CreditPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +239,7 @@ class CreditRepository(Protocol):
     async def put_state(self, state: CreditState) -> None: ...
     async def mark_active_day(self, account_id: int, day: str) -> None: ...
     async def active_days_since(self, account_id: int, first_day: str) -> int: ...
+    async def recompute_all(self, now: datetime, policy: CreditPolicy) -> int: ...
 
 
 class ActivityRepository(Protocol):

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from qunzu.storage.inloop import InLoopEngine
 
-
 # Execution option naming how a transaction begins on SQLite: "" (deferred) or "IMMEDIATE".
 SQLITE_BEGIN_OPTION = "qunzu_sqlite_begin"
 
@@ -51,7 +50,11 @@ def make_engine(url: str) -> AsyncEngine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # Writers begin IMMEDIATE: they take the write lock up front, waiting for it
+            # (busy_timeout) while another process holds it. A deferred writer that had
+            # read first would instead fail at once with "database is locked".
+            mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
         return InLoopEngine(engine)  # type: ignore[return-value]
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)

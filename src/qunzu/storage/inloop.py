@@ -9,8 +9,8 @@ unit of work's lock anyway (SQLite has one writer). PostgreSQL keeps asyncpg.
 
 Only the subset of ``AsyncEngine``/``AsyncConnection`` that qunzu uses is offered:
 ``connect()``, ``begin()``, ``dispose()``, ``url``, ``dialect``, and on connections
-``execute``, ``exec_driver_sql``, ``begin``, ``commit``, ``rollback``, ``close`` and
-``run_sync``.
+``execute``, ``exec_driver_sql``, ``execution_options``, ``begin``, ``commit``,
+``rollback``, ``close`` and ``run_sync``.
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ class InLoopConnection:
 
     async def exec_driver_sql(self, statement: str, parameters: Any = None) -> Result[Any]:
         return self.sync_connection.exec_driver_sql(statement, parameters)
+
+    async def execution_options(self, **options: Any) -> InLoopConnection:
+        self.sync_connection.execution_options(**options)
+        return self
 
     async def begin(self) -> None:
         self.sync_connection.begin()

@@ -44,17 +44,25 @@ async def migrate(engine: AsyncEngine) -> None:
     while not _IN_PROCESS.acquire(blocking=False):
         await asyncio.sleep(0.01)
     try:
-        async with engine.connect() as conn:
+        conn = await engine.connect()
+        try:
             if conn.dialect.name == "sqlite":
                 # Take SQLite's write lock at BEGIN, so another process migrating the same
                 # file waits for it instead of failing on a stale read.
                 await conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-            async with conn.begin():
+            await conn.begin()
+            try:
                 if conn.dialect.name == "postgresql":
                     await conn.execute(
                         text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK}
                     )
                 await conn.run_sync(_upgrade)
+                await conn.commit()
+            except BaseException:
+                await conn.rollback()
+                raise
+        finally:
+            await conn.close()
     finally:
         _IN_PROCESS.release()
 

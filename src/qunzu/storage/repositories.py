@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, text, update
@@ -357,7 +357,7 @@ class SqlMemberships(_Repo):
     ) -> list[tuple[Membership, Group]]:
         m, g = t.memberships, t.groups
         stmt = (
-            select(m, g.c)
+            select(m, *g.c)
             .join(g, g.c.id == m.c.group_id)
             .where(m.c.account_id == account_id)
             .order_by(g.c.id)
@@ -616,6 +616,11 @@ class SqlAudit(_Repo):
         detail: dict[str, Any],
     ) -> AuditRecord:
         a = t.audit_log
+        if at.tzinfo is None:
+            raise ValueError("naive datetime given to the audit log")
+        # Hash the time as the database will give it back (UTC), or a clock in another
+        # zone would make every honest entry look tampered with at verification.
+        at = at.astimezone(UTC)
         if self.c.dialect.name == "postgresql":
             # One writer at a time extends the chain, or two entries would share a parent.
             await self.c.execute(text("SELECT pg_advisory_xact_lock(7172017)"))

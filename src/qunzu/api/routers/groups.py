@@ -28,6 +28,7 @@ from qunzu.api.schemas import (
     RulesAcceptIn,
     RulesIn,
     RulesOut,
+    group_out_of_view,
 )
 from qunzu.domain.models import GroupRole
 from qunzu.services import groups, membership
@@ -42,7 +43,7 @@ async def create_group(body: GroupIn, ctx: Ctx, actor: CurrentActor) -> GroupOut
         ctx, actor, body.name, body.category, body.join_policy, body.discoverable, body.rules
     )
     view = await groups.get_group_view(ctx, actor, group.id)
-    return GroupOut.of(view.group, view.owner_display_name, view.my_membership)
+    return group_out_of_view(view)
 
 
 @router.get("/groups", response_model=list[GroupOut])
@@ -67,14 +68,14 @@ async def group_by_number(
     number: Annotated[int, Path(ge=1, le=MAX_ID)], ctx: Ctx, actor: CurrentActor
 ) -> GroupOut:
     view = await groups.get_group_view_by_number(ctx, actor, number)
-    return GroupOut.of(view.group, view.owner_display_name, view.my_membership)
+    return group_out_of_view(view)
 
 
 @router.get("/groups/{group_id}", response_model=GroupOut)
 async def group_profile(group_id: IdInt, ctx: Ctx, actor: CurrentActor) -> GroupOut:
     """The group profile: name, number, category, member count, owner's display name."""
     view = await groups.get_group_view(ctx, actor, group_id)
-    return GroupOut.of(view.group, view.owner_display_name, view.my_membership)
+    return group_out_of_view(view)
 
 
 @router.patch("/groups/{group_id}", response_model=GroupOut)
@@ -85,7 +86,7 @@ async def update_group(
         ctx, actor, group_id, body.name, body.join_policy, body.discoverable
     )
     view = await groups.get_group_view(ctx, actor, group_id)
-    return GroupOut.of(view.group, view.owner_display_name, view.my_membership)
+    return group_out_of_view(view)
 
 
 @router.post("/groups/{group_id}/dissolve", response_model=GroupOut)
@@ -93,7 +94,7 @@ async def dissolve_group(group_id: IdInt, ctx: Ctx, actor: CurrentActor) -> Grou
     """Dissolve the group (owner only); its history stays readable to its members."""
     await groups.do_dissolve_group(ctx, actor, group_id)
     view = await groups.get_group_view(ctx, actor, group_id)
-    return GroupOut.of(view.group, view.owner_display_name, view.my_membership)
+    return group_out_of_view(view)
 
 
 @router.get("/groups/{group_id}/rules", response_model=RulesOut)

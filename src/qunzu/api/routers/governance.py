@@ -1,0 +1,48 @@
+"""The public rulebook, credit as its holder sees it, and platform credit locks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from qunzu.api.deps import Ctx, CurrentActor, get_ctx
+from qunzu.api.errors import ERROR_RESPONSES
+from qunzu.api.schemas import CreditLockIn, CreditOut, CreditStateOut, RulebookVersionOut
+from qunzu.domain.errors import InvalidInput
+from qunzu.services import credit, rulebook
+
+router = APIRouter(prefix="/v1", tags=["governance"], responses=ERROR_RESPONSES)
+
+
+@router.get("/rulebook", response_model=dict[str, Any])
+async def get_rulebook(
+    request: Request,
+    at: Annotated[datetime | None, Query(description="A moment; default now.")] = None,
+) -> dict[str, Any]:
+    """The rulebook in force (now, or at a moment): articles, tiers, credit levels and what
+    each allows, report categories and deadlines, the sanction catalogue, retention.
+    Public: users may read the rules that govern them (Art. 5)."""
+    ctx = get_ctx(request)
+    if at is not None and at.tzinfo is None:
+        raise InvalidInput("invalid_moment", "Give the moment with a UTC offset.")
+    return rulebook.rulebook_document(rulebook.rulebook_in_force(ctx, at))
+
+
+@router.get("/rulebook/versions", response_model=list[RulebookVersionOut])
+async def rulebook_versions(request: Request) -> list[RulebookVersionOut]:
+    return [RulebookVersionOut(**v) for v in rulebook.list_versions(get_ctx(request))]
+
+
+@router.get("/me/credit", response_model=CreditOut)
+async def my_credit(ctx: Ctx, actor: CurrentActor) -> CreditOut:
+    """Your score, your level, what each level allows, and why your score moved."""
+    return CreditOut.of(await credit.get_my_credit(ctx, actor))
+
+
+@router.post("/platform/credit-locks", response_model=CreditStateOut)
+async def lock_level(body: CreditLockIn, ctx: Ctx, actor: CurrentActor) -> CreditStateOut:
+    """Fix an account's level by hand, or release it (level null). Senior reviewers; audited."""
+    state = await credit.do_lock_level(ctx, actor, body.account_id, body.level, body.reason)
+    return CreditStateOut.of(state)

@@ -1,0 +1,91 @@
+"""A real server on PostgreSQL, driven through the SDK from registration to history.
+
+Runs when QUNZU_TEST_POSTGRES_URL names a server; the module gets a fresh database,
+dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from qunzu.client import QunzuClient
+from tests.factories import add_member, make_group, make_user
+from tests.integration.databases import fresh_postgres_database, require_postgres
+from tests.server import ServerThread
+from tests.server import test_settings as settings_for_tests
+
+
+@pytest.fixture(scope="module")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    with fresh_postgres_database(require_postgres()) as url:
+        settings = settings_for_tests(tmp_path_factory.mktemp("qunzu-pg"), database_url=url)
+        thread = ServerThread(settings).start()
+        try:
+            yield thread
+        finally:
+            thread.stop()
+
+
+@pytest.fixture
+async def owner(pg_server: ServerThread) -> AsyncIterator[QunzuClient]:
+    client = await make_user(pg_server.url, prefix="owner", display_name="群主")
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def member(pg_server: ServerThread) -> AsyncIterator[QunzuClient]:
+    client = await make_user(pg_server.url, prefix="member", display_name="Member")
+    yield client
+    await client.aclose()
+
+
+async def test_server_on_postgres_runs_a_group_conversation_end_to_end(
+    pg_server: ServerThread, owner: QunzuClient, member: QunzuClient
+) -> None:
+    assert pg_server.settings.resolved_database_url.startswith("postgresql")
+    assert owner.account is not None and owner.account["identity_verified"]
+
+    group = await make_group(owner, name="PostgreSQL 群")
+    await add_member(owner, group, member)
+    members = {m["handle"]: m["role"] for m in await owner.members(group["id"])}
+    assert member.account is not None
+    assert members == {owner.account["handle"]: "owner", member.account["handle"]: "member"}
+
+    first = await owner.send(group["id"], "你好, PostgreSQL")
+    second = await member.send(group["id"], "hello back")
+    assert second["seq"] == first["seq"] + 1
+
+    # A retry with the same client_txn_id returns the stored message, not a second one.
+    txn = uuid.uuid4().hex
+    sent = await member.send(group["id"], "sent once", client_txn_id=txn)
+    retried = await member.send(group["id"], "sent once", client_txn_id=txn)
+    assert retried["seq"] == sent["seq"]
+
+    page = await owner.history(group["id"])
+    messages = [e for e in page["entries"] if e["kind"] == "message"]
+    assert [m["body"] for m in messages] == ["你好, PostgreSQL", "hello back", "sent once"]
+    seqs = [e["seq"] for e in page["entries"]]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # gap-free
+
+    resumed = await member.history(group["id"], after=first["seq"])
+    assert [e["body"] for e in resumed["entries"] if e["kind"] == "message"] == [
+        "hello back",
+        "sent once",
+    ]
+
+
+async def test_concurrent_sends_on_postgres_get_distinct_gap_free_seqs(
+    owner: QunzuClient, member: QunzuClient
+) -> None:
+    group = await make_group(owner)
+    await add_member(owner, group, member)
+    before = (await owner.history(group["id"]))["entries"][-1]["seq"]
+    sent = await asyncio.gather(
+        *((owner if i % 2 else member).send(group["id"], f"parallel {i}") for i in range(10))
+    )
+    assert sorted(m["seq"] for m in sent) == list(range(before + 1, before + 11))
