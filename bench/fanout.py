@@ -1127,7 +1127,15 @@ def main() -> None:
         metavar="S",
         help="before each measured phase, wait up to S seconds for a quiet machine (60; quick: 0)",
     )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="run the bench and its children at this niceness, e.g. -10 on a shared box (root)",
+    )
     args = parser.parse_args()
+    if args.nice:
+        os.setpriority(os.PRIO_PROCESS, 0, args.nice)  # inherited by every child process
     if args.phase_wait is None:
         args.phase_wait = 0.0 if args.quick else 60.0
     if args.wait_quiet is None:

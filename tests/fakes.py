@@ -74,11 +74,13 @@ from qunzu.services.ports import (
     JoinRequestRepository,
     MembershipRepository,
     OwnershipOfferRepository,
+    ReportsRepository,
     RulesRepository,
     TimelineRepository,
     TokenRepository,
 )
 from qunzu.verification import FormatCheckVerifier
+from tests.fake_reports import FakeReports, FakeReportsTables
 from tests.rulebooks import generous_rulebooks
 
 
@@ -117,6 +119,7 @@ class FakeState:
     active_days: set[tuple[int, str]] = field(default_factory=set)
     group_activity: dict[int, GroupActivity] = field(default_factory=dict)
     member_activity: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    reports_tables: FakeReportsTables = field(default_factory=FakeReportsTables)
 
     def snapshot(self) -> FakeState:
         return FakeState(
@@ -733,6 +736,7 @@ class FakeUnitOfWork:
         self.audit: AuditRepository = FakeAudit(self)
         self.credit: CreditRepository = FakeCredit(self)
         self.activity: ActivityRepository = FakeActivity(self)
+        self.reports: ReportsRepository = FakeReports(self)
 
     @property
     def state(self) -> FakeState:

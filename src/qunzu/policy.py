@@ -39,8 +39,6 @@ class _M(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-
-
 class TextM(_M):
     zh: str = Field(min_length=1)
     en: str = Field(min_length=1)
@@ -169,6 +167,13 @@ class ActivityM(_M):
     busy_messages_per_day: int = Field(ge=1)
 
 
+class ReportingM(_M):
+    unfounded_window_days: int = Field(ge=1)
+    warning_after: int = Field(ge=1)
+    suspension_after: int = Field(ge=1)
+    suspension_days: int = Field(ge=1)
+
+
 class RulebookM(_M):
     rulebook: HeaderM
     articles: list[ArticleM] = Field(min_length=1)
@@ -179,6 +184,7 @@ class RulebookM(_M):
     sanctions: list[SanctionM] = Field(min_length=1)
     retention: RetentionM
     activity: ActivityM
+    reporting: ReportingM
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -255,6 +261,8 @@ def _cross_check(m: RulebookM) -> list[str]:
         for art in sanction.articles:
             if art not in known:
                 problems.append(f"sanctions[{i}].articles: unknown article {art!r}")
+    if m.reporting.warning_after > m.reporting.suspension_after:
+        problems.append("reporting.warning_after: must not exceed reporting.suspension_after")
     return problems
 
 
@@ -333,6 +341,12 @@ def _to_domain(m: RulebookM) -> rb.Rulebook:
         owner_response_hours=m.rulebook.owner_response_hours,
         activity=rb.ActivityPolicy(m.activity.dormant_after_days, m.activity.busy_messages_per_day),
         info_page_min_members=m.rulebook.info_page_min_members,
+        reporting=rb.ReportingPolicy(
+            m.reporting.unfounded_window_days,
+            m.reporting.warning_after,
+            m.reporting.suspension_after,
+            m.reporting.suspension_days,
+        ),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,7 @@ def run_cli(*args: str, data_dir: Path, timeout: float = 120) -> subprocess.Comp
 def test_migrate_creates_the_schema_and_reports_the_revision(tmp_path: Path) -> None:
     result = run_cli("migrate", data_dir=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "database at revision 0002" in result.stdout
+    assert re.search(r"database at revision \d{4}", result.stdout)
     assert (tmp_path / "qunzu.db").exists()
 
 

@@ -420,7 +420,7 @@ class RulebookVersionOut(BaseModel):
     version: str
     name: str
     effective_from: str
-    in_force: str
+    in_force: bool
 
 
 class CreditLockIn(In):

@@ -52,6 +52,7 @@ class JoinPolicy(StrEnum):
 class GroupState(StrEnum):
     active = "active"
     dissolved = "dissolved"
+    closed = "closed"  # closed by the platform as a sanction (关闭群组, Art. 11)
 
 
 class MembershipState(StrEnum):
@@ -81,6 +82,8 @@ class EntryKind(StrEnum):
     group_created = "group_created"
     group_updated = "group_updated"
     tier_changed = "tier_changed"
+    sanction_imposed = "sanction_imposed"
+    sanction_lifted = "sanction_lifted"
 
 
 @dataclass(frozen=True, slots=True)

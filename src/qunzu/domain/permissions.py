@@ -15,6 +15,7 @@ from qunzu.domain.models import (
     Account,
     Group,
     GroupRole,
+    GroupState,
     JoinPolicy,
     Membership,
 )
@@ -96,6 +97,8 @@ def check_member(group: Group, membership: Membership | None) -> Membership:
 
 
 def check_active(group: Group) -> None:
+    if group.state is GroupState.closed:
+        raise Conflict("group_closed", "The platform closed this group; it is read-only.")
     if not group.is_active:
         raise Conflict("group_dissolved", "This group has been dissolved; it is read-only.")
 

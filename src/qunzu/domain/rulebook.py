@@ -150,6 +150,16 @@ class ActivityPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportingPolicy:
+    """Misuse of reporting (DSA Art. 23): warn, then suspend, frequent unfounded reporters."""
+
+    unfounded_window_days: int = 90
+    warning_after: int = 3
+    suspension_after: int = 5
+    suspension_days: int = 14
+
+
+@dataclass(frozen=True, slots=True)
 class Rulebook:
     name: str
     jurisdiction: str
@@ -168,6 +178,7 @@ class Rulebook:
     owner_response_hours: int
     activity: ActivityPolicy
     info_page_min_members: int  # groups above this show the Art. 8 information page
+    reporting: ReportingPolicy = field(default_factory=ReportingPolicy)
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def article(self, article_id: str) -> Article:

@@ -163,6 +163,10 @@ async def do_lock_level(
         locked = replace(
             state, locked_level=level, locked_by=actor.id if level is not None else None
         )
+        if level is None:
+            # Released: the level is the band of the score again. Hysteresis keeps a level
+            # the score earned; it must not keep one only the lock granted.
+            locked = replace(locked, level=0)  # level_for: no previous level to hold
         await uow.credit.put_state(locked)
         state = await recompute_account(ctx, uow, account_id)
     return state

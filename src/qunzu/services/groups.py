@@ -23,7 +23,7 @@ from qunzu.domain.models import (
     MembershipState,
 )
 from qunzu.domain.tiers import activity_class
-from qunzu.services import governance
+from qunzu.services import enforcement, governance
 from qunzu.services.accounts import Actor
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.ports import UnitOfWork
@@ -94,6 +94,7 @@ async def do_create_group(
     rules = normalize_rules_text(rules_text) if rules_text is not None else None
     now = ctx.clock.now()
     async with transaction(ctx) as uow:
+        await enforcement.check_may_create(ctx, uow, actor.id)
         await governance.check_can_create_more(ctx, uow, actor.id)
         draft = Group(
             id=0,
@@ -227,6 +228,7 @@ async def do_update_group(
     async with transaction(ctx) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
         perm.check_allowed(group, membership, perm.Action.dissolve)  # owner-only settings
+        await enforcement.check_may_manage(ctx, uow, actor.id, group_id)
         perm.check_active(group)
         await uow.groups.update(group_id, **changes)
         await append_entry(
@@ -248,6 +250,7 @@ async def do_dissolve_group(ctx: ServiceContext, actor: Actor, group_id: int) ->
     async with transaction(ctx) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
         perm.check_allowed(group, membership, perm.Action.dissolve)
+        await enforcement.check_may_manage(ctx, uow, actor.id, group_id)
         perm.check_active(group)
         await uow.groups.update(group_id, state=GroupState.dissolved)
         await append_entry(
@@ -269,6 +272,7 @@ async def do_set_rules(ctx: ServiceContext, actor: Actor, group_id: int, text: s
     async with transaction(ctx) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
         member = perm.check_allowed(group, membership, perm.Action.edit_rules)
+        await enforcement.check_may_manage(ctx, uow, actor.id, group_id)
         perm.check_active(group)
         version = group.rules_version + 1
         rules = GroupRules(group_id, version, body, actor.id, ctx.clock.now())

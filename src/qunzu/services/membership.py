@@ -19,11 +19,12 @@ from qunzu.domain.models import (
     OwnershipOffer,
     RequestState,
 )
-from qunzu.services import governance
+from qunzu.services import enforcement, governance
 from qunzu.services.accounts import Actor, handle_key
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.groups import load_group
 from qunzu.services.ports import UnitOfWork
+from qunzu.services.reports import note_owner_action
 from qunzu.services.timeline import append_entry, notify
 
 
@@ -36,6 +37,7 @@ async def _admit(
     via: str,
     by: int | None = None,
 ) -> Membership:
+    await enforcement.check_may_join(ctx, uow, account_id)
     # Art. 8 caps: the group's size (from its owner's level) and the joiner's own count.
     await governance.check_group_has_room(ctx, uow, group)
     await governance.check_can_join_more(ctx, uow, account_id)
@@ -107,6 +109,8 @@ async def do_invite(
     async with transaction(ctx) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
         perm.check_allowed(group, membership, perm.Action.invite)
+        if membership is not None and membership.is_manager:
+            await enforcement.check_may_manage(ctx, uow, actor.id, group_id)
         perm.check_active(group)
         invitee_id = await _account_id(uow, invitee)
         if invitee_id == actor.id:
@@ -267,6 +271,7 @@ async def do_decide_join_request(
             raise NotFound("join_request_not_found", "No such join request.")
         group, membership = await load_group(uow, actor.id, request.group_id)
         perm.check_allowed(group, membership, perm.Action.decide_join_request)
+        await enforcement.check_may_manage(ctx, uow, actor.id, request.group_id)
         if request.state is not RequestState.pending:
             raise Conflict(
                 "join_request_decided", f"This request is already {request.state.value}."
@@ -319,6 +324,7 @@ async def do_remove_member(
     async with transaction(ctx) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
         me = perm.check_allowed(group, membership, perm.Action.remove_member)
+        await enforcement.check_may_manage(ctx, uow, actor.id, group_id)
         perm.check_active(group)
         if account_id == actor.id:
             raise InvalidInput("cannot_remove_self", "To leave a group, use leave.")
@@ -331,7 +337,10 @@ async def do_remove_member(
             raise Forbidden(
                 "not_permitted", "Only the owner may remove an admin; no one removes the owner."
             )
-        return await _part(ctx, uow, target, EntryKind.member_removed, actor.id, reason.strip())
+        parted = await _part(ctx, uow, target, EntryKind.member_removed, actor.id, reason.strip())
+        # Removing a reported member in time is the owner's adequate action (P7, P8).
+        await note_owner_action(ctx, uow, group_id, account_id, "removed the member")
+        return parted
 
 
 async def do_set_role(
@@ -342,6 +351,7 @@ async def do_set_role(
     async with transaction(ctx) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
         perm.check_allowed(group, membership, perm.Action.set_role)
+        await enforcement.check_may_manage(ctx, uow, actor.id, group_id)
         perm.check_active(group)
         target = await uow.memberships.get(group_id, account_id)
         if target is None or not target.is_active:

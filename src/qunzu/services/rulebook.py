@@ -27,7 +27,7 @@ def rulebook_document(book: Rulebook) -> dict[str, Any]:
     return doc
 
 
-def list_versions(ctx: ServiceContext) -> list[dict[str, str]]:
+def list_versions(ctx: ServiceContext) -> list[dict[str, Any]]:
     now = ctx.clock.now()
     current = (
         ctx.rulebooks.in_force(now).version
@@ -39,7 +39,7 @@ def list_versions(ctx: ServiceContext) -> list[dict[str, str]]:
             "version": b.version,
             "name": b.name,
             "effective_from": b.effective_from.isoformat(),
-            "in_force": str(b.version == current).lower(),
+            "in_force": b.version == current,
         }
         for b in ctx.rulebooks.versions
     ]

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     Column,
     DateTime,
     ForeignKey,
@@ -269,3 +270,118 @@ member_activity = Table(
 Index("ix_timeline_group_created", timeline.c.group_id, timeline.c.created_at)
 Index("ix_invitations_inviter_created", invitations.c.inviter_id, invitations.c.created_at)
 Index("ix_groups_owner_state", groups.c.owner_id, groups.c.state)
+
+# ---- reports, cases, sanctions, appeals (reports issue; migration 0003) -------------------
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("target_key", String(96), nullable=False),
+    Column("target_kind", String(16), nullable=False),
+    Column("group_id", Id, ForeignKey("groups.id"), nullable=False),
+    Column("seq", BigInteger, nullable=True),
+    Column("account_id", Id, nullable=True),
+    Column("category", String(32), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("route", String(16), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("deadline_at", TS, nullable=False),
+    Column("platform_visible_at", TS, nullable=False),
+    Column("conduct_at", TS, nullable=False),
+    Column("priority", Float, nullable=False),
+    Column("reporters", Integer, nullable=False),
+    Column("claimed_by", Id, nullable=True),
+    Column("decision", String(16), nullable=True),
+    Column("decided_by", Id, nullable=True),
+    Column("decided_at", TS, nullable=True),
+    Column("decision_note", Text, nullable=False, default=""),
+    Column("rulebook_version", String(32), nullable=False, default=""),
+)
+Index("ix_cases_target_status", cases.c.target_key, cases.c.status)
+Index("ix_cases_queue", cases.c.status, cases.c.deadline_at)
+Index("ix_cases_group", cases.c.group_id)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("reporter_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("target_key", String(96), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("extra_seqs", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("reporter_weight", Float, nullable=False),
+    Column("manifestly_unfounded", Boolean, nullable=False, default=False),
+    UniqueConstraint("reporter_id", "target_key", name="uq_reports_reporter_target"),
+)
+Index("ix_reports_reporter_created", reports.c.reporter_id, reports.c.created_at)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("case_id", Id, ForeignKey("cases.id"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("sender_id", Id, nullable=True),
+    Column("body", Text, nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("reported", Boolean, nullable=False),
+)
+
+sanctions = Table(
+    "sanctions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("target", String(16), nullable=False),
+    Column("group_id", Id, nullable=True),
+    Column("account_id", Id, nullable=True),
+    Column("article", String(32), nullable=False),
+    Column("rulebook_version", String(32), nullable=False),
+    Column("facts", Text, nullable=False),
+    Column("decided_by", Id, nullable=False),
+    Column("automated", Boolean, nullable=False, default=False),
+    Column("starts_at", TS, nullable=False),
+    Column("ends_at", TS, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("appeal_until", TS, nullable=False),
+    Column("acknowledged_at", TS, nullable=True),
+    Column("credit_delta", Integer, nullable=False, default=0),
+)
+Index("ix_sanctions_group_state", sanctions.c.group_id, sanctions.c.state)
+Index("ix_sanctions_account_state", sanctions.c.account_id, sanctions.c.state)
+Index("ix_sanctions_starts", sanctions.c.starts_at)
+
+appeals = Table(
+    "appeals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(24), nullable=False),
+    Column("sanction_id", Id, ForeignKey("sanctions.id"), nullable=True),
+    Column("case_id", Id, ForeignKey("cases.id"), nullable=False),
+    Column("appellant_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("decided_by", Id, nullable=True),
+    Column("decided_at", TS, nullable=True),
+    Column("note", Text, nullable=False, default=""),
+    UniqueConstraint("kind", "case_id", "appellant_id", "sanction_id", name="uq_appeals_once"),
+)
+
+reporter_stats = Table(
+    "reporter_stats",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("upheld", Integer, nullable=False, default=0),
+    Column("unfounded", Integer, nullable=False, default=0),
+    Column("no_violation", Integer, nullable=False, default=0),
+    Column("warned_at", TS, nullable=True),
+    Column("suspended_until", TS, nullable=True),
+)

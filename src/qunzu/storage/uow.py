@@ -18,6 +18,7 @@ from qunzu.domain.errors import Conflict
 from qunzu.domain.events import Event
 from qunzu.storage.credit_repo import SqlActivity, SqlCredit
 from qunzu.storage.engine import SQLITE_BEGIN_OPTION, is_sqlite
+from qunzu.storage.reports_repo import SqlReports
 from qunzu.storage.repositories import (
     SqlAccounts,
     SqlAudit,
@@ -71,6 +72,7 @@ class SqlUnitOfWork:
         self.audit = SqlAudit(c)
         self.credit = SqlCredit(c)
         self.activity = SqlActivity(c)
+        self.reports = SqlReports(c)
         return self
 
     async def __aexit__(

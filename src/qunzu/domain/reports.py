@@ -1,0 +1,184 @@
+"""Reports (举报, Art. 12), cases, and the rules for routing, priority and deadlines (P2, P8).
+
+A report is the only way content reaches the platform (P1, P2). Reports on the
+same target become one case. A case reaches the group's owner first where that
+is right, and the platform queue at once when the matter is severe, the group is
+large or public, or the owner or an admin is the one reported (P8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from qunzu.domain.errors import InvalidInput
+from qunzu.domain.rulebook import ReportCategory, Rulebook, Tier
+
+MAX_STATEMENT_CHARS = 1000
+MAX_EXTRA_MESSAGES = 20
+CONTEXT_WINDOW = 10  # messages before the reported one, kept as context outside private tiers
+
+
+class TargetKind(StrEnum):
+    message = "message"
+    member = "member"
+    group = "group"
+
+
+class CaseStatus(StrEnum):
+    open = "open"  # waiting for a reviewer
+    claimed = "claimed"
+    escalated = "escalated"  # waiting for a senior reviewer
+    decided = "decided"
+    handled_by_owner = "handled_by_owner"  # the owner acted in time (P7, P8)
+
+
+class Route(StrEnum):
+    owner = "owner"  # owner notice first; the platform after the response window
+    platform = "platform"
+
+
+class Decision(StrEnum):
+    no_violation = "no_violation"
+    violation = "violation"
+
+
+OPEN_STATUSES = frozenset({CaseStatus.open, CaseStatus.claimed, CaseStatus.escalated})
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    kind: TargetKind
+    group_id: int
+    seq: int | None = None  # for messages
+    account_id: int | None = None  # for members (and the sender of a message)
+
+    @property
+    def key(self) -> str:
+        """Reports with the same key join one case."""
+        if self.kind is TargetKind.message:
+            return f"message:{self.group_id}:{self.seq}"
+        if self.kind is TargetKind.member:
+            return f"member:{self.group_id}:{self.account_id}"
+        return f"group:{self.group_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    id: int
+    case_id: int
+    reporter_id: int
+    target: Target
+    category: str
+    statement: str
+    extra_seqs: tuple[int, ...]
+    created_at: datetime
+    reporter_weight: float
+    manifestly_unfounded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: int
+    target: Target
+    category: str
+    severity: str
+    tier: str
+    route: Route
+    status: CaseStatus
+    created_at: datetime
+    deadline_at: datetime
+    platform_visible_at: datetime  # when it enters the platform queue
+    conduct_at: datetime  # when the reported conduct happened (P3)
+    priority: float
+    reporters: int
+    claimed_by: int | None = None
+    decision: Decision | None = None
+    decided_by: int | None = None
+    decided_at: datetime | None = None
+    decision_note: str = ""
+    rulebook_version: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceItem:
+    """A copy of a message, kept even if the original is deleted."""
+
+    seq: int
+    sender_id: int | None
+    body: str | None
+    created_at: datetime
+    kind: str
+    reported: bool  # False: context around the reported message
+
+
+@dataclass(frozen=True, slots=True)
+class ReporterRecord:
+    upheld: int = 0
+    unfounded: int = 0
+    no_violation: int = 0
+    recent_unfounded: int = 0
+    reporting_suspended_until: datetime | None = None
+    warned_at: datetime | None = None
+
+
+def check_statement(statement: str) -> str:
+    text = statement.strip()
+    if len(text) > MAX_STATEMENT_CHARS:
+        raise InvalidInput(
+            "statement_too_long", f"A report statement is at most {MAX_STATEMENT_CHARS} characters."
+        )
+    return text
+
+
+def category_of(book: Rulebook, category_id: str) -> ReportCategory:
+    try:
+        return book.report_categories[category_id]
+    except KeyError:
+        raise InvalidInput(
+            "unknown_category",
+            f"Unknown report category {category_id!r}; see GET /v1/rulebook.",
+            allowed=", ".join(book.report_categories),
+        ) from None
+
+
+def route_for(category: ReportCategory, tier: Tier, target_is_manager: bool) -> Route:
+    """P8: the owner hears first unless the matter is severe, the group large or public,
+    or the owner or an admin is the one reported."""
+    if category.severity == "severe" or target_is_manager:
+        return Route.platform
+    if tier in (Tier.large, Tier.public):
+        return Route.platform
+    return Route.owner
+
+
+def reporter_weight(level: int, record: ReporterRecord) -> float:
+    """As Discourse weighs flags: trust level and past accuracy. 0.2 to 3.0."""
+    decided = record.upheld + record.unfounded + record.no_violation
+    accuracy = (record.upheld + 1) / (decided + 2)  # Laplace-smoothed, 0.5 with no history
+    penalty = 0.5**record.recent_unfounded
+    return max(0.2, min(3.0, (0.5 + 0.5 * level) * (2 * accuracy) * penalty))
+
+
+def priority(severity: str, weights: list[float]) -> float:
+    """Severity first, then the weight of the reporters, growing with each distinct one."""
+    base = 1000.0 if severity == "severe" else 100.0
+    return base + 10.0 * sum(weights)
+
+
+def deadline(created_at: datetime, category: ReportCategory) -> datetime:
+    return created_at + timedelta(hours=category.deadline_hours)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    status: frozenset[CaseStatus] = field(default_factory=lambda: OPEN_STATUSES)
+    category: str | None = None
+    severity: str | None = None
+    escalated_only: bool = False
+    overdue_only: bool = False

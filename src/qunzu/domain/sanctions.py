@@ -1,0 +1,172 @@
+"""Sanctions (处置, Art. 11): a closed set of service measures with reasons and appeals (P3, P4).
+
+Measures stop at group-service measures (P4): matters of crime are referred to the
+authorities, never punished here. Every sanction cites an article of the rulebook
+version in force when the conduct happened (P3), and carries a statement of
+reasons (DSA Art. 17): facts, article, evidence, who decided, whether automation
+contributed, start, end, and how to appeal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from qunzu.domain.errors import Conflict, Forbidden, Gone, InvalidInput
+from qunzu.domain.rulebook import Rulebook, SanctionKind, SanctionTarget
+
+
+class SanctionState(StrEnum):
+    active = "active"
+    lifted = "lifted"
+    overturned = "overturned"
+
+
+class AppealKind(StrEnum):
+    sanction = "sanction"  # the affected user contests a sanction
+    reporter_review = "reporter_review"  # a reporter asks for review of no_violation
+
+
+class AppealState(StrEnum):
+    pending = "pending"
+    upheld = "upheld"  # the original decision stands
+    overturned = "overturned"
+
+
+# Severity of each measure for credit penalties (rulebook credit.inputs.sanction_penalty).
+SEVERITY = {
+    "warning": "minor",
+    "posting_suspension": "major",
+    "closure": "severe",
+    "lower_credit": "major",
+    "suspend_admin_rights": "major",
+    "revoke_group_creation": "major",
+    "blacklist": "severe",
+    "refer_to_authority": "severe",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SanctionRequest:
+    """What a reviewer asks for in a decision."""
+
+    kind: str
+    article: str
+    facts: str
+    days: int | None = None
+    scope_group_id: int | None = None  # suspend_admin_rights in one group; None = all
+
+
+@dataclass(frozen=True, slots=True)
+class Sanction:
+    id: int
+    case_id: int
+    kind: str
+    target: SanctionTarget
+    group_id: int | None
+    account_id: int | None
+    article: str
+    rulebook_version: str
+    facts: str
+    decided_by: int
+    automated: bool
+    starts_at: datetime
+    ends_at: datetime | None
+    state: SanctionState
+    appeal_until: datetime
+    acknowledged_at: datetime | None = None
+    credit_delta: int = 0
+
+    def in_force(self, now: datetime) -> bool:
+        return (
+            self.state is SanctionState.active
+            and self.starts_at <= now
+            and (self.ends_at is None or now < self.ends_at)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Appeal:
+    id: int
+    kind: AppealKind
+    sanction_id: int | None
+    case_id: int
+    appellant_id: int
+    statement: str
+    created_at: datetime
+    state: AppealState
+    decided_by: int | None = None
+    decided_at: datetime | None = None
+    note: str = ""
+
+
+def check_sanction_request(
+    request: SanctionRequest,
+    conduct_book: Rulebook,
+    target_has_group: bool,
+    target_has_account: bool,
+) -> SanctionKind:
+    """Refuse a sanction outside the catalogue, or citing an article not in force when the
+    conduct happened, or one its kind may not cite (P3, P4)."""
+    kind = conduct_book.sanctions.get(request.kind)
+    if kind is None:
+        raise InvalidInput(
+            "unknown_sanction",
+            f"{request.kind!r} is not in the sanction catalogue of rulebook "
+            f"{conduct_book.version} (P4: a closed set of service measures).",
+            allowed=", ".join(conduct_book.sanctions),
+        )
+    if request.article not in conduct_book.articles:
+        raise InvalidInput(
+            "article_not_in_force",
+            f"Article {request.article!r} was not in force when the conduct happened "
+            f"(rulebook {conduct_book.version}); rules never apply backwards (P3).",
+        )
+    if request.article not in kind.articles:
+        raise InvalidInput(
+            "article_not_citable",
+            f"{kind.id} may cite {', '.join(kind.articles)}, not {request.article}.",
+        )
+    facts = request.facts.strip()
+    if not 10 <= len(facts) <= 2000:
+        raise InvalidInput("facts_required", "State the facts (10 to 2,000 characters).")
+    if request.days is not None:
+        if request.days < 1:
+            raise InvalidInput("invalid_days", "A sanction lasts at least one day.")
+        if kind.max_days is not None and request.days > kind.max_days:
+            raise InvalidInput(
+                "invalid_days",
+                f"{kind.id} lasts at most {kind.max_days} days.",
+                max_days=kind.max_days,
+            )
+    if kind.target is SanctionTarget.group and not target_has_group:
+        raise InvalidInput("wrong_target", f"{kind.id} applies to a group.")
+    if kind.target is SanctionTarget.account and not target_has_account:
+        raise InvalidInput("wrong_target", f"{kind.id} applies to an account.")
+    return kind
+
+
+def end_of(kind: SanctionKind, starts_at: datetime, days: int | None) -> datetime | None:
+    if days is not None:
+        return starts_at + timedelta(days=days)
+    if kind.max_days is not None:
+        return starts_at + timedelta(days=kind.max_days)
+    return None
+
+
+def check_appeal_allowed(sanction: Sanction, now: datetime, already_appealed: bool) -> None:
+    if already_appealed:
+        raise Conflict("appeal_exists", "Each sanction may be appealed once.")
+    if sanction.state is not SanctionState.active and sanction.ends_at is None:
+        raise Conflict("sanction_not_active", "This sanction is no longer in force.")
+    if now > sanction.appeal_until:
+        raise Gone("appeal_window_closed", "The window to appeal this sanction has closed.")
+
+
+def check_appeal_decider(decider_id: int, original_decider_id: int | None) -> None:
+    """A different, senior reviewer decides an appeal (DSA Art. 20)."""
+    if original_decider_id is not None and decider_id == original_decider_id:
+        raise Forbidden(
+            "own_decision", "An appeal is decided by someone other than who made the decision."
+        )

@@ -1,0 +1,223 @@
+"""Statements of reasons and appeals (DSA Arts. 17, 20; P3, P4).
+
+The affected user may appeal each sanction once within the rulebook's window; a
+different, senior reviewer decides. Overturning lifts the sanction and reverses
+its credit entry. A reporter may ask once for review of a ``no_violation``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qunzu.domain.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+from qunzu.domain.reports import CaseStatus, Decision
+from qunzu.domain.rulebook import Article, SanctionTarget
+from qunzu.domain.sanctions import (
+    Appeal,
+    AppealKind,
+    AppealState,
+    Sanction,
+    SanctionState,
+    check_appeal_allowed,
+    check_appeal_decider,
+)
+from qunzu.services import audit
+from qunzu.services.accounts import Actor, require_platform_role
+from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.ports import UnitOfWork
+from qunzu.services.review import REVIEWERS, SENIORS, end_sanction
+from qunzu.services.timeline import notify
+
+
+@dataclass(frozen=True, slots=True)
+class StatementOfReasons:
+    """What every sanctioned user and group is told (DSA Art. 17)."""
+
+    sanction: Sanction
+    article: Article | None
+    measure_zh: str
+    measure_en: str
+    evidence_seqs: list[int]
+    decided_by_role: str
+    appeal: Appeal | None
+    in_force: bool
+
+
+async def _affects(uow: UnitOfWork, sanction: Sanction, account_id: int) -> bool:
+    if sanction.target is SanctionTarget.account:
+        return sanction.account_id == account_id
+    if sanction.group_id is None:
+        return False
+    group = await uow.groups.get(sanction.group_id)
+    return group is not None and group.owner_id == account_id
+
+
+async def statement_of_reasons(
+    ctx: ServiceContext, actor: Actor, sanction_id: int
+) -> StatementOfReasons:
+    async with transaction(ctx, write=False) as uow:
+        sanction = await uow.reports.get_sanction(sanction_id)
+        if sanction is None:
+            raise NotFound("sanction_not_found", "No such sanction.")
+        is_staff = actor.account.platform_role in REVIEWERS
+        visible = is_staff or await _affects(uow, sanction, actor.id)
+        if not visible and sanction.group_id is not None:
+            member = await uow.memberships.get(sanction.group_id, actor.id)
+            visible = member is not None and member.is_manager
+        if not visible:
+            raise NotFound("sanction_not_found", "No such sanction.")
+        evidence = [e.seq for e in await uow.reports.evidence(sanction.case_id) if e.reported]
+        appeal = await uow.reports.find_appeal(
+            AppealKind.sanction, sanction.case_id, None, sanction.id
+        )
+    version_book = next(
+        (b for b in ctx.rulebooks.versions if b.version == sanction.rulebook_version),
+        ctx.rulebooks.latest,
+    )
+    kind = version_book.sanctions.get(sanction.kind)
+    return StatementOfReasons(
+        sanction=sanction,
+        article=version_book.articles.get(sanction.article),
+        measure_zh=kind.title.zh if kind else sanction.kind,
+        measure_en=kind.title.en if kind else sanction.kind,
+        evidence_seqs=evidence,
+        decided_by_role="platform reviewer",
+        appeal=appeal,
+        in_force=sanction.in_force(ctx.clock.now()),
+    )
+
+
+async def list_my_sanctions(ctx: ServiceContext, actor: Actor) -> list[Sanction]:
+    """Sanctions on the actor's account and on the groups they own."""
+    async with transaction(ctx, write=False) as uow:
+        owned = [
+            g.id for m, g in await uow.memberships.for_account(actor.id) if g.owner_id == actor.id
+        ]
+        return await uow.reports.sanctions_affecting(actor.id, owned)
+
+
+def _statement(text: str) -> str:
+    text = text.strip()
+    if not 1 <= len(text) <= 2000:
+        raise InvalidInput("statement_required", "Say why, in 1 to 2,000 characters.")
+    return text
+
+
+async def do_appeal_sanction(
+    ctx: ServiceContext, actor: Actor, sanction_id: int, statement: str
+) -> Appeal:
+    text = _statement(statement)
+    now = ctx.clock.now()
+    async with transaction(ctx) as uow:
+        sanction = await uow.reports.get_sanction(sanction_id)
+        if sanction is None or not await _affects(uow, sanction, actor.id):
+            raise NotFound("sanction_not_found", "No such sanction affecting you.")
+        existing = await uow.reports.find_appeal(
+            AppealKind.sanction, sanction.case_id, None, sanction.id
+        )
+        check_appeal_allowed(sanction, now, existing is not None)
+        appeal = await uow.reports.add_appeal(
+            Appeal(
+                0,
+                AppealKind.sanction,
+                sanction.id,
+                sanction.case_id,
+                actor.id,
+                text,
+                now,
+                AppealState.pending,
+            )
+        )
+    return appeal
+
+
+async def do_request_review(
+    ctx: ServiceContext, actor: Actor, case_id: int, statement: str
+) -> Appeal:
+    """A reporter asks once for review of a no_violation decision."""
+    text = _statement(statement)
+    now = ctx.clock.now()
+    async with transaction(ctx) as uow:
+        case = await uow.reports.get_case(case_id)
+        reports = await uow.reports.reports_for_case(case) if case else []
+        if case is None or all(r.reporter_id != actor.id for r in reports):
+            raise NotFound("case_not_found", "No such case among your reports.")
+        if case.decision is not Decision.no_violation:
+            raise Conflict("not_reviewable", "Only a no_violation decision can be reviewed.")
+        if await uow.reports.find_appeal(AppealKind.reporter_review, case_id, actor.id, None):
+            raise Conflict("appeal_exists", "You may ask for review of a decision once.")
+        book = ctx.rulebooks.in_force(now)
+        assert case.decided_at is not None
+        if (now - case.decided_at).days > book.appeal_window_days:
+            raise Gone("appeal_window_closed", "The window to ask for review has closed.")
+        return await uow.reports.add_appeal(
+            Appeal(
+                0,
+                AppealKind.reporter_review,
+                None,
+                case_id,
+                actor.id,
+                text,
+                now,
+                AppealState.pending,
+            )
+        )
+
+
+async def list_pending_appeals(ctx: ServiceContext, actor: Actor, limit: int = 100) -> list[Appeal]:
+    require_platform_role(actor, *SENIORS)
+    async with transaction(ctx, write=False) as uow:
+        return await uow.reports.pending_appeals(limit)
+
+
+async def do_decide_appeal(
+    ctx: ServiceContext, actor: Actor, appeal_id: int, overturn: bool, note: str = ""
+) -> Appeal:
+    """A senior reviewer other than the original decider upholds or overturns."""
+    require_platform_role(actor, *SENIORS)
+    now = ctx.clock.now()
+    async with transaction(ctx) as uow:
+        appeal = await uow.reports.get_appeal(appeal_id)
+        if appeal is None:
+            raise NotFound("appeal_not_found", "No such appeal.")
+        if appeal.state is not AppealState.pending:
+            raise Conflict("appeal_decided", f"This appeal is already {appeal.state.value}.")
+        case = await uow.reports.get_case(appeal.case_id)
+        assert case is not None
+        sanction = (
+            await uow.reports.get_sanction(appeal.sanction_id) if appeal.sanction_id else None
+        )
+        original = sanction.decided_by if sanction else case.decided_by
+        check_appeal_decider(actor.id, original)
+        if appeal.appellant_id == actor.id:
+            raise Forbidden("own_decision", "No one decides their own appeal.")
+        state = AppealState.overturned if overturn else AppealState.upheld
+        if overturn and sanction is not None and sanction.state is SanctionState.active:
+            await end_sanction(ctx, uow, sanction, SanctionState.overturned, reverse_credit=True)
+        if overturn and appeal.kind is AppealKind.reporter_review:
+            # The case goes back to the queue, for a senior reviewer.
+            await uow.reports.update_case(
+                case.id,
+                status=CaseStatus.escalated,
+                decision=None,
+                decided_by=None,
+                decided_at=None,
+                claimed_by=None,
+                platform_visible_at=now,
+            )
+        await uow.reports.update_appeal(
+            appeal_id, state=state, decided_by=actor.id, decided_at=now, note=note[:2000]
+        )
+        await audit.record(
+            ctx,
+            uow,
+            actor.id,
+            "appeal.decide",
+            f"appeal:{appeal_id}",
+            outcome=state.value,
+            note=note[:500],
+        )
+        notify(uow, appeal.appellant_id, "appeal_decided", appeal_id=appeal_id, outcome=state.value)
+        fresh = await uow.reports.get_appeal(appeal_id)
+    assert fresh is not None
+    return fresh

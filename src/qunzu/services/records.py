@@ -1,0 +1,143 @@
+"""Records and reports to the authorities (Art. 11), and the transparency report (DSA Art. 15).
+
+Every decision, sanction, referral and appeal is kept. The regulator export lists
+sanctions on groups and accounts with their articles and reasons; the
+transparency report counts what happened in a period.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from qunzu.domain.errors import InvalidInput
+from qunzu.domain.models import PlatformRole
+from qunzu.domain.reports import OPEN_STATUSES
+from qunzu.domain.sanctions import AppealState
+from qunzu.services import audit
+from qunzu.services.accounts import Actor, require_platform_role
+from qunzu.services.context import ServiceContext, transaction
+
+EXPORT_FIELDS = (
+    "sanction_id", "case_id", "measure", "target", "group_id", "group_number", "account_id",
+    "article", "rulebook_version", "facts", "category", "tier", "decided_by", "automated",
+    "starts_at", "ends_at", "state", "report_count", "conduct_at", "decided_at",
+)  # fmt: skip
+RECORDS_ROLES = (PlatformRole.auditor, PlatformRole.admin, PlatformRole.senior_reviewer)
+
+
+def _check_period(start: datetime, end: datetime) -> None:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInput("invalid_period", "Give both ends of the period with a UTC offset.")
+    if end <= start:
+        raise InvalidInput("invalid_period", "The period ends after it starts.")
+
+
+async def regulator_rows(
+    ctx: ServiceContext, start: datetime, end: datetime, actor: Actor | None = None
+) -> list[dict[str, Any]]:
+    """Sanctions (and referrals) begun in [start, end), with their articles and reasons."""
+    if actor is not None:
+        require_platform_role(actor, *RECORDS_ROLES)
+    _check_period(start, end)
+    rows = []
+    async with transaction(ctx) as uow:
+        for s in await uow.reports.sanctions_between(start, end):
+            case = await uow.reports.get_case(s.case_id)
+            assert case is not None
+            group = await uow.groups.get(case.target.group_id)
+            rows.append(
+                {
+                    "sanction_id": s.id,
+                    "case_id": s.case_id,
+                    "measure": s.kind,
+                    "target": s.target.value,
+                    "group_id": case.target.group_id,
+                    "group_number": group.number if group else None,
+                    "account_id": s.account_id,
+                    "article": s.article,
+                    "rulebook_version": s.rulebook_version,
+                    "facts": s.facts,
+                    "category": case.category,
+                    "tier": case.tier,
+                    "decided_by": s.decided_by,
+                    "automated": s.automated,
+                    "starts_at": s.starts_at.isoformat(),
+                    "ends_at": s.ends_at.isoformat() if s.ends_at else None,
+                    "state": s.state.value,
+                    "report_count": case.reporters,
+                    "conduct_at": case.conduct_at.isoformat(),
+                    "decided_at": case.decided_at.isoformat() if case.decided_at else None,
+                }
+            )
+        if actor is not None:
+            await audit.record(
+                ctx,
+                uow,
+                actor.id,
+                "records.export",
+                "regulator",
+                start=start.isoformat(),
+                end=end.isoformat(),
+                rows=len(rows),
+            )
+    return rows
+
+
+def render(rows: list[dict[str, Any]], fmt: str) -> str:
+    if fmt == "jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(EXPORT_FIELDS))
+        writer.writeheader()
+        for r in rows:
+            writer.writerow(r)
+        return out.getvalue()
+    raise InvalidInput("invalid_format", "format is jsonl or csv.")
+
+
+async def transparency(
+    ctx: ServiceContext, start: datetime, end: datetime, actor: Actor | None = None
+) -> dict[str, Any]:
+    """Counts for a period: reports by category and tier, decisions, sanctions, time to
+    decision, deadlines missed, appeals and how many overturned."""
+    if actor is not None:
+        require_platform_role(actor, *RECORDS_ROLES)
+    _check_period(start, end)
+    now = ctx.clock.now()
+    async with transaction(ctx, write=False) as uow:
+        cases = await uow.reports.cases_between(start, end)
+        sanctions = await uow.reports.sanctions_between(start, end)
+        appeals = await uow.reports.appeals_between(start, end)
+    hours = [(c.decided_at - c.created_at).total_seconds() / 3600 for c in cases if c.decided_at]
+    missed = sum(
+        1
+        for c in cases
+        if (c.decided_at and c.decided_at > c.deadline_at)
+        or (c.status in OPEN_STATUSES and now > c.deadline_at)
+    )
+    decided_appeals = [a for a in appeals if a.state is not AppealState.pending]
+    overturned = sum(1 for a in decided_appeals if a.state is AppealState.overturned)
+    return {
+        "period": {"from": start.isoformat(), "to": end.isoformat()},
+        "cases": len(cases),
+        "reports": sum(c.reporters for c in cases),
+        "by_category": dict(Counter(c.category for c in cases)),
+        "by_tier": dict(Counter(c.tier for c in cases)),
+        "by_decision": dict(
+            Counter(c.decision.value if c.decision else c.status.value for c in cases)
+        ),
+        "sanctions": dict(Counter(s.kind for s in sanctions)),
+        "median_hours_to_decision": round(statistics.median(hours), 2) if hours else None,
+        "deadlines_missed": missed,
+        "appeals": len(appeals),
+        "appeals_decided": len(decided_appeals),
+        "appeals_overturned": overturned,
+        "overturn_rate": round(overturned / len(decided_appeals), 3) if decided_appeals else None,
+    }
