@@ -45,6 +45,8 @@ class PhaseStats:
     last: float = 0.0
     hist: dict[int, int] = field(default_factory=dict)
     lat_sum: float = 0.0
+    # per wall-clock second: [deliveries, worst latency], to see stalls over time
+    series: dict[int, list[float]] = field(default_factory=dict)
 
     def add(self, now: float, sent: float) -> None:
         if not self.count:
@@ -55,6 +57,13 @@ class PhaseStats:
         self.lat_sum += lat
         b = min(MAX_BUCKET, max(0, int(lat / BUCKET_S)))
         self.hist[b] = self.hist.get(b, 0) + 1
+        sec = self.series.get(int(now))
+        if sec is None:
+            self.series[int(now)] = [1, lat]
+        else:
+            sec[0] += 1
+            if lat > sec[1]:
+                sec[1] = lat
 
     def percentile(self, q: float) -> float | None:
         if not self.count:
@@ -78,6 +87,10 @@ class PhaseStats:
             "mean": mean,
             "max": top,
             **pct,
+            "series": [
+                {"t": t, "deliveries": int(c), "max_ms": round(worst * 1000, 1)}
+                for t, (c, worst) in sorted(self.series.items())
+            ],
         }
 
 

@@ -75,6 +75,39 @@ def _h(expr: str, mul: int, add: int) -> str:
     return f"((({expr}) * {mul} + {add}) % {P})"
 
 
+def verified_sql(expr: str) -> str:
+    """70% of accounts are verified (the same hash on both databases)."""
+    return f"{_h(expr, 40503, 3)} % 100 < 70"
+
+
+def ledger_select(n: int, m: int, source: str, pg: bool = False) -> str:
+    """SELECT producing ledger rows for entry numbers ``i`` from ``source``.
+
+    Entry i belongs to account 1 + i*n/m (so entries arrive in account order, M/N each);
+    a verified account's first entry is its +300 identity_verified credit (as
+    ``do_submit_identity`` records it), the others are 75% credits of +1..+20 and 25%
+    penalties of -10..-150, spread over the past year.
+    """
+    h = "x.h"
+    ago = f"{_h('x.i', 2246822519, 7)} % 31536000"
+    if pg:
+        at = f"date_trunc('second', now()) - make_interval(secs => {ago})"
+    else:
+        at = f"strftime('%Y-%m-%d %H:%M:%S', {int(time.time())} - {ago}, 'unixepoch') || '.000000'"
+    ident = f"x.i * {n} % {m} < {n} AND {verified_sql('x.a')}"
+    return f"""
+        SELECT x.a,
+               CASE WHEN {ident} THEN 300
+                    WHEN {h} % 4 = 0 THEN -(10 + ({h} / 4) % 141) ELSE 1 + ({h} / 4) % 20 END,
+               CASE WHEN {ident} THEN 'identity_verified'
+                    WHEN {h} % 4 = 0 THEN 'sanction' ELSE 'manual_adjustment' END,
+               CASE WHEN {ident} THEN 'art-6' WHEN {h} % 4 = 0 THEN 'art-9' END,
+               NULL, '', {at}
+        FROM (SELECT i, 1 + (i * {n}) / {m} AS a, {_h("i", 2654435761, 12345)} AS h
+              FROM {source}) AS x
+    """
+
+
 def machine() -> dict[str, Any]:
     model = ""
     with contextlib.suppress(OSError):
@@ -147,25 +180,18 @@ def generate_sqlite(db: Path, n: int, m: int) -> dict[str, Any]:
             SELECT i, 'bench' || i, 'Bench ' || i, ?,
                    strftime('%Y-%m-%d %H:%M:%S', {now} - {_h("i", 2654435761, 17)} % 63072000,
                             'unixepoch') || '.000000',
-                   {_h("i", 40503, 3)} % 100 < 70, NULL, 0
+                   {verified_sql("i")}, NULL, 0
             FROM s
             """,
             (FAKE_HASH,),
         )
         timings["accounts_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        h = _h("i", 2654435761, 12345)
         con.execute(
             f"""
             WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {m - 1})
             INSERT INTO credit_ledger (account_id, delta, reason, article, source, note, at)
-            SELECT 1 + (i * {n}) / {m},
-                   CASE WHEN {h} % 4 = 0 THEN -(10 + ({h} / 4) % 141) ELSE 1 + ({h} / 4) % 20 END,
-                   CASE WHEN {h} % 4 = 0 THEN 'sanction' ELSE 'manual_adjustment' END,
-                   CASE WHEN {h} % 4 = 0 THEN 'art-9' END, NULL, '',
-                   strftime('%Y-%m-%d %H:%M:%S', {now} - {_h("i", 2246822519, 7)} % 31536000,
-                            'unixepoch') || '.000000'
-            FROM s
+            {ledger_select(n, m, "s")}
             """
         )
         timings["ledger_s"] = time.perf_counter() - t0
@@ -198,9 +224,14 @@ def sqlite_state_summary(db: Path) -> dict[str, Any]:
     try:
         levels = dict(con.execute("SELECT level, count(*) FROM account_credit GROUP BY level"))
         ledger = con.execute("SELECT count(*) FROM credit_ledger").fetchone()[0]
+        score_sum = con.execute("SELECT sum(score) FROM account_credit").fetchone()[0]
     finally:
         con.close()
-    return {"levels": {str(k): v for k, v in sorted(levels.items())}, "ledger_rows": ledger}
+    return {
+        "levels": {str(k): v for k, v in sorted(levels.items())},
+        "ledger_rows": ledger,
+        "score_sum": score_sum,
+    }
 
 
 async def bench_sqlite(n: int, m: int, profile_dir: Path | None) -> dict[str, Any]:
@@ -269,7 +300,7 @@ async def generate_postgres(dsn: str, n: int, m: int) -> dict[str, Any]:
                                   identity_verified, platform_role, disabled)
             SELECT i, 'bench' || i, 'Bench ' || i, $1,
                    {now_sql} - make_interval(secs => {_h("i", 2654435761, 17)} % 63072000),
-                   {_h("i", 40503, 3)} % 100 < 70, NULL, false
+                   {verified_sql("i")}, NULL, false
             FROM generate_series(1::bigint, {n}::bigint) AS i
             """,
             FAKE_HASH,
@@ -278,26 +309,15 @@ async def generate_postgres(dsn: str, n: int, m: int) -> dict[str, Any]:
         timings["accounts_s"] = time.perf_counter() - t0
 
         # Two halves on two connections: the load is CPU-bound per backend.
-        h = _h("i", 2654435761, 12345)
-
         async def ledger_part(lo: int, hi: int) -> None:
             c = await asyncpg.connect(dsn)
             try:
                 await c.execute("SET session_replication_role = replica")
                 await c.execute("SET statement_timeout = '30min'")
+                series = f"generate_series({lo}::bigint, {hi}::bigint) AS s(i)"
                 await c.execute(
-                    f"""
-                    INSERT INTO credit_ledger (account_id, delta, reason, article, source,
-                                               note, at)
-                    SELECT 1 + (i * {n}) / {m},
-                           CASE WHEN {h} % 4 = 0 THEN -(10 + ({h} / 4) % 141)
-                                ELSE 1 + ({h} / 4) % 20 END,
-                           CASE WHEN {h} % 4 = 0 THEN 'sanction' ELSE 'manual_adjustment' END,
-                           CASE WHEN {h} % 4 = 0 THEN 'art-9' END, NULL, '',
-                           {now_sql} - make_interval(
-                               secs => {_h("i", 2246822519, 7)} % 31536000)
-                    FROM generate_series({lo}::bigint, {hi}::bigint) AS i
-                    """
+                    "INSERT INTO credit_ledger (account_id, delta, reason, article, source,"
+                    f" note, at) {ledger_select(n, m, series, pg=True)}"
                 )
             finally:
                 await c.close()
@@ -305,9 +325,7 @@ async def generate_postgres(dsn: str, n: int, m: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         workers = max(1, min(4, os.cpu_count() or 1))
         bounds = [m * k // workers for k in range(workers + 1)]
-        await asyncio.gather(
-            *(ledger_part(bounds[k], bounds[k + 1] - 1) for k in range(workers))
-        )
+        await asyncio.gather(*(ledger_part(bounds[k], bounds[k + 1] - 1) for k in range(workers)))
         timings["ledger_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         await con.execute(
@@ -342,9 +360,14 @@ async def pg_state_summary(dsn: str) -> dict[str, Any]:
     try:
         levels = await con.fetch("SELECT level, count(*) FROM account_credit GROUP BY level")
         ledger = await con.fetchval("SELECT count(*) FROM credit_ledger")
+        score_sum = await con.fetchval("SELECT sum(score) FROM account_credit")
     finally:
         await con.close()
-    return {"levels": {str(r[0]): r[1] for r in sorted(levels)}, "ledger_rows": ledger}
+    return {
+        "levels": {str(r[0]): r[1] for r in sorted(levels)},
+        "ledger_rows": ledger,
+        "score_sum": score_sum,
+    }
 
 
 async def bench_postgres(
@@ -454,7 +477,9 @@ async def bench_checks(rounds: int, per_round: int, loop_n: int) -> dict[str, An
         token = (await do_login(ctx, "benchsender", "correct horse battery")).token
         actor = await authenticate(ctx, token)
         born = datetime(1990, 5, 17, tzinfo=UTC).date()
-        await do_submit_identity(ctx, actor, "张三", make_resident_id("110101", born, 123), "13800138000")
+        await do_submit_identity(
+            ctx, actor, "张三", make_resident_id("110101", born, 123), "13800138000"
+        )
         actor = await authenticate(ctx, token)
         group = await do_create_group(ctx, actor, "bench group", GroupCategory.friends)
         gid = group.id
@@ -578,6 +603,14 @@ def report(results: dict[str, Any]) -> None:
                 f"  {r['accounts_per_s']:>10,.0f} accounts/s   goal < {GOAL_RECOMPUTE_S:.0f}s:"
                 f" {verdict}"
             )
+    if results.get("sqlite") and results.get("postgres"):
+        a = results["sqlite"]["recompute"]["cold"]
+        b = results["postgres"]["recompute"]["cold"]
+        same = a["levels"] == b["levels"] and a["score_sum"] == b["score_sum"]
+        print(
+            f"  cross-check: levels {a['levels']} score sum {a['score_sum']} on SQLite; "
+            + ("the same on PostgreSQL" if same else f"PostgreSQL differs: {b}")
+        )
     ck = results.get("checks")
     if ck:
         med = ck["send_us_median"]
@@ -585,10 +618,14 @@ def report(results: dict[str, Any]) -> None:
         print(f"  pure checks per send        {ck['pure_checks_us']:8.2f} us  {ck['pure_each_us']}")
         print(f"  do_send_message, checks     {med['with_checks']:8.1f} us")
         print(f"  do_send_message, no checks  {med['checks_skipped']:8.1f} us")
-        print(f"  do_send_message, no checks, no activity {med['checks_and_activity_skipped']:.1f} us")
+        print(
+            f"  do_send_message, no checks, no activity {med['checks_and_activity_skipped']:.1f} us"
+        )
         lo, hi = ck["checks_cost_us_iqr"]
         cost = ck["checks_cost_us_median_paired"]
-        verdict = "PASS" if cost < GOAL_CHECKS_US and ck["pure_checks_us"] < GOAL_CHECKS_US else "FAIL"
+        verdict = (
+            "PASS" if cost < GOAL_CHECKS_US and ck["pure_checks_us"] < GOAL_CHECKS_US else "FAIL"
+        )
         print(
             f"  checks cost (paired median)  {cost:8.1f} us (IQR {lo:.1f}..{hi:.1f})"
             f"   goal < {GOAL_CHECKS_US:.0f} us: {verdict}"
@@ -605,7 +642,9 @@ def main() -> None:
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--skip-recompute", action="store_true", help="only the checks")
     ap.add_argument("--skip-checks", action="store_true", help="only the recompute")
-    ap.add_argument("--postgres-url", default=DEFAULT_PG, help=f"admin database (default {DEFAULT_PG})")
+    ap.add_argument(
+        "--postgres-url", default=DEFAULT_PG, help=f"admin database (default {DEFAULT_PG})"
+    )
     ap.add_argument("--rounds", type=int, default=None, help="alternating send rounds (default 30)")
     ap.add_argument("--per-round", type=int, default=300, help="sends per round per variant")
     ap.add_argument("--py-spy", type=Path, default=None, metavar="DIR",

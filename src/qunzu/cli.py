@@ -7,7 +7,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,6 +22,39 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
 app.add_typer(rulebook_app, name="rulebook")
 app.add_typer(credit_app, name="credit")
+export_app = typer.Typer(help="Records for the authorities (Art. 11).", no_args_is_help=True)
+report_app = typer.Typer(help="Reports about the platform.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+app.add_typer(report_app, name="report")
+
+
+def _period(start: str | None, end: str | None, period: str | None) -> tuple[Any, Any]:
+    """--from/--to (ISO, offset optional: UTC assumed) or --period 2026, 2026-Q3, 2026-07."""
+    from datetime import UTC, datetime
+
+    def parse(text: str) -> datetime:
+        moment = datetime.fromisoformat(text)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    if period:
+        year, _, rest = period.partition("-")
+        y = int(year)
+        if not rest:
+            return datetime(y, 1, 1, tzinfo=UTC), datetime(y + 1, 1, 1, tzinfo=UTC)
+        if rest.upper().startswith("Q"):
+            q = int(rest[1:])
+            if not 1 <= q <= 4:
+                raise ValueError("quarter is Q1 to Q4")
+            start_m = 3 * (q - 1) + 1
+            first = datetime(y, start_m, 1, tzinfo=UTC)
+            last = datetime(y + (start_m + 3 > 12), (start_m + 3 - 1) % 12 + 1, 1, tzinfo=UTC)
+            return first, last
+        m = int(rest)
+        return datetime(y, m, 1, tzinfo=UTC), datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=UTC)
+    if not start or not end:
+        raise ValueError("give --from and --to, or --period")
+    return parse(start), parse(end)
+
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Where SQLite and the key file live.")
@@ -280,6 +313,81 @@ def credit_recompute(data_dir: DataDir = None) -> None:
         return 0
 
     raise typer.Exit(asyncio.run(run()))
+
+
+@export_app.command("regulator")
+def export_regulator(
+    start: Annotated[str | None, typer.Option("--from", help="ISO date or moment")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="ISO date or moment (exclusive)")] = None,
+    period: Annotated[str | None, typer.Option(help="2026, 2026-Q3 or 2026-07")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
+    out: Annotated[Path | None, typer.Option(help="File to write; default stdout")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Sanctions on groups and accounts, with articles and reasons (schema: docs/records.md)."""
+    from qunzu.bootstrap import build
+    from qunzu.domain.errors import DomainError
+    from qunzu.services.records import regulator_rows, render
+
+    try:
+        first, last = _period(start, end, period)
+    except ValueError as exc:
+        typer.echo(f"bad period: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+    async def run() -> str:
+        qunzu = build(_settings(data_dir))
+        await qunzu.start()
+        try:
+            return render(await regulator_rows(qunzu.ctx, first, last), fmt)
+        finally:
+            await qunzu.close()
+
+    try:
+        text = asyncio.run(run())
+    except DomainError as exc:
+        typer.echo(f"refused: {exc.code}: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    if out:
+        out.write_text(text, encoding="utf-8")
+    else:
+        typer.echo(text, nl=False)
+
+
+@report_app.command("transparency")
+def report_transparency(
+    start: Annotated[str | None, typer.Option("--from")] = None,
+    end: Annotated[str | None, typer.Option("--to")] = None,
+    period: Annotated[str | None, typer.Option(help="2026, 2026-Q3 or 2026-07")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Counts by category, tier, decision and sanction; time to decision; appeals (JSON)."""
+    import json
+
+    from qunzu.bootstrap import build
+    from qunzu.domain.errors import DomainError
+    from qunzu.services.records import transparency
+
+    try:
+        first, last = _period(start, end, period)
+    except ValueError as exc:
+        typer.echo(f"bad period: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+    async def run() -> dict[str, Any]:
+        qunzu = build(_settings(data_dir))
+        await qunzu.start()
+        try:
+            return await transparency(qunzu.ctx, first, last)
+        finally:
+            await qunzu.close()
+
+    try:
+        report = asyncio.run(run())
+    except DomainError as exc:
+        typer.echo(f"refused: {exc.code}: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
 
 
 def main() -> None:

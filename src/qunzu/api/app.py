@@ -15,11 +15,12 @@ from qunzu.api.metrics import Metrics, MetricsMiddleware
 from qunzu.api.middleware import BodyLimitMiddleware
 from qunzu.api.realtime import Hub
 from qunzu.api.realtime import router as realtime_router
-from qunzu.api.routers import accounts, governance, groups, messages, platform
+from qunzu.api.routers import accounts, governance, groups, messages, platform, reports
 from qunzu.api.schemas import HealthOut
 from qunzu.bootstrap import App, build
 from qunzu.config import Settings
 from qunzu.domain.clock import Clock
+from qunzu.services import review
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
@@ -54,6 +55,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         messages.router,
         platform.router,
         governance.router,
+        reports.router,
+        reports.platform,
     ):
         app.include_router(router)
     app.include_router(realtime_router)
@@ -69,6 +72,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         responses={200: {"content": {"text/plain": {}}}},
     )
     async def prometheus(request: Request) -> Response:
+        metrics.cases_overdue.set(await review.count_overdue(request.app.state.qunzu.ctx))
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     def openapi() -> dict[str, Any]:

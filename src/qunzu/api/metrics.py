@@ -40,6 +40,11 @@ class Metrics:
         self.deliveries = Counter(
             "qunzu_ws_deliveries_total", "Frames delivered over WebSocket.", registry=self.registry
         )
+        self.cases_overdue = Gauge(
+            "qunzu_cases_overdue",
+            "Open report cases past their handling deadline (Art. 12), at scrape time.",
+            registry=self.registry,
+        )
         self.slow_consumers = Counter(
             "qunzu_ws_slow_consumer_disconnects_total",
             "Streams closed because the client could not keep up.",

@@ -298,6 +298,140 @@ class QunzuClient:
     async def open_direct(self, handle: str) -> dict[str, Any]:
         return await self._json("POST", "/v1/direct", json={"handle": handle})
 
+    # ---- governance: rulebook and credit ------------------------------------------------
+
+    async def rulebook(self, at: str | None = None) -> dict[str, Any]:
+        return await self._json("GET", "/v1/rulebook", params={"at": at})
+
+    async def rulebook_versions(self) -> list[dict[str, Any]]:
+        return await self._json("GET", "/v1/rulebook/versions")
+
+    async def credit(self) -> dict[str, Any]:
+        return await self._json("GET", "/v1/me/credit")
+
+    async def lock_level(self, account_id: int, level: int | None, reason: str) -> dict[str, Any]:
+        return await self._json(
+            "POST",
+            "/v1/platform/credit-locks",
+            json={"account_id": account_id, "level": level, "reason": reason},
+        )
+
+    # ---- reports, sanctions, appeals ---------------------------------------------------
+
+    async def report(
+        self,
+        group_id: int,
+        kind: str,
+        category: str,
+        statement: str = "",
+        seq: int | None = None,
+        account_id: int | None = None,
+        extra_seqs: list[int] | None = None,
+    ) -> dict[str, Any]:
+        """Report a message (kind="message", seq=...), a member (account_id=...) or a group."""
+        target: dict[str, Any] = {"kind": kind}
+        if seq is not None:
+            target["seq"] = seq
+        if account_id is not None:
+            target["account_id"] = account_id
+        return await self._json(
+            "POST",
+            "/v1/reports",
+            json={
+                "group_id": group_id,
+                "target": target,
+                "category": category,
+                "statement": statement,
+                "extra_seqs": extra_seqs or [],
+            },
+        )
+
+    async def my_reports(self) -> list[dict[str, Any]]:
+        return await self._json("GET", "/v1/me/reports")
+
+    async def owner_notices(self) -> list[dict[str, Any]]:
+        return await self._json("GET", "/v1/me/owner-notices")
+
+    async def my_sanctions(self) -> list[dict[str, Any]]:
+        return await self._json("GET", "/v1/me/sanctions")
+
+    async def statement_of_reasons(self, sanction_id: int) -> dict[str, Any]:
+        return await self._json("GET", f"/v1/sanctions/{sanction_id}")
+
+    async def appeal(self, sanction_id: int, statement: str) -> dict[str, Any]:
+        return await self._json(
+            "POST", f"/v1/sanctions/{sanction_id}/appeal", json={"statement": statement}
+        )
+
+    async def acknowledge_warning(self, sanction_id: int) -> dict[str, Any]:
+        return await self._json("POST", f"/v1/sanctions/{sanction_id}/acknowledge")
+
+    async def request_review(self, case_id: int, statement: str) -> dict[str, Any]:
+        return await self._json(
+            "POST", f"/v1/cases/{case_id}/review-request", json={"statement": statement}
+        )
+
+    async def cases(self, **filters: Any) -> list[dict[str, Any]]:
+        return await self._json("GET", "/v1/platform/cases", params=filters)
+
+    async def case_file(self, case_id: int) -> dict[str, Any]:
+        return await self._json("GET", f"/v1/platform/cases/{case_id}")
+
+    async def claim_case(self, case_id: int) -> dict[str, Any]:
+        return await self._json("POST", f"/v1/platform/cases/{case_id}/claim")
+
+    async def escalate_case(self, case_id: int, note: str = "") -> dict[str, Any]:
+        return await self._json(
+            "POST", f"/v1/platform/cases/{case_id}/escalate", json={"note": note}
+        )
+
+    async def decide_case(
+        self,
+        case_id: int,
+        decision: str,
+        sanctions: list[dict[str, Any]] | None = None,
+        note: str = "",
+        manifestly_unfounded: bool = False,
+    ) -> dict[str, Any]:
+        return await self._json(
+            "POST",
+            f"/v1/platform/cases/{case_id}/decide",
+            json={
+                "decision": decision,
+                "sanctions": sanctions or [],
+                "note": note,
+                "manifestly_unfounded": manifestly_unfounded,
+            },
+        )
+
+    async def lift_sanction(self, sanction_id: int, reason: str) -> dict[str, Any]:
+        return await self._json(
+            "POST", f"/v1/platform/sanctions/{sanction_id}/lift", json={"reason": reason}
+        )
+
+    async def pending_appeals(self) -> list[dict[str, Any]]:
+        return await self._json("GET", "/v1/platform/appeals")
+
+    async def decide_appeal(self, appeal_id: int, overturn: bool, note: str = "") -> dict[str, Any]:
+        return await self._json(
+            "POST",
+            f"/v1/platform/appeals/{appeal_id}/decide",
+            json={"overturn": overturn, "note": note},
+        )
+
+    async def export_regulator(self, start: str, end: str, fmt: str = "jsonl") -> str:
+        response = await self.request(
+            "GET",
+            "/v1/platform/exports/regulator",
+            params={"from": start, "to": end, "format": fmt},
+        )
+        return response.text
+
+    async def transparency(self, start: str, end: str) -> dict[str, Any]:
+        return await self._json(
+            "GET", "/v1/platform/transparency", params={"from": start, "to": end}
+        )
+
     # ---- platform ----------------------------------------------------------------------
 
     async def read_identity(self, account_id: int, reason: str) -> dict[str, Any]:

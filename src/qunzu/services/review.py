@@ -338,7 +338,7 @@ async def _impose(
             await uow.reports.update_sanction(sanction.id, credit_delta=delta)
             sanction = replace(sanction, credit_delta=delta)
     for account in affected:
-        notify(uow, account, "statement_of_reasons", sanction_id=sanction.id, kind=request.kind)
+        notify(uow, account, "statement_of_reasons", sanction_id=sanction.id, measure=request.kind)
     return sanction
 
 

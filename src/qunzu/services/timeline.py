@@ -37,6 +37,6 @@ async def append_entry(
     return entry
 
 
-def notify(uow: UnitOfWork, recipient: int, kind: str, **data: Any) -> None:
+def notify(uow: UnitOfWork, recipient: int, kind: str, /, **data: Any) -> None:
     """Queue a per-account notice (delivered live only; the REST API is its record)."""
     uow.events.append(AccountNotified(recipient, kind, data))
