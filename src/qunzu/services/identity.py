@@ -88,7 +88,9 @@ async def do_submit_identity(
                 "This account already holds a verified identity; ask the platform to change it.",
             )
         held = await uow.identities.count_accounts_with(index, excluding=account_id)
-        limit = ctx.limits.max_accounts_per_identity
+        # The rulebook sets the rule (Art. 6); a deployment's setting may only be stricter.
+        book_limit = ctx.rulebooks.in_force(ctx.clock.now()).accounts_per_identity
+        limit = min(ctx.limits.max_accounts_per_identity, book_limit)
         if held >= limit:
             raise Conflict(
                 "identity_account_limit",
