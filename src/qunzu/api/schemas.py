@@ -240,6 +240,8 @@ class GroupOut(BaseModel):
     my_accepted_rules_version: int | None = None
     tier: str | None = Field(default=None, description="private, small, large or public (Art. 7)")
     activity: str | None = Field(default=None, description="dormant, normal or busy")
+    messages_last_day: int | None = None
+    last_activity_at: datetime | None = None
     info_page: dict[str, Any] | None = Field(
         default=None,
         description="Art. 8 information page of larger groups: name, member count, category, "
@@ -278,6 +280,8 @@ def group_out_of_view(view: Any) -> GroupOut:
     out = GroupOut.of(view.group, view.owner_display_name, view.my_membership)
     out.tier = view.tier
     out.activity = view.activity
+    out.messages_last_day = view.messages_last_day
+    out.last_activity_at = view.last_activity_at
     if view.shows_info_page:
         out.info_page = {
             "name": view.group.name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import unicodedata
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from qunzu.domain import permissions as perm
@@ -43,6 +44,8 @@ class GroupView:
     tier: str | None = None
     activity: str | None = None
     shows_info_page: bool = False  # Art. 8: larger groups show name, size, category, owner
+    messages_last_day: int = 0
+    last_activity_at: datetime | None = None
 
 
 def normalize_group_name(raw: str) -> str:
@@ -192,6 +195,8 @@ async def _view(
         tier,
         activity.value,
         group.member_count > book.info_page_min_members,
+        recent,
+        record.last_activity_at if record else None,
     )
 
 
