@@ -170,3 +170,66 @@ def check_appeal_decider(decider_id: int, original_decider_id: int | None) -> No
         raise Forbidden(
             "own_decision", "An appeal is decided by someone other than who made the decision."
         )
+
+
+# ---- effects: what a sanction in force refuses (used on every path) ----------------------
+
+
+class Path(StrEnum):
+    post = "post"
+    join = "join"
+    create_group = "create_group"
+    manage = "manage"
+
+
+def _until(s: Sanction) -> str:
+    return s.ends_at.isoformat() if s.ends_at else "until lifted"
+
+
+def check_sanctions_allow(
+    path: Path,
+    in_force: list[Sanction],
+    account_id: int,
+    group_id: int | None = None,
+    is_manager: bool = False,
+) -> None:
+    """Raise the refusal a sanction in force imposes on this path, if any (Art. 11)."""
+    for s in in_force:
+        mine = s.account_id == account_id and s.target is SanctionTarget.account
+        if mine and s.kind == "blacklist" and path is not Path.manage:
+            raise Forbidden(
+                "blacklisted",
+                f"Your account is blacklisted ({_until(s)}); see GET /v1/me/sanctions.",
+                sanction_id=s.id,
+            )
+        if path is Path.create_group and mine and s.kind == "revoke_group_creation":
+            raise Forbidden(
+                "group_creation_revoked",
+                f"You may not create groups ({_until(s)}).",
+                sanction_id=s.id,
+            )
+        if (
+            path is Path.manage
+            and mine
+            and (
+                s.kind == "blacklist"
+                or (s.kind == "suspend_admin_rights" and s.group_id in (None, group_id))
+            )
+        ):
+            raise Forbidden(
+                "management_suspended",
+                f"Your management rights are suspended ({_until(s)}).",
+                sanction_id=s.id,
+            )
+        if (
+            path is Path.post
+            and s.kind == "posting_suspension"
+            and s.target is SanctionTarget.group
+            and s.group_id == group_id
+            and not is_manager  # only owner and admin notices may be posted meanwhile
+        ):
+            raise Forbidden(
+                "posting_suspended",
+                f"Posting in this group is suspended by the platform ({_until(s)}).",
+                sanction_id=s.id,
+            )
