@@ -6,12 +6,15 @@ import asyncio
 import os
 import shutil
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from qunzu.config import Settings
+
+T = TypeVar("T")
 
 app = typer.Typer(help="qunzu: group chat with governance built in.", no_args_is_help=True)
 admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
@@ -26,6 +29,37 @@ export_app = typer.Typer(help="Records for the authorities (Art. 11).", no_args_
 report_app = typer.Typer(help="Reports about the platform.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 app.add_typer(report_app, name="report")
+
+
+def _with_services(
+    data_dir: Path | None, use: Callable[[Any], Awaitable[T]], refused: int = 2
+) -> T:
+    """Build the app from settings, run one service call, close it; a refusal (a domain
+    error) prints its code and exits with ``refused``."""
+    from qunzu.bootstrap import build
+    from qunzu.domain.errors import DomainError
+
+    async def run() -> T:
+        qunzu = build(_settings(data_dir))
+        await qunzu.start()
+        try:
+            return await use(qunzu.ctx)
+        finally:
+            await qunzu.close()
+
+    try:
+        return asyncio.run(run())
+    except DomainError as exc:
+        typer.echo(f"refused: {exc.code}: {exc.detail}", err=True)
+        raise typer.Exit(refused) from None
+
+
+def _period_or_exit(start: str | None, end: str | None, period: str | None) -> tuple[Any, Any]:
+    try:
+        return _period(start, end, period)
+    except ValueError as exc:
+        typer.echo(f"bad period: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _period(start: str | None, end: str | None, period: str | None) -> tuple[Any, Any]:
@@ -185,64 +219,42 @@ def create_platform_user(
     data_dir: DataDir = None,
 ) -> None:
     """Create a platform staff account (audited)."""
-    from qunzu.bootstrap import build
-    from qunzu.domain.errors import DomainError
     from qunzu.domain.models import PlatformRole
     from qunzu.services.accounts import do_register
 
     try:
         platform_role = PlatformRole(role)
     except ValueError:
-        typer.echo(
-            f"unknown role {role!r}; use one of: {', '.join(r.value for r in PlatformRole)}",
-            err=True,
-        )
+        roles = ", ".join(r.value for r in PlatformRole)
+        typer.echo(f"unknown role {role!r}; use one of: {roles}", err=True)
         raise typer.Exit(2) from None
     secret = (
         password
         or os.environ.get("QUNZU_NEW_USER_PASSWORD")
         or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     )
-
-    async def run() -> int:
-        qunzu = build(_settings(data_dir))
-        await qunzu.start()
-        try:
-            account = await do_register(qunzu.ctx, handle, secret, platform_role=platform_role)
-        except DomainError as exc:
-            typer.echo(f"refused: {exc.code}: {exc.detail}", err=True)
-            return 1
-        finally:
-            await qunzu.close()
-        typer.echo(f"created {account.handle} (id {account.id}) with role {platform_role.value}")
-        return 0
-
-    raise typer.Exit(asyncio.run(run()))
+    account = _with_services(
+        data_dir,
+        lambda ctx: do_register(ctx, handle, secret, platform_role=platform_role),
+        refused=1,
+    )
+    typer.echo(f"created {account.handle} (id {account.id}) with role {platform_role.value}")
 
 
 @audit_app.command("verify")
 def audit_verify(data_dir: DataDir = None) -> None:
     """Walk the audit hash chain; exit 1 and name the first broken entry if any."""
-    from qunzu.bootstrap import build
     from qunzu.services.audit import verify_audit_chain
 
-    async def run() -> int:
-        qunzu = build(_settings(data_dir))
-        await qunzu.start()
-        try:
-            report = await verify_audit_chain(qunzu.ctx)
-        finally:
-            await qunzu.close()
-        if report.ok:
-            typer.echo(f"audit chain intact: {report.checked} entries")
-            return 0
-        typer.echo(
-            f"audit chain BROKEN at entry {report.first_broken_id}: {report.reason} "
-            f"({report.checked} entries verified before it)"
-        )
-        return 1
-
-    raise typer.Exit(asyncio.run(run()))
+    report = _with_services(data_dir, verify_audit_chain)
+    if report.ok:
+        typer.echo(f"audit chain intact: {report.checked} entries")
+        return
+    typer.echo(
+        f"audit chain BROKEN at entry {report.first_broken_id}: {report.reason} "
+        f"({report.checked} entries verified before it)"
+    )
+    raise typer.Exit(1)
 
 
 @rulebook_app.command("check")
@@ -298,21 +310,11 @@ def credit_recompute(data_dir: DataDir = None) -> None:
     """Recompute every account's score and level (age, activity, fading penalties)."""
     import time
 
-    from qunzu.bootstrap import build
     from qunzu.services.credit import recompute_all
 
-    async def run() -> int:
-        qunzu = build(_settings(data_dir))
-        await qunzu.start()
-        try:
-            started = time.perf_counter()
-            count = await recompute_all(qunzu.ctx)
-            typer.echo(f"recomputed {count} accounts in {time.perf_counter() - started:.2f}s")
-        finally:
-            await qunzu.close()
-        return 0
-
-    raise typer.Exit(asyncio.run(run()))
+    started = time.perf_counter()
+    count = _with_services(data_dir, recompute_all)
+    typer.echo(f"recomputed {count} accounts in {time.perf_counter() - started:.2f}s")
 
 
 @export_app.command("regulator")
@@ -325,29 +327,14 @@ def export_regulator(
     data_dir: DataDir = None,
 ) -> None:
     """Sanctions on groups and accounts, with articles and reasons (schema: docs/records.md)."""
-    from qunzu.bootstrap import build
-    from qunzu.domain.errors import DomainError
     from qunzu.services.records import regulator_rows, render
 
-    try:
-        first, last = _period(start, end, period)
-    except ValueError as exc:
-        typer.echo(f"bad period: {exc}", err=True)
-        raise typer.Exit(2) from None
+    first, last = _period_or_exit(start, end, period)
 
-    async def run() -> str:
-        qunzu = build(_settings(data_dir))
-        await qunzu.start()
-        try:
-            return render(await regulator_rows(qunzu.ctx, first, last), fmt)
-        finally:
-            await qunzu.close()
+    async def rows(ctx: Any) -> str:
+        return render(await regulator_rows(ctx, first, last), fmt)
 
-    try:
-        text = asyncio.run(run())
-    except DomainError as exc:
-        typer.echo(f"refused: {exc.code}: {exc.detail}", err=True)
-        raise typer.Exit(2) from None
+    text = _with_services(data_dir, rows)
     if out:
         out.write_text(text, encoding="utf-8")
     else:
@@ -364,29 +351,10 @@ def report_transparency(
     """Counts by category, tier, decision and sanction; time to decision; appeals (JSON)."""
     import json
 
-    from qunzu.bootstrap import build
-    from qunzu.domain.errors import DomainError
     from qunzu.services.records import transparency
 
-    try:
-        first, last = _period(start, end, period)
-    except ValueError as exc:
-        typer.echo(f"bad period: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-    async def run() -> dict[str, Any]:
-        qunzu = build(_settings(data_dir))
-        await qunzu.start()
-        try:
-            return await transparency(qunzu.ctx, first, last)
-        finally:
-            await qunzu.close()
-
-    try:
-        report = asyncio.run(run())
-    except DomainError as exc:
-        typer.echo(f"refused: {exc.code}: {exc.detail}", err=True)
-        raise typer.Exit(2) from None
+    first, last = _period_or_exit(start, end, period)
+    report = _with_services(data_dir, lambda ctx: transparency(ctx, first, last))
     typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
 
 
