@@ -571,6 +571,15 @@ class Bench:
     meter: CpuMeter
     nproc: int
     rows: list[dict[str, Any]] = field(default_factory=list)
+    spy: PySpy | None = None  # when set, the next measured phase is profiled
+
+    def spy_start(self, name: str) -> None:
+        if self.spy is not None:
+            self.spy.start(name, self.args.duration)
+
+    def spy_stop(self) -> None:
+        if self.spy is not None:
+            self.spy.stop()
 
     async def quiet(self) -> float:
         """Before each measured phase, give other jobs on the box a chance to finish."""
@@ -611,9 +620,11 @@ class Bench:
 
             targets = ws_senders
         busy_before = await self.quiet()
+        self.spy_start(phase)
         a = self.meter.mark()
         out = await drive(targets, phase, self.args.duration, None, post)
         b = self.meter.mark()
+        self.spy_stop()
         got = await receiver.wait_for(phase, out.acks, timeout=15)
         for s in streams:
             await s.close()
@@ -660,8 +671,10 @@ class Bench:
         load = "full" if rate is None else f"paced {rate:.0f} msg/s"
         busy_before = await self.quiet() if record else -1.0
         print(f"[{system} {phase}] {len(senders)} senders, {load}, {duration:.0f}s", flush=True)
+        self.spy_start(f"fanout-{phase}")
         a = self.meter.mark()
         out = await drive(senders, phase, duration, rate, post)
+        self.spy_stop()
         expected = out.acks * n_receivers
         stats = await receivers.collect(phase, expected, timeout=10)
         b = self.meter.mark()
@@ -898,12 +911,9 @@ async def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         receiver = IngestReceiver(stream)
         receiver.start()
         for k in [] if "ingest" in args.skip else args.ingest_senders:
-            profile = k == max(args.ingest_senders)
-            if profile:
-                spy.start(f"ingest-http-{k}", args.duration)
+            bench.spy = spy if k == max(args.ingest_senders) else None
             await bench.ingest(world, receiver, k, "http")
-            if profile:
-                spy.stop()
+        bench.spy = None
         if args.ws_ingest and "ingest" not in args.skip:
             await bench.ingest(world, receiver, min(args.ingest_senders), "ws")
         await receiver.stop()
@@ -926,9 +936,9 @@ async def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
         post = await http_post(world.fan_group)
         n = len(world.fan_members)
         await bench.fanout("qunzu", recv, n, fan_senders, post, "warmup", 1.0, None, False)
-        spy.start("fanout-full", args.duration)
+        bench.spy = spy
         full = await bench.fanout("qunzu", recv, n, fan_senders, post, "full", args.duration, None)
-        spy.stop()
+        bench.spy = None
         # "Full-load rate" is what was delivered to everyone, not what was merely accepted.
         half_rate = max(1.0, min(full["msgs_per_s"], full["delivered_msgs_per_s"]) / 2)
         half = await bench.fanout(

@@ -52,7 +52,10 @@ def later_version_text() -> str:
     text = default_rulebook_text()
     for old, new in (
         ('version = "2017.1"', 'version = "2025.1"'),
-        ("effective_from = 2017-10-08T00:00:00+08:00", "effective_from = 2025-01-01T00:00:00+08:00"),
+        (
+            "effective_from = 2017-10-08T00:00:00+08:00",
+            "effective_from = 2025-01-01T00:00:00+08:00",
+        ),
         ("small_max = 100", "small_max = 150"),
     ):
         assert old in text, old
@@ -397,7 +400,9 @@ async def test_a_penalty_is_a_ledger_entry_explained_in_both_languages(
     assert [e["reason"] for e in mine["entries"]] == ["upheld_report_against", "identity_verified"]
 
 
-async def test_promotion_happens_at_the_band_floor(srv: ServerThread, verified: QunzuClient) -> None:
+async def test_promotion_happens_at_the_band_floor(
+    srv: ServerThread, verified: QunzuClient
+) -> None:
     await penalise(srv, verified, 99, CreditReason.manual_adjustment, None)  # 499
     assert await standing(verified) == (499, 1)
     await penalise(srv, verified, 1, CreditReason.manual_adjustment, None)  # 500
@@ -492,7 +497,11 @@ async def test_releasing_a_lock_returns_the_level_to_the_band_of_the_score(
     mine = await credit(verified)
     assert (mine["level"], mine["locked"]) == (1, False)
     last = (await audit_entries(srv))[-1]
-    assert (last.action, last.detail["level"], last.detail["previous"]) == ("credit.unlock", None, 2)
+    assert (last.action, last.detail["level"], last.detail["previous"]) == (
+        "credit.unlock",
+        None,
+        2,
+    )
 
 
 async def test_a_lock_by_an_ordinary_user_is_refused(

@@ -154,3 +154,14 @@ def test_private_spaces_get_no_context_window_and_no_group_sanctions() -> None:
 def test_only_large_and_public_groups_route_reports_to_the_platform_first() -> None:
     routed = {t for t in Tier if platform_may(PlatformAction.route_reports_to_platform_first, t)}
     assert routed == {Tier.large, Tier.public}
+
+
+def test_a_reversal_cancels_exactly_what_is_left_of_a_half_forgiven_penalty() -> None:
+    penalty = entry(-150, 90)
+    reversal = CreditEntry(1, 150, CreditReason.sanction_reversed, penalty.at)
+    assert compute_score([penalty, reversal], NOW, CREDIT) == CREDIT.inputs.base
+
+
+def test_account_age_and_activity_entries_never_fade() -> None:
+    drop = entry(-20, 90, CreditReason.activity)
+    assert weight(drop, NOW, 180) == -20

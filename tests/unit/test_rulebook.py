@@ -114,3 +114,14 @@ def test_in_force_picks_the_version_effective_at_the_moment() -> None:
     with pytest.raises(NotFound) as info:
         books.in_force(datetime(2016, 1, 1, tzinfo=UTC))
     assert info.value.code == "no_rulebook_in_force"
+
+
+def test_the_same_version_loaded_twice_is_refused(tmp_path: Path) -> None:
+    first = tmp_path / "a.toml"
+    second = tmp_path / "b.toml"
+    first.write_text(DEFAULT, encoding="utf-8")
+    second.write_text(
+        edited("2017-10-08T00:00:00+08:00", "2025-01-01T00:00:00+08:00"), encoding="utf-8"
+    )
+    with pytest.raises(RulebookError, match="more than once"):
+        load_rulebooks([first, second])

@@ -73,9 +73,23 @@ class CreditEntry:
     note: str = ""
 
 
+# Derived inputs are written as their change: a fall in recent activity is not a penalty
+# and must not fade, or the score would keep, for good, points the account no longer has.
+NEVER_FADES = frozenset({CreditReason.account_age, CreditReason.activity})
+# A reversal cancels a penalty exactly: it is dated at the penalty and fades with it,
+# so overturning a half-forgiven sanction restores what remained of it, no more.
+FADES_LIKE_PENALTY = frozenset({CreditReason.sanction_reversed})
+
+
+def fades(entry: CreditEntry) -> bool:
+    if entry.reason in FADES_LIKE_PENALTY:
+        return True
+    return entry.delta < 0 and entry.reason not in NEVER_FADES
+
+
 def weight(entry: CreditEntry, now: datetime, forgiveness_days: int) -> float:
     """Credits count fully; penalties fade linearly to zero over the forgiveness window."""
-    if entry.delta >= 0 or forgiveness_days <= 0:
+    if forgiveness_days <= 0 or not fades(entry):
         return float(entry.delta)
     age_days = (now - entry.at).total_seconds() / SECONDS_PER_DAY
     remaining = max(0.0, 1.0 - age_days / forgiveness_days)

@@ -24,36 +24,52 @@ QUOTA_TEXT = {
 }
 
 
-def _how_to_raise(quota: str, level: int, policy: CreditPolicy, limit: int) -> str:
+def _how_to_raise(
+    quota: str, level: int, policy: CreditPolicy, limit: int, category: str | None = None
+) -> str:
     if level == 0:
         return "Verify your real identity and keep a good record to reach level 1."
     for higher in policy.levels:
         if higher.level <= level:
             continue
-        value = (
-            max(higher.quotas.members_per_group.values())
-            if quota == "members_per_group"
-            else getattr(higher.quotas, quota)
-        )
+        if quota != "members_per_group":
+            value = getattr(higher.quotas, quota)
+        elif category is not None:
+            value = higher.quotas.member_cap(category)  # the cap for this group's category
+        else:
+            value = max(higher.quotas.members_per_group.values())
         if value > limit:
             return f"Credit level {higher.level} (score {higher.min_score}+) allows {value}."
     return "This is the highest limit the rulebook grants."
 
 
 def check_quota(
-    quota: str, used: int, limit: int, level: int, policy: CreditPolicy, *, whose: str = "your"
+    quota: str,
+    used: int,
+    limit: int,
+    level: int,
+    policy: CreditPolicy,
+    *,
+    whose: str = "your",
+    category: str | None = None,
 ) -> None:
-    """Allow while ``used < limit``; refuse the request that would go past it."""
+    """Allow while ``used < limit``; refuse the request that would go past it.
+
+    ``category`` is the group's, for ``members_per_group``: caps differ by category.
+    """
     if used < limit:
         return
+    raised_by = _how_to_raise(quota, level, policy, limit, category)
+    extra: dict[str, object] = {"category": category} if category is not None else {}
     raise QuotaExceeded(
         "quota_exceeded",
         f"Quota reached: {limit} {QUOTA_TEXT.get(quota, quota)} at {whose} credit level {level}. "
-        + _how_to_raise(quota, level, policy, limit),
+        + raised_by,
         quota=quota,
         limit=limit,
         level=level,
-        raised_by=_how_to_raise(quota, level, policy, limit),
+        raised_by=raised_by,
+        **extra,
     )
 
 

@@ -198,6 +198,10 @@ class RulebookSet:
         if not versions:
             raise ValueError("at least one rulebook version is needed")
         ordered = sorted(versions, key=lambda r: r.effective_from)
+        versions_seen = [b.version for b in ordered]
+        for version in versions_seen:
+            if versions_seen.count(version) > 1:
+                raise ValueError(f"rulebook version {version!r} is loaded more than once")
         for earlier, later in itertools.pairwise(ordered):
             if earlier.effective_from == later.effective_from:
                 raise ValueError(

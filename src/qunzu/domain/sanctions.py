@@ -134,7 +134,11 @@ def check_sanction_request(
     if request.days is not None:
         if request.days < 1:
             raise InvalidInput("invalid_days", "A sanction lasts at least one day.")
-        if kind.max_days is not None and request.days > kind.max_days:
+        if kind.max_days is None:
+            # Not time-limited (closure, lower_credit, refer_to_authority): a period would
+            # end the sanction on paper while its effect stayed.
+            raise InvalidInput("invalid_days", f"{kind.id} is not time-limited; it takes no days.")
+        if request.days > kind.max_days:
             raise InvalidInput(
                 "invalid_days",
                 f"{kind.id} lasts at most {kind.max_days} days.",
@@ -175,9 +179,11 @@ def check_appeal_decider(decider_id: int, original_decider_id: int | None) -> No
 # ---- effects: what a sanction in force refuses (used on every path) ----------------------
 
 
-class Path(StrEnum):
+class SanctionedPath(StrEnum):
+    """The paths a sanction can close."""
+
     post = "post"
-    join = "join"
+    join_group = "join_group"
     create_group = "create_group"
     manage = "manage"
 
@@ -187,7 +193,7 @@ def _until(s: Sanction) -> str:
 
 
 def check_sanctions_allow(
-    path: Path,
+    path: SanctionedPath,
     in_force: list[Sanction],
     account_id: int,
     group_id: int | None = None,
@@ -196,20 +202,20 @@ def check_sanctions_allow(
     """Raise the refusal a sanction in force imposes on this path, if any (Art. 11)."""
     for s in in_force:
         mine = s.account_id == account_id and s.target is SanctionTarget.account
-        if mine and s.kind == "blacklist" and path is not Path.manage:
+        if mine and s.kind == "blacklist" and path is not SanctionedPath.manage:
             raise Forbidden(
                 "blacklisted",
                 f"Your account is blacklisted ({_until(s)}); see GET /v1/me/sanctions.",
                 sanction_id=s.id,
             )
-        if path is Path.create_group and mine and s.kind == "revoke_group_creation":
+        if path is SanctionedPath.create_group and mine and s.kind == "revoke_group_creation":
             raise Forbidden(
                 "group_creation_revoked",
                 f"You may not create groups ({_until(s)}).",
                 sanction_id=s.id,
             )
         if (
-            path is Path.manage
+            path is SanctionedPath.manage
             and mine
             and (
                 s.kind == "blacklist"
@@ -222,7 +228,7 @@ def check_sanctions_allow(
                 sanction_id=s.id,
             )
         if (
-            path is Path.post
+            path is SanctionedPath.post
             and s.kind == "posting_suspension"
             and s.target is SanctionTarget.group
             and s.group_id == group_id

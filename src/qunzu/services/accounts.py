@@ -12,7 +12,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from qunzu.domain.models import Account, ApiToken, PlatformRole
@@ -40,7 +40,7 @@ class Actor:
 class IssuedToken:
     token: str
     token_id: int
-    expires_at_iso: str
+    expires_at: datetime
 
 
 def normalize_handle(raw: str) -> str:
@@ -121,7 +121,7 @@ async def _issue(ctx: ServiceContext, account_id: int, label: str) -> IssuedToke
     expires = now + timedelta(hours=ctx.limits.token_ttl_hours)
     async with transaction(ctx) as uow:
         row = await uow.tokens.add(account_id, hash_token(token), label, now, expires)
-    return IssuedToken(token, row.id, expires.isoformat())
+    return IssuedToken(token, row.id, expires)
 
 
 async def do_login(ctx: ServiceContext, handle: str, password: str, label: str = "") -> IssuedToken:

@@ -8,6 +8,7 @@ its credit entry. A reporter may ask once for review of a ``no_violation``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from qunzu.domain.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from qunzu.domain.reports import CaseStatus, Decision
@@ -195,7 +196,9 @@ async def do_decide_appeal(
         if overturn and sanction is not None and sanction.state is SanctionState.active:
             await end_sanction(ctx, uow, sanction, SanctionState.overturned, reverse_credit=True)
         if overturn and appeal.kind is AppealKind.reporter_review:
-            # The case goes back to the queue, for a senior reviewer.
+            # The case goes back to the queue, for a senior reviewer, with a fresh deadline.
+            category = ctx.rulebooks.in_force(now).report_categories.get(case.category)
+            hours = category.deadline_hours if category else 24
             await uow.reports.update_case(
                 case.id,
                 status=CaseStatus.escalated,
@@ -204,6 +207,7 @@ async def do_decide_appeal(
                 decided_at=None,
                 claimed_by=None,
                 platform_visible_at=now,
+                deadline_at=now + timedelta(hours=hours),
             )
         await uow.reports.update_appeal(
             appeal_id, state=state, decided_by=actor.id, decided_at=now, note=note[:2000]

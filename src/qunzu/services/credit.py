@@ -106,6 +106,7 @@ async def record_credit(
     article: str | None = None,
     source: str | None = None,
     note: str = "",
+    at: datetime | None = None,
 ) -> CreditState:
     """The hook every credit input goes through: one ledger entry, then a recompute.
 
@@ -114,7 +115,7 @@ async def record_credit(
     """
     now = ctx.clock.now()
     await uow.credit.add_entry(
-        CreditEntry(account_id, delta, reason, now, article=article, source=source, note=note)
+        CreditEntry(account_id, delta, reason, at or now, article=article, source=source, note=note)
     )
     return await recompute_account(ctx, uow, account_id, now)
 

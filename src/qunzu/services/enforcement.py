@@ -6,7 +6,7 @@ decided at the moment of the request."""
 from __future__ import annotations
 
 from qunzu.domain.models import GroupRole, Membership
-from qunzu.domain.sanctions import Path, Sanction, check_sanctions_allow
+from qunzu.domain.sanctions import Sanction, SanctionedPath, check_sanctions_allow
 from qunzu.services.context import ServiceContext
 from qunzu.services.ports import UnitOfWork
 
@@ -23,15 +23,19 @@ async def check_may_post(
     sanctions = await in_force(ctx, uow, group_id, account_id)
     if sanctions:
         manager = membership.role in (GroupRole.owner, GroupRole.admin)
-        check_sanctions_allow(Path.post, sanctions, account_id, group_id, manager)
+        check_sanctions_allow(SanctionedPath.post, sanctions, account_id, group_id, manager)
 
 
 async def check_may_join(ctx: ServiceContext, uow: UnitOfWork, account_id: int) -> None:
-    check_sanctions_allow(Path.join, await in_force(ctx, uow, None, account_id), account_id)
+    check_sanctions_allow(
+        SanctionedPath.join_group, await in_force(ctx, uow, None, account_id), account_id
+    )
 
 
 async def check_may_create(ctx: ServiceContext, uow: UnitOfWork, account_id: int) -> None:
-    check_sanctions_allow(Path.create_group, await in_force(ctx, uow, None, account_id), account_id)
+    check_sanctions_allow(
+        SanctionedPath.create_group, await in_force(ctx, uow, None, account_id), account_id
+    )
 
 
 async def check_may_manage(
@@ -39,5 +43,9 @@ async def check_may_manage(
 ) -> None:
     """Owner and admin tools are refused while management rights are suspended (Art. 11)."""
     check_sanctions_allow(
-        Path.manage, await in_force(ctx, uow, None, account_id), account_id, group_id, True
+        SanctionedPath.manage,
+        await in_force(ctx, uow, None, account_id),
+        account_id,
+        group_id,
+        True,
     )

@@ -61,7 +61,15 @@ async def check_group_has_room(ctx: ServiceContext, uow: UnitOfWork, group: Grou
     level = await current_level(ctx, uow, group.owner_id)
     category = group.category.value if group.category else None
     cap = policy.level(level).quotas.member_cap(category)
-    check_quota("members_per_group", group.member_count, cap, level, policy, whose="the owner's")
+    check_quota(
+        "members_per_group",
+        group.member_count,
+        cap,
+        level,
+        policy,
+        whose="the owner's",
+        category=category,
+    )
 
 
 async def check_can_invite_more(ctx: ServiceContext, uow: UnitOfWork, account_id: int) -> None:

@@ -184,9 +184,9 @@ async def _view(
     record = await uow.activity.get_group(group.id)
     tier = record.tier if record else governance.compute_tier(ctx, group).value
     recent = await uow.activity.messages_since(group.id, now - governance.DAY)
-    activity = activity_class(
-        record.last_activity_at if record else None, recent, now, book.activity
-    )
+    # A new group is as active as its creation, not dormant from birth.
+    last_active = (record.last_activity_at if record else None) or group.created_at
+    activity = activity_class(last_active, recent, now, book.activity)
     return GroupView(
         group,
         owner.display_name if owner else None,

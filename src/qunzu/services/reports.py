@@ -6,7 +6,7 @@ private tier, the messages just before them, kept even if the originals go.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from qunzu.domain import permissions as perm
@@ -112,8 +112,11 @@ async def do_file_report(
                 "duplicate_report", "You already reported this; you will hear the outcome."
             )
         target_is_manager = await _is_manager(uow, group, target)
-        route = route_for(cat, tier, target_is_manager)
-        weight = reporter_weight(level, record)
+        # A direct chat has no owner or admin to hear first: the platform hears at once (P8).
+        route = Route.platform if group.is_direct else route_for(cat, tier, target_is_manager)
+        window = now - timedelta(days=book.reporting.unfounded_window_days)
+        recent = await uow.reports.count_unfounded_since(actor.id, window)
+        weight = reporter_weight(level, replace(record, recent_unfounded=recent))
 
         case = await uow.reports.open_case_for(target.key)
         if case is None:
@@ -158,7 +161,7 @@ async def do_file_report(
                     deadline_at=min(case.deadline_at, deadline(now, cat)),
                 )
             await uow.reports.update_case(case.id, **changes)
-            case = await uow.reports.get_case(case.id)  # type: ignore[assignment]
+            case = await uow.reports.get_case(case.id)
             assert case is not None
 
         report = await uow.reports.add_report(

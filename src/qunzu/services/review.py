@@ -93,6 +93,9 @@ async def open_case_file(ctx: ServiceContext, actor: Actor, case_id: int) -> Cas
                 "This case is with the group's owner until "
                 f"{case.platform_visible_at.isoformat()} (P8).",
             )
+        if case.status is CaseStatus.handled_by_owner:
+            # The owner acted in time: the report never reached the platform (P2, P8).
+            raise Forbidden("with_owner", "The group's owner handled this case in time (P8).")
         await audit.record(ctx, uow, actor.id, "case.view", f"case:{case_id}")
         return CaseFile(
             case,
@@ -460,6 +463,8 @@ async def end_sanction(
             -sanction.credit_delta,
             CreditReason.sanction_reversed,
             source=f"sanction:{sanction.id}",
+            # Dated at the penalty, so it cancels exactly what is left of it (domain.credit).
+            at=sanction.starts_at,
         )
 
 

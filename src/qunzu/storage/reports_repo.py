@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, union_all, update
 
 from qunzu.domain.reports import (
     Case,
@@ -164,20 +164,40 @@ class SqlReports:
         )
 
     async def queue(self, now: datetime, flt: QueueFilter, limit: int, offset: int) -> list[Case]:
+        """Earliest deadline first (then priority, then id), filtered.
+
+        One ordered, limited branch per status, merged: each walks ``ix_cases_queue`` (or
+        ``ix_cases_queue_category``) in deadline order and stops after ``offset + limit``
+        rows, where ``status IN (...)`` would read and sort every open case.
+        """
         c = t.cases
-        stmt = select(c).where(
-            c.c.status.in_([s.value for s in flt.status]), c.c.platform_visible_at <= now
-        )
-        if flt.category:
-            stmt = stmt.where(c.c.category == flt.category)
-        if flt.severity:
-            stmt = stmt.where(c.c.severity == flt.severity)
+        statuses = sorted(s.value for s in flt.status)
         if flt.escalated_only:
-            stmt = stmt.where(c.c.status == CaseStatus.escalated.value)
-        if flt.overdue_only:
-            stmt = stmt.where(c.c.deadline_at < now)
-        stmt = stmt.order_by(c.c.deadline_at, c.c.priority.desc(), c.c.id).limit(limit)
-        return [_case(r) for r in await self.c.execute(stmt.offset(offset))]
+            statuses = [s for s in statuses if s == CaseStatus.escalated.value]
+        if not statuses:
+            return []
+        order = (c.c.deadline_at, c.c.priority.desc(), c.c.id)
+
+        def branch(status: str) -> Select[Any]:
+            stmt = select(c).where(c.c.status == status, c.c.platform_visible_at <= now)
+            if flt.category:
+                stmt = stmt.where(c.c.category == flt.category)
+            if flt.severity:
+                stmt = stmt.where(c.c.severity == flt.severity)
+            if flt.overdue_only:
+                stmt = stmt.where(c.c.deadline_at < now)
+            return stmt.order_by(*order)
+
+        if len(statuses) == 1:
+            stmt = branch(statuses[0])
+        else:
+            merged = union_all(
+                *(select(branch(s).limit(limit + offset).subquery()) for s in statuses)
+            ).subquery()
+            stmt = select(merged).order_by(
+                merged.c.deadline_at, merged.c.priority.desc(), merged.c.id
+            )
+        return [_case(r) for r in await self.c.execute(stmt.limit(limit).offset(offset))]
 
     async def count_overdue(self, now: datetime) -> int:
         c = t.cases

@@ -9,9 +9,9 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Float,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -301,7 +301,10 @@ cases = Table(
     Column("rulebook_version", String(32), nullable=False, default=""),
 )
 Index("ix_cases_target_status", cases.c.target_key, cases.c.status)
-Index("ix_cases_queue", cases.c.status, cases.c.deadline_at)
+# The review queue walks these in deadline order, one status at a time (reports_repo.queue);
+# platform_visible_at makes the overdue count (the /metrics gauge) an index-only scan.
+Index("ix_cases_queue", cases.c.status, cases.c.deadline_at, cases.c.platform_visible_at)
+Index("ix_cases_queue_category", cases.c.status, cases.c.category, cases.c.deadline_at)
 Index("ix_cases_group", cases.c.group_id)
 
 reports = Table(

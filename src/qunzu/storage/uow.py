@@ -16,6 +16,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from qunzu.domain.errors import Conflict
 from qunzu.domain.events import Event
+from qunzu.services.ports import (
+    AccountRepository,
+    ActivityRepository,
+    AuditRepository,
+    CreditRepository,
+    GroupRepository,
+    IdentityRepository,
+    InvitationRepository,
+    JoinRequestRepository,
+    MembershipRepository,
+    OwnershipOfferRepository,
+    ReportsRepository,
+    RulesRepository,
+    TimelineRepository,
+    TokenRepository,
+)
 from qunzu.storage.credit_repo import SqlActivity, SqlCredit
 from qunzu.storage.engine import SQLITE_BEGIN_OPTION, is_sqlite
 from qunzu.storage.reports_repo import SqlReports
@@ -59,20 +75,20 @@ class SqlUnitOfWork:
                 self._lock.release()
             raise
         c = self._conn
-        self.accounts = SqlAccounts(c)
-        self.identities = SqlIdentities(c)
-        self.tokens = SqlTokens(c)
-        self.groups = SqlGroups(c)
-        self.memberships = SqlMemberships(c)
-        self.rules = SqlRules(c)
-        self.timeline = SqlTimeline(c)
-        self.invitations = SqlInvitations(c)
-        self.join_requests = SqlJoinRequests(c)
-        self.ownership_offers = SqlOwnershipOffers(c)
-        self.audit = SqlAudit(c)
-        self.credit = SqlCredit(c)
-        self.activity = SqlActivity(c)
-        self.reports = SqlReports(c)
+        self.accounts: AccountRepository = SqlAccounts(c)
+        self.identities: IdentityRepository = SqlIdentities(c)
+        self.tokens: TokenRepository = SqlTokens(c)
+        self.groups: GroupRepository = SqlGroups(c)
+        self.memberships: MembershipRepository = SqlMemberships(c)
+        self.rules: RulesRepository = SqlRules(c)
+        self.timeline: TimelineRepository = SqlTimeline(c)
+        self.invitations: InvitationRepository = SqlInvitations(c)
+        self.join_requests: JoinRequestRepository = SqlJoinRequests(c)
+        self.ownership_offers: OwnershipOfferRepository = SqlOwnershipOffers(c)
+        self.audit: AuditRepository = SqlAudit(c)
+        self.credit: CreditRepository = SqlCredit(c)
+        self.activity: ActivityRepository = SqlActivity(c)
+        self.reports: ReportsRepository = SqlReports(c)
         return self
 
     async def __aexit__(

@@ -44,9 +44,9 @@ async def login(body: LoginIn, ctx: Ctx) -> TokenOut:
     return TokenOut(
         token=issued.token,
         token_id=issued.token_id,
-        expires_at=issued.expires_at_iso,
+        expires_at=issued.expires_at,
         account=AccountOut.of(account),
-    )  # type: ignore[arg-type]
+    )
 
 
 @router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT)
@@ -74,7 +74,7 @@ async def my_tokens(ctx: Ctx, actor: CurrentActor) -> list[TokenInfoOut]:
 @router.post("/me/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenOut)
 async def new_token(body: TokenIn, ctx: Ctx, actor: CurrentActor) -> TokenOut:
     issued = await accounts.do_issue_token(ctx, actor, body.label)
-    return TokenOut(token=issued.token, token_id=issued.token_id, expires_at=issued.expires_at_iso)  # type: ignore[arg-type]
+    return TokenOut(token=issued.token, token_id=issued.token_id, expires_at=issued.expires_at)
 
 
 @router.delete("/me/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)

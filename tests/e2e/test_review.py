@@ -1,0 +1,332 @@
+"""The platform review queue (Arts. 11, 12; P2, P3, P8) on a real server with a frozen clock."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from qunzu.domain.clock import FrozenClock
+from qunzu.domain.models import PlatformRole
+from tests.e2e.test_reports import People, me, measure, refused, scene
+from tests.factories import add_member, make_group
+from tests.rulebooks import write_generous_rulebook
+from tests.server import ServerThread, test_settings
+from tests.unit.test_report_rules import later_version_text
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+NEW_VERSION_FROM = datetime(2026, 2, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def people(clocked_server: ServerThread) -> AsyncIterator[People]:
+    crowd = People(clocked_server)
+    yield crowd
+    await crowd.close()
+
+
+def clock_of(server: ServerThread) -> FrozenClock:
+    assert server.clock is not None
+    return server.clock
+
+
+async def overdue_metric(server: ServerThread) -> int:
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{server.url}/metrics")).text
+    found = re.search(r"^qunzu_cases_overdue (\S+)$", text, re.MULTILINE)
+    assert found, "qunzu_cases_overdue is missing from /metrics"
+    return int(float(found.group(1)))
+
+
+# ---- the queue ----------------------------------------------------------------------------
+
+
+async def test_the_queue_is_sorted_by_deadline_severe_cases_first(people: People) -> None:
+    normal = await scene(people)
+    severe = await scene(people, category="threat-to-life", body="I will find you")
+    reviewer = await people.staff(PlatformRole.reviewer)
+    queue = await reviewer.cases(limit=200)
+    deadlines = [c["deadline_at"] for c in queue]
+    assert deadlines == sorted(deadlines)
+    ids = [c["id"] for c in queue]
+    assert ids.index(severe.case_id) < ids.index(normal.case_id)
+    by_id = {c["id"]: c for c in queue}
+    created = datetime.fromisoformat(by_id[severe.case_id]["created_at"])
+    assert datetime.fromisoformat(by_id[severe.case_id]["deadline_at"]) - created == timedelta(
+        hours=2
+    )
+    created = datetime.fromisoformat(by_id[normal.case_id]["created_at"])
+    assert datetime.fromisoformat(by_id[normal.case_id]["deadline_at"]) - created == timedelta(
+        hours=24
+    )
+
+
+async def test_the_queue_filters_by_severity_and_category(people: People) -> None:
+    normal = await scene(people)
+    severe = await scene(people, category="terrorism", body="join our cell")
+    reviewer = await people.staff(PlatformRole.reviewer)
+    severe_only = await reviewer.cases(severity="severe", limit=200)
+    assert {c["severity"] for c in severe_only} == {"severe"}
+    assert severe.case_id in [c["id"] for c in severe_only]
+    assert normal.case_id not in [c["id"] for c in severe_only]
+    insults = await reviewer.cases(category="insult-defamation", limit=200)
+    assert {c["category"] for c in insults} == {"insult-defamation"}
+    assert normal.case_id in [c["id"] for c in insults]
+
+
+async def test_the_queue_filters_by_status_and_overdue(
+    people: People, clocked_server: ServerThread
+) -> None:
+    escalated = await scene(people)
+    fresh = await scene(people)
+    reviewer = await people.staff(PlatformRole.reviewer)
+    await reviewer.escalate_case(escalated.case_id, "needs a senior eye")
+    only_escalated = await reviewer.cases(status="escalated", limit=200)
+    assert {c["status"] for c in only_escalated} == {"escalated"}
+    assert escalated.case_id in [c["id"] for c in only_escalated]
+    assert fresh.case_id not in [c["id"] for c in only_escalated]
+    assert fresh.case_id not in [c["id"] for c in await reviewer.cases(overdue=True, limit=200)]
+    clock_of(clocked_server).advance(timedelta(hours=25))
+    await people.relogin(reviewer)
+    overdue = await reviewer.cases(overdue=True, limit=200)
+    assert fresh.case_id in [c["id"] for c in overdue]
+    now = clock_of(clocked_server).now()
+    assert all(datetime.fromisoformat(c["deadline_at"]) < now for c in overdue)
+
+
+async def test_decided_cases_leave_the_queue(people: People) -> None:
+    s = await scene(people)
+    reviewer = await people.staff(PlatformRole.reviewer)
+    await reviewer.decide_case(s.case_id, "no_violation")
+    assert s.case_id not in [c["id"] for c in await reviewer.cases(limit=200)]
+    decided = await reviewer.cases(status="decided", limit=200)
+    assert s.case_id in [c["id"] for c in decided]
+
+
+# ---- owner first (P8) ---------------------------------------------------------------------
+
+
+async def test_an_owner_case_reaches_the_queue_when_the_owner_does_not_act_in_time(
+    people: People, clocked_server: ServerThread
+) -> None:
+    s = await scene(people, public=False)
+    reviewer = await people.staff(PlatformRole.reviewer)
+    assert s.receipt["route"] == "owner"
+    assert s.case_id not in [c["id"] for c in await reviewer.cases(limit=200)]
+    for call in (reviewer.case_file(s.case_id), reviewer.claim_case(s.case_id)):
+        err = await refused(call)
+        assert (err.status, err.code) == (403, "with_owner")
+    clock_of(clocked_server).advance(timedelta(hours=24))
+    await people.relogin(reviewer)
+    assert s.case_id in [c["id"] for c in await reviewer.cases(limit=200)]
+    case_file = await reviewer.case_file(s.case_id)
+    assert case_file["case"]["status"] == "open"
+
+
+async def test_a_case_the_owner_handled_in_time_never_opens_to_the_platform(
+    people: People, clocked_server: ServerThread
+) -> None:
+    s = await scene(people, public=False)
+    await s.owner.remove_member(s.group["id"], me(s.offender), "insults")
+    clock_of(clocked_server).advance(timedelta(hours=25))  # past the owner's window
+    reviewer = await people.staff(PlatformRole.reviewer)
+    assert s.case_id not in [c["id"] for c in await reviewer.cases(limit=200)]
+    err = await refused(reviewer.case_file(s.case_id))
+    assert (err.status, err.code) == (403, "with_owner")
+
+
+# ---- what a reviewer sees (P2) ------------------------------------------------------------
+
+
+async def test_a_reviewer_sees_only_the_cases_evidence_and_no_other_content(
+    people: People,
+) -> None:
+    s = await scene(people, public=False, category="threat-to-life")
+    await s.owner.send(s.group["id"], "a message after the report")
+    other = await make_group(s.owner)
+    await s.owner.send(other["id"], "a message in another group")
+    reviewer = await people.staff(PlatformRole.reviewer)
+    case_file = await reviewer.case_file(s.case_id)
+    bodies = [e["body"] for e in case_file["evidence"]]
+    assert "you are an idiot" in bodies
+    assert "a message after the report" not in bodies
+    assert "a message in another group" not in bodies
+    assert max(e["seq"] for e in case_file["evidence"]) == s.seq
+    for gid in (s.group["id"], other["id"]):
+        err = await refused(reviewer.history(gid))
+        assert (err.status, err.code) == (404, "group_not_found")
+
+
+async def test_no_platform_endpoint_reads_group_content(people: People) -> None:
+    reviewer = await people.staff(PlatformRole.admin)
+    schema = (await reviewer.request("GET", "/openapi.json")).json()
+    platform = [p for p in schema["paths"] if p.startswith("/v1/platform")]
+    assert platform, "the platform API is missing"
+    assert not [p for p in platform if "message" in p or "group" in p or "history" in p]
+
+
+async def test_reviewing_needs_a_reviewer_role(people: People) -> None:
+    s = await scene(people)
+    auditor = await people.staff(PlatformRole.auditor)
+    for client in (s.owner, auditor):
+        for call in (
+            client.cases(),
+            client.case_file(s.case_id),
+            client.claim_case(s.case_id),
+            client.decide_case(s.case_id, "no_violation"),
+        ):
+            err = await refused(call)
+            assert (err.status, err.code) == (403, "platform_role_required")
+
+
+# ---- claim, escalate, decide --------------------------------------------------------------
+
+
+async def test_a_claimed_case_is_for_its_claimant(people: People) -> None:
+    s = await scene(people)
+    first = await people.staff(PlatformRole.reviewer)
+    second = await people.staff(PlatformRole.reviewer)
+    claimed = await first.claim_case(s.case_id)
+    assert (claimed["status"], claimed["claimed_by"]) == ("claimed", me(first))
+    for call in (second.claim_case(s.case_id), second.decide_case(s.case_id, "no_violation")):
+        err = await refused(call)
+        assert (err.status, err.code) == (409, "case_claimed")
+    decided = await first.decide_case(s.case_id, "no_violation")
+    assert decided["case"]["status"] == "decided"
+
+
+async def test_an_escalated_case_is_for_a_senior_reviewer(people: People) -> None:
+    s = await scene(people)
+    reviewer = await people.staff(PlatformRole.reviewer)
+    senior = await people.staff(PlatformRole.senior_reviewer)
+    await reviewer.claim_case(s.case_id)
+    escalated = await reviewer.escalate_case(s.case_id, "possibly criminal")
+    assert (escalated["status"], escalated["claimed_by"]) == ("escalated", None)
+    for call in (reviewer.claim_case(s.case_id), reviewer.decide_case(s.case_id, "no_violation")):
+        err = await refused(call)
+        assert (err.status, err.code) == (403, "senior_required")
+    err = await refused(reviewer.escalate_case(s.case_id))
+    assert (err.status, err.code) == (409, "already_escalated")
+    claimed = await senior.claim_case(s.case_id)
+    assert (claimed["status"], claimed["claimed_by"]) == ("escalated", me(senior))
+    decided = await senior.decide_case(
+        s.case_id, "violation", [measure("refer_to_authority", "art-13")]
+    )
+    assert decided["case"]["decision"] == "violation"
+
+
+async def test_deciding_a_case_twice_is_409_case_decided(people: People) -> None:
+    s = await scene(people)
+    reviewer = await people.staff(PlatformRole.reviewer)
+    await reviewer.decide_case(s.case_id, "no_violation")
+    for call in (
+        reviewer.decide_case(s.case_id, "violation", [measure("blacklist", days=7)]),
+        reviewer.claim_case(s.case_id),
+        reviewer.escalate_case(s.case_id),
+    ):
+        err = await refused(call)
+        assert (err.status, err.code) == (409, "case_decided")
+
+
+async def test_a_measure_outside_the_catalogue_is_400_unknown_sanction(people: People) -> None:
+    s = await scene(people)
+    reviewer = await people.staff(PlatformRole.reviewer)
+    err = await refused(reviewer.decide_case(s.case_id, "violation", [measure("fine")]))
+    assert (err.status, err.code) == (400, "unknown_sanction")
+    assert "blacklist" in err.problem["allowed"]
+    assert (await reviewer.case_file(s.case_id))["case"]["status"] == "open"
+
+
+async def test_an_article_the_measure_may_not_cite_is_400(people: People) -> None:
+    s = await scene(people)
+    reviewer = await people.staff(PlatformRole.reviewer)
+    err = await refused(
+        reviewer.decide_case(s.case_id, "violation", [measure("blacklist", "art-6")])
+    )
+    assert (err.status, err.code) == (400, "article_not_citable")
+
+
+@pytest.mark.parametrize(
+    ("decision", "with_measure", "code"),
+    [
+        ("no_violation", True, "no_sanctions_without_violation"),
+        ("violation", False, "sanction_required"),
+    ],
+)
+async def test_a_decision_and_its_sanctions_must_agree(
+    people: People, decision: str, with_measure: bool, code: str
+) -> None:
+    s = await scene(people)
+    reviewer = await people.staff(PlatformRole.reviewer)
+    sanctions = [measure("blacklist", days=7)] if with_measure else []
+    err = await refused(reviewer.decide_case(s.case_id, decision, sanctions))
+    assert (err.status, err.code) == (400, code)
+
+
+# ---- deadlines in /metrics ----------------------------------------------------------------
+
+
+async def test_a_missed_deadline_shows_in_metrics_until_the_case_is_decided(
+    people: People, clocked_server: ServerThread
+) -> None:
+    s = await scene(people, category="minors", body="send me pictures of your kids")
+    before = await overdue_metric(clocked_server)
+    clock_of(clocked_server).advance(timedelta(hours=2, minutes=1))
+    missed = await overdue_metric(clocked_server)
+    assert missed >= before + 1
+    reviewer = await people.staff(PlatformRole.reviewer)
+    await reviewer.decide_case(s.case_id, "no_violation")
+    assert await overdue_metric(clocked_server) == missed - 1
+
+
+# ---- P3: rules never apply backwards ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def versioned_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    """Two rulebook versions: the later one adds art-14 from NEW_VERSION_FROM."""
+    data_dir: Path = tmp_path_factory.mktemp("qunzu-versions")
+    later = data_dir / "later.toml"
+    later.write_text(later_version_text(NEW_VERSION_FROM.isoformat()), encoding="utf-8")
+    settings = test_settings(data_dir, rulebook_files=[write_generous_rulebook(data_dir), later])
+    thread = ServerThread(settings, clock=FrozenClock(START)).start()
+    yield thread
+    thread.stop()
+
+
+async def test_an_article_not_in_force_when_the_conduct_happened_is_400(
+    versioned_server: ServerThread,
+) -> None:
+    crowd = People(versioned_server)
+    try:
+        owner, offender, reporter = [await crowd.user(p) for p in ("owner", "offender", "rep")]
+        group = await make_group(owner)
+        await add_member(owner, group, offender)
+        await add_member(owner, group, reporter)
+        old_seq = (await offender.send(group["id"], "insult before the new rule"))["seq"]
+        clock_of(versioned_server).set(NEW_VERSION_FROM + timedelta(days=1))
+        for client in (owner, offender, reporter):
+            await crowd.relogin(client)
+        new_seq = (await offender.send(group["id"], "insult after the new rule"))["seq"]
+        old = await reporter.report(group["id"], "message", "threat-to-life", seq=old_seq)
+        new = await reporter.report(group["id"], "message", "threat-to-life", seq=new_seq)
+        reviewer = await crowd.staff(PlatformRole.reviewer)
+        err = await refused(
+            reviewer.decide_case(old["case_id"], "violation", [measure("warning", "art-14", 7)])
+        )
+        assert (err.status, err.code) == (400, "article_not_in_force")
+        earlier = await reviewer.decide_case(
+            old["case_id"], "violation", [measure("warning", "art-10", 7)]
+        )
+        assert earlier["case"]["rulebook_version"] == "2017.1"
+        later = await reviewer.decide_case(
+            new["case_id"], "violation", [measure("warning", "art-14", 7)]
+        )
+        assert later["sanctions"][0]["rulebook_version"] == "2026.2"
+        assert later["sanctions"][0]["article"] == "art-14"
+    finally:
+        await crowd.close()
