@@ -13,12 +13,13 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from qunzu.cli import _period
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.models import PlatformRole
 from qunzu.services.records import EXPORT_FIELDS
@@ -290,3 +291,20 @@ def test_the_cli_refuses_a_bad_period(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "export", "regulator", "--from", "2026-01-01")
     assert result.returncode == 2
     assert "bad period" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("period", "first", "last"),
+    [
+        ("2026", "2026-01-01", "2027-01-01"),
+        ("2026-Q3", "2026-07-01", "2026-10-01"),
+        ("2026-Q4", "2026-10-01", "2027-01-01"),
+        ("2026-12", "2026-12-01", "2027-01-01"),
+    ],
+)
+def test_the_cli_period_names_a_half_open_utc_range(period: str, first: str, last: str) -> None:
+    start, end = _period(None, None, period)
+    assert (start, end) == (
+        datetime.fromisoformat(first).replace(tzinfo=UTC),
+        datetime.fromisoformat(last).replace(tzinfo=UTC),
+    )

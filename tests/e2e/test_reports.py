@@ -247,7 +247,7 @@ async def test_anyone_may_report_a_public_group(people: People) -> None:
     assert receipt["route"] == "platform"
 
 
-async def test_a_former_member_cannot_report_a_private_groups_messages(people: People) -> None:
+async def test_a_former_member_cannot_report_a_group_that_is_not_public(people: People) -> None:
     s = await scene(people, public=False)
     await s.offender.leave(s.group["id"])
     err = await refused(s.offender.report(s.group["id"], "group", "spam"))

@@ -135,6 +135,16 @@ async def test_a_closed_group_is_read_only_until_the_closure_is_lifted(people: P
     await s.reporter.send(s.group["id"], "open again")
 
 
+async def test_a_closure_takes_no_period_as_it_lasts_until_lifted(people: People) -> None:
+    s = await scene(people)
+    reviewer = await people.staff(PlatformRole.reviewer)
+    err = await refused(
+        reviewer.decide_case(s.case_id, "violation", [measure("closure", "art-10", days=3)])
+    )
+    assert (err.status, err.code) == (400, "invalid_days")
+    assert (await reviewer.case_file(s.case_id))["case"]["status"] == "open"
+
+
 # ---- on an account ------------------------------------------------------------------------
 
 
@@ -224,6 +234,19 @@ async def test_a_referral_is_recorded_but_not_a_punishment(people: People) -> No
     assert referral["credit_delta"] == 0
     await s.offender.send(s.group["id"], "still allowed to speak")
     assert not [e for e in (await s.offender.credit())["entries"] if e["reason"] == "sanction"]
+
+
+async def test_an_account_measure_may_fall_on_a_manager_but_not_on_a_bystander(
+    people: People,
+) -> None:
+    s = await scene(people)
+    reviewer = await people.staff(PlatformRole.reviewer)
+    on_reporter = measure("lower_credit", "art-7", account_id=me(s.reporter))
+    err = await refused(reviewer.decide_case(s.case_id, "violation", [on_reporter]))
+    assert (err.status, err.code) == (400, "wrong_target")
+    on_owner = measure("lower_credit", "art-7", account_id=me(s.owner))
+    decided = await reviewer.decide_case(s.case_id, "violation", [on_owner])
+    assert decided["sanctions"][0]["account_id"] == me(s.owner)
 
 
 async def test_lifting_a_sanction_needs_a_senior_and_is_audited(

@@ -84,6 +84,7 @@ class EntryKind(StrEnum):
     tier_changed = "tier_changed"
     sanction_imposed = "sanction_imposed"
     sanction_lifted = "sanction_lifted"
+    warning_acknowledged = "warning_acknowledged"
 
 
 @dataclass(frozen=True, slots=True)

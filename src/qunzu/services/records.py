@@ -75,17 +75,18 @@ async def regulator_rows(
                     "decided_at": case.decided_at.isoformat() if case.decided_at else None,
                 }
             )
-        if actor is not None:
-            await audit.record(
-                ctx,
-                uow,
-                actor.id,
-                "records.export",
-                "regulator",
-                start=start.isoformat(),
-                end=end.isoformat(),
-                rows=len(rows),
-            )
+        # Every export is audited; from the command line the actor is the operator (None).
+        await audit.record(
+            ctx,
+            uow,
+            actor.id if actor is not None else None,
+            "records.export",
+            "regulator",
+            start=start.isoformat(),
+            end=end.isoformat(),
+            rows=len(rows),
+            via="api" if actor is not None else "cli",
+        )
     return rows
 
 

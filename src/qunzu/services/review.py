@@ -480,6 +480,15 @@ async def do_acknowledge_warning(ctx: ServiceContext, actor: Actor, sanction_id:
         if sanction.acknowledged_at is not None:
             raise Conflict("already_acknowledged", "This warning is already acknowledged.")
         await uow.reports.update_sanction(sanction_id, acknowledged_at=ctx.clock.now())
+        # Members see the banner come down: the owner has undertaken to rectify.
+        await append_entry(
+            ctx,
+            uow,
+            sanction.group_id,
+            EntryKind.warning_acknowledged,
+            actor.id,
+            data={"sanction_id": sanction_id},
+        )
         fresh = await uow.reports.get_sanction(sanction_id)
     assert fresh is not None
     return fresh
