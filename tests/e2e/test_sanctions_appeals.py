@@ -150,17 +150,18 @@ async def test_a_closure_takes_no_period_as_it_lasts_until_lifted(people: People
 
 async def test_lower_credit_is_a_ledger_entry_the_user_can_see(people: People) -> None:
     s = await scene(people)
-    before = (await s.offender.credit())["score"]
+    before = await s.offender.credit()
     _, (lowered,) = await impose(people, s, measure("lower_credit", "art-7"))
-    assert lowered["credit_delta"] == -150
+    # At least the rulebook's "major" penalty, and enough to drop one level.
+    assert lowered["credit_delta"] <= -80
     credit = await s.offender.credit()
     (entry,) = [e for e in credit["entries"] if e["reason"] == "sanction"]
     assert (entry["delta"], entry["article"], entry["source"]) == (
-        -150,
+        lowered["credit_delta"],
         "art-7",
         f"sanction:{lowered['id']}",
     )
-    assert credit["score"] < before - 150 + 1
+    assert credit["level"] == before["level"] - 1
 
 
 async def test_suspended_management_rights_refuse_the_owners_tools_in_that_group(

@@ -9,6 +9,7 @@ statement of reasons delivered to whoever it affects.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -38,7 +39,7 @@ from qunzu.domain.sanctions import (
 from qunzu.services import audit
 from qunzu.services.accounts import Actor, require_platform_role
 from qunzu.services.context import ServiceContext, transaction
-from qunzu.services.credit import record_credit
+from qunzu.services.credit import recompute_account, record_credit
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import append_entry, notify
 
@@ -329,6 +330,8 @@ async def _impose(
         affected = [account_id] if account_id is not None else []
         if account_id is not None and target is SanctionTarget.account:
             delta = book.credit.inputs.sanction_penalty[SEVERITY.get(request.kind, "minor")]
+            if request.kind == "lower_credit":
+                delta = await _one_level_down(ctx, uow, account_id, delta)
             await record_credit(
                 ctx,
                 uow,
@@ -343,6 +346,19 @@ async def _impose(
     for account in affected:
         notify(uow, account, "statement_of_reasons", sanction_id=sanction.id, measure=request.kind)
     return sanction
+
+
+async def _one_level_down(
+    ctx: ServiceContext, uow: UnitOfWork, account_id: int, penalty: int
+) -> int:
+    """ "Lower credit level" (降低信用等级) lowers it: at least the rulebook's penalty, and as
+    much more as it takes to pass the demotion line of the current level."""
+    policy = ctx.rulebooks.in_force(ctx.clock.now()).credit
+    state = await recompute_account(ctx, uow, account_id)
+    if state.level == 0:
+        return penalty
+    line = math.floor(policy.level(state.level).min_score * policy.demotion_hysteresis)
+    return min(penalty, line - 1 - state.score)
 
 
 async def _settle_reporters(
