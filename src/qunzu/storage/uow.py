@@ -37,16 +37,18 @@ from qunzu.storage.engine import SQLITE_BEGIN_OPTION, is_sqlite
 from qunzu.storage.reports_repo import SqlReports
 from qunzu.storage.repositories import (
     SqlAccounts,
-    SqlAudit,
     SqlGroups,
     SqlIdentities,
-    SqlInvitations,
-    SqlJoinRequests,
     SqlMemberships,
-    SqlOwnershipOffers,
     SqlRules,
     SqlTimeline,
     SqlTokens,
+)
+from qunzu.storage.requests_repo import (
+    SqlAudit,
+    SqlInvitations,
+    SqlJoinRequests,
+    SqlOwnershipOffers,
 )
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from qunzu.api.deps import Ctx, CurrentActor, get_ctx
 from qunzu.api.errors import ERROR_RESPONSES
-from qunzu.api.schemas import CreditLockIn, CreditOut, CreditStateOut, RulebookVersionOut
+from qunzu.api.schemas_governance import CreditLockIn, CreditOut, CreditStateOut, RulebookVersionOut
 from qunzu.domain.errors import InvalidInput
 from qunzu.services import credit, rulebook
 

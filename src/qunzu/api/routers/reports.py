@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from qunzu.api.deps import Ctx, CurrentActor
 from qunzu.api.errors import ERROR_RESPONSES
-from qunzu.api.schemas import (
+from qunzu.api.schemas_reports import (
     AppealDecisionIn,
     AppealOut,
     CaseFileOut,
