@@ -74,12 +74,14 @@ from qunzu.services.ports import (
     JoinRequestRepository,
     MembershipRepository,
     OwnershipOfferRepository,
+    OwnerToolsRepository,
     ReportsRepository,
     RulesRepository,
     TimelineRepository,
     TokenRepository,
 )
 from qunzu.verification import FormatCheckVerifier
+from tests.fake_owner import FakeOwnerTables, FakeOwnerTools
 from tests.fake_reports import FakeReports, FakeReportsTables
 from tests.rulebooks import generous_rulebooks
 
@@ -120,6 +122,7 @@ class FakeState:
     group_activity: dict[int, GroupActivity] = field(default_factory=dict)
     member_activity: dict[tuple[int, int], datetime] = field(default_factory=dict)
     reports_tables: FakeReportsTables = field(default_factory=FakeReportsTables)
+    owner_tables: FakeOwnerTables = field(default_factory=FakeOwnerTables)
 
     def snapshot(self) -> FakeState:
         return FakeState(
@@ -372,6 +375,12 @@ class FakeRules(_Repo):
 
 
 class FakeTimeline(_Repo):
+    async def redact(self, group_id: int, seq: int, data: dict[str, Any]) -> None:
+        s = self._writing()
+        s.timeline[(group_id, seq)] = replace(
+            s.timeline[(group_id, seq)], body=None, data=_json_roundtrip(data)
+        )
+
     async def append(self, entry: TimelineEntry) -> None:
         s = self._writing()
         key = (entry.group_id, entry.seq)
@@ -737,6 +746,7 @@ class FakeUnitOfWork:
         self.credit: CreditRepository = FakeCredit(self)
         self.activity: ActivityRepository = FakeActivity(self)
         self.reports: ReportsRepository = FakeReports(self)
+        self.owner: OwnerToolsRepository = FakeOwnerTools(self)
 
     @property
     def state(self) -> FakeState:

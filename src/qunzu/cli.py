@@ -29,6 +29,8 @@ export_app = typer.Typer(help="Records for the authorities (Art. 11).", no_args_
 report_app = typer.Typer(help="Reports about the platform.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 app.add_typer(report_app, name="report")
+groups_app = typer.Typer(help="Group upkeep jobs.", no_args_is_help=True)
+app.add_typer(groups_app, name="groups")
 
 
 def _with_services(
@@ -356,6 +358,18 @@ def report_transparency(
     first, last = _period_or_exit(start, end, period)
     report = _with_services(data_dir, lambda ctx: transparency(ctx, first, last))
     typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+@groups_app.command("sweep-unattended")
+def groups_sweep_unattended(data_dir: DataDir = None) -> None:
+    """Mark unattended groups, remind owners, turn long-unattended groups read-only (daily)."""
+    from qunzu.services.attendance import sweep_unattended
+
+    moved = _with_services(data_dir, sweep_unattended)
+    typer.echo(
+        f"unattended: {moved['unattended']}, read-only: {moved['read_only']}, "
+        f"attended again: {moved['attended']}"
+    )
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from qunzu.domain import rulebook as rb
+from qunzu.domain.owner_tools import AttendancePolicy
 
 KNOWN_SANCTIONS = frozenset(
     {
@@ -174,6 +175,11 @@ class ReportingM(_M):
     suspension_days: int = Field(ge=1)
 
 
+class AttendanceM(_M):
+    inactive_days: int = Field(ge=1)
+    response_days: int = Field(ge=1)
+
+
 class RulebookM(_M):
     rulebook: HeaderM
     articles: list[ArticleM] = Field(min_length=1)
@@ -185,6 +191,7 @@ class RulebookM(_M):
     retention: RetentionM
     activity: ActivityM
     reporting: ReportingM
+    attendance: AttendanceM
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -341,6 +348,7 @@ def _to_domain(m: RulebookM) -> rb.Rulebook:
         owner_response_hours=m.rulebook.owner_response_hours,
         activity=rb.ActivityPolicy(m.activity.dormant_after_days, m.activity.busy_messages_per_day),
         info_page_min_members=m.rulebook.info_page_min_members,
+        attendance=AttendancePolicy(m.attendance.inactive_days, m.attendance.response_days),
         reporting=rb.ReportingPolicy(
             m.reporting.unfounded_window_days,
             m.reporting.warning_after,

@@ -15,7 +15,15 @@ from qunzu.api.metrics import Metrics, MetricsMiddleware
 from qunzu.api.middleware import BodyLimitMiddleware
 from qunzu.api.realtime import Hub
 from qunzu.api.realtime import router as realtime_router
-from qunzu.api.routers import accounts, governance, groups, messages, platform, reports
+from qunzu.api.routers import (
+    accounts,
+    governance,
+    groups,
+    messages,
+    owner,
+    platform,
+    reports,
+)
 from qunzu.api.schemas import HealthOut
 from qunzu.bootstrap import App, build
 from qunzu.config import Settings
@@ -57,6 +65,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         governance.router,
         reports.router,
         reports.platform,
+        owner.router,
     ):
         app.include_router(router)
     app.include_router(realtime_router)

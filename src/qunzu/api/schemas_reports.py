@@ -233,11 +233,45 @@ class StatementOfReasonsOut(BaseModel):
     appeal: AppealOut | None
 
 
+class AssessmentOut(BaseModel):
+    """The liability standing of an owner or admin for this case (P7), with its evidence."""
+
+    account_id: int
+    standing: str
+    notice_at: datetime | None
+    deadline: datetime | None
+    articles: list[str]
+    timeline: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, a: Any) -> AssessmentOut:
+        return cls(
+            account_id=a.account_id,
+            standing=a.standing.value,
+            notice_at=a.notice_at,
+            deadline=a.deadline,
+            articles=list(a.articles),
+            timeline=[
+                {
+                    "at": e.at.isoformat(),
+                    "kind": e.kind.value,
+                    "account_id": e.account_id,
+                    "seq": e.seq,
+                    "subject_id": e.subject_id,
+                    "case_id": e.case_id,
+                    "note": e.note,
+                }
+                for e in a.timeline
+            ],
+        )
+
+
 class CaseFileOut(BaseModel):
     case: CaseOut
     reports: list[ReportOut]
     evidence: list[EvidenceOut]
     sanctions: list[SanctionOut]
+    assessments: list[AssessmentOut] = Field(default_factory=list)
 
 
 class DecisionOut(BaseModel):

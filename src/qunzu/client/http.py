@@ -432,6 +432,86 @@ class QunzuClient:
             "GET", "/v1/platform/transparency", params={"from": start, "to": end}
         )
 
+    # ---- owner tools -------------------------------------------------------------------
+
+    async def appoint_admin(
+        self, group_id: int, account_id: int, rights: list[str]
+    ) -> dict[str, Any]:
+        return await self._json(
+            "PUT", f"/v1/groups/{group_id}/admins/{account_id}", json={"rights": rights}
+        )
+
+    async def remove_message(self, group_id: int, seq: int, reason: str = "") -> None:
+        await self.request(
+            "POST", f"/v1/groups/{group_id}/messages/{seq}/remove", json={"reason": reason}
+        )
+
+    async def mute(
+        self, group_id: int, account_id: int, minutes: int, reason: str = ""
+    ) -> dict[str, Any]:
+        return await self._json(
+            "POST",
+            f"/v1/groups/{group_id}/members/{account_id}/mute",
+            json={"minutes": minutes, "reason": reason},
+        )
+
+    async def unmute(self, group_id: int, account_id: int) -> None:
+        await self.request("DELETE", f"/v1/groups/{group_id}/members/{account_id}/mute")
+
+    async def mute_all(self, group_id: int, on: bool) -> dict[str, Any]:
+        return await self._json("PUT", f"/v1/groups/{group_id}/mute-all", json={"on": on})
+
+    async def slow_mode(self, group_id: int, seconds: int) -> dict[str, Any]:
+        return await self._json(
+            "PUT", f"/v1/groups/{group_id}/slow-mode", json={"seconds": seconds}
+        )
+
+    async def pin_notice(self, group_id: int, text: str) -> dict[str, Any]:
+        return await self._json("PUT", f"/v1/groups/{group_id}/notice", json={"text": text})
+
+    async def controls(self, group_id: int) -> dict[str, Any]:
+        return await self._json("GET", f"/v1/groups/{group_id}/controls")
+
+    async def mark_read(self, group_id: int, seq: int) -> dict[str, Any]:
+        return await self._json("POST", f"/v1/groups/{group_id}/read", json={"seq": seq})
+
+    async def report_up(
+        self,
+        group_id: int,
+        kind: str,
+        category: str,
+        statement: str = "",
+        seq: int | None = None,
+        account_id: int | None = None,
+        to: str = "platform",
+    ) -> dict[str, Any]:
+        target: dict[str, Any] = {"kind": kind}
+        if seq is not None:
+            target["seq"] = seq
+        if account_id is not None:
+            target["account_id"] = account_id
+        return await self._json(
+            "POST",
+            f"/v1/groups/{group_id}/report-up",
+            json={"target": target, "category": category, "statement": statement, "to": to},
+        )
+
+    async def duty_ledger(self, group_id: int) -> list[dict[str, Any]]:
+        return await self._json("GET", f"/v1/groups/{group_id}/duty-ledger")
+
+    async def owned_groups(self) -> list[dict[str, Any]]:
+        return await self._json("GET", "/v1/me/owned-groups")
+
+    async def claim_group(self, group_id: int) -> None:
+        await self.request("POST", f"/v1/groups/{group_id}/claim")
+
+    async def assign_owner(self, group_id: int, account_id: int, reason: str) -> None:
+        await self.request(
+            "POST",
+            f"/v1/platform/groups/{group_id}/owner",
+            json={"account_id": account_id, "reason": reason},
+        )
+
     # ---- platform ----------------------------------------------------------------------
 
     async def read_identity(self, account_id: int, reason: str) -> dict[str, Any]:

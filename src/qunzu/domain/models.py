@@ -85,6 +85,12 @@ class EntryKind(StrEnum):
     sanction_imposed = "sanction_imposed"
     sanction_lifted = "sanction_lifted"
     warning_acknowledged = "warning_acknowledged"
+    message_removed = "message_removed"
+    member_muted = "member_muted"
+    member_unmuted = "member_unmuted"
+    controls_changed = "controls_changed"
+    notice_pinned = "notice_pinned"
+    attendance_changed = "attendance_changed"
 
 
 @dataclass(frozen=True, slots=True)

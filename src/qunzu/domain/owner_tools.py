@@ -130,3 +130,29 @@ def attendance(
     if unattended_since is not None or members_active:
         return Attendance.unattended
     return Attendance.attended
+
+
+@dataclass(frozen=True, slots=True)
+class GroupControls:
+    """A group's owner-set controls and its attendance state."""
+
+    group_id: int
+    mute_all: bool = False
+    slow_mode_seconds: int = 0
+    notice_text: str | None = None
+    notice_by: int | None = None
+    notice_at: datetime | None = None
+    unattended_since: datetime | None = None
+    read_only_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceRow:
+    """What the unattended-group sweep needs to know of one group."""
+
+    group_id: int
+    owner_id: int | None
+    last_activity_at: datetime | None
+    managers_last_active: datetime | None
+    unattended_since: datetime | None
+    read_only_since: datetime | None

@@ -17,6 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from qunzu.domain.errors import InvalidInput, NotFound
+from qunzu.domain.owner_tools import AttendancePolicy
 
 
 class Tier(StrEnum):
@@ -179,6 +180,7 @@ class Rulebook:
     activity: ActivityPolicy
     info_page_min_members: int  # groups above this show the Art. 8 information page
     reporting: ReportingPolicy = field(default_factory=ReportingPolicy)
+    attendance: AttendancePolicy = field(default_factory=AttendancePolicy)
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def article(self, article_id: str) -> Article:

@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from qunzu.domain import permissions as perm
-from qunzu.domain.errors import Conflict, InvalidInput, NotFound
+from qunzu.domain.duty import DutyEvent, DutyEventKind
+from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from qunzu.domain.models import (
     Account,
     EntryKind,
@@ -23,6 +24,7 @@ from qunzu.domain.models import (
     Membership,
     MembershipState,
 )
+from qunzu.domain.owner_tools import AdminRight
 from qunzu.domain.tiers import activity_class
 from qunzu.services import enforcement, governance
 from qunzu.services.accounts import Actor
@@ -129,6 +131,10 @@ async def do_create_group(
             await uow.groups.update(group.id, rules_version=1)
             await append_entry(
                 ctx, uow, group.id, EntryKind.rules_changed, actor.id, data={"version": 1}
+            )
+            await uow.owner.add_duty(
+                group.id,
+                DutyEvent(now, DutyEventKind.rules_published, actor.id, note="version 1"),
             )
         await uow.memberships.put(
             Membership(
@@ -279,6 +285,14 @@ async def do_set_rules(ctx: ServiceContext, actor: Actor, group_id: int, text: s
         member = perm.check_allowed(group, membership, perm.Action.edit_rules)
         await enforcement.check_may_manage(ctx, uow, actor.id, group_id)
         perm.check_active(group)
+        if member.role is GroupRole.admin and AdminRight.edit_rules.value not in (
+            await uow.owner.get_rights(group_id, actor.id)
+        ):
+            raise Forbidden(
+                "right_required",
+                "This needs the admin right 'edit_rules'.",
+                right=AdminRight.edit_rules.value,
+            )
         version = group.rules_version + 1
         rules = GroupRules(group_id, version, body, actor.id, ctx.clock.now())
         await uow.rules.add(rules)
@@ -287,6 +301,10 @@ async def do_set_rules(ctx: ServiceContext, actor: Actor, group_id: int, text: s
         await uow.memberships.put(_replace(member, accepted_rules_version=version))
         await append_entry(
             ctx, uow, group_id, EntryKind.rules_changed, actor.id, data={"version": version}
+        )
+        kind = DutyEventKind.rules_published if version == 1 else DutyEventKind.rules_changed
+        await uow.owner.add_duty(
+            group_id, DutyEvent(ctx.clock.now(), kind, actor.id, note=f"version {version}")
         )
     return rules
 

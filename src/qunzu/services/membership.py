@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from qunzu.domain import permissions as perm
+from qunzu.domain.duty import DutyEventKind
 from qunzu.domain.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from qunzu.domain.models import (
     EntryKind,
@@ -19,7 +20,8 @@ from qunzu.domain.models import (
     OwnershipOffer,
     RequestState,
 )
-from qunzu.services import enforcement, governance
+from qunzu.domain.owner_tools import AdminRight
+from qunzu.services import enforcement, governance, owner_tools
 from qunzu.services.accounts import Actor, handle_key
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.groups import load_group
@@ -271,7 +273,7 @@ async def do_decide_join_request(
             raise NotFound("join_request_not_found", "No such join request.")
         group, membership = await load_group(uow, actor.id, request.group_id)
         perm.check_allowed(group, membership, perm.Action.decide_join_request)
-        await enforcement.check_may_manage(ctx, uow, actor.id, request.group_id)
+        await owner_tools.require_right(ctx, uow, group, membership, AdminRight.approve_joins)
         if request.state is not RequestState.pending:
             raise Conflict(
                 "join_request_decided", f"This request is already {request.state.value}."
@@ -324,7 +326,7 @@ async def do_remove_member(
     async with transaction(ctx) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
         me = perm.check_allowed(group, membership, perm.Action.remove_member)
-        await enforcement.check_may_manage(ctx, uow, actor.id, group_id)
+        await owner_tools.require_right(ctx, uow, group, membership, AdminRight.remove_members)
         perm.check_active(group)
         if account_id == actor.id:
             raise InvalidInput("cannot_remove_self", "To leave a group, use leave.")
@@ -339,6 +341,15 @@ async def do_remove_member(
             )
         parted = await _part(ctx, uow, target, EntryKind.member_removed, actor.id, reason.strip())
         # Removing a reported member in time is the owner's adequate action (P7, P8).
+        await owner_tools.record_duty(
+            ctx,
+            uow,
+            group_id,
+            DutyEventKind.member_removed,
+            actor.id,
+            subject_id=account_id,
+            note=reason.strip(),
+        )
         await note_owner_action(ctx, uow, group_id, account_id, "removed the member")
         return parted
 
@@ -362,6 +373,10 @@ async def do_set_role(
             raise Conflict("role_unchanged", f"That member is already {role.value}.")
         updated = replace(target, role=role)
         await uow.memberships.put(updated)
+        if role is GroupRole.admin:
+            await owner_tools.grant_default_rights(ctx, uow, group_id, account_id, actor.id)
+        else:
+            await uow.owner.delete_rights(group_id, account_id)
         await append_entry(
             ctx,
             uow,
@@ -453,6 +468,7 @@ async def do_respond_ownership(
         if old is None or old.role is not GroupRole.owner or group.owner_id != offer.from_id:
             raise Conflict("offer_stale", "The group's ownership changed since this offer.")
         await uow.memberships.put(replace(old, role=GroupRole.admin))
+        await owner_tools.grant_default_rights(ctx, uow, group.id, old.account_id, actor.id)
         await uow.memberships.put(replace(me, role=GroupRole.owner))
         await uow.groups.update(group.id, owner_id=actor.id)
         await uow.ownership_offers.set_state(offer_id, RequestState.accepted)

@@ -19,7 +19,7 @@ from qunzu.domain.models import (
     TimelineEntry,
 )
 from qunzu.domain.rulebook import Tier
-from qunzu.services import enforcement, governance
+from qunzu.services import enforcement, governance, owner_tools
 from qunzu.services.accounts import Actor, handle_key
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.groups import load_group, new_group_number
@@ -82,6 +82,7 @@ async def do_send_message(
         group, membership = await load_group(uow, actor.id, group_id)
         member = perm.check_can_post(actor.account, group, membership)
         await enforcement.check_may_post(ctx, uow, actor.id, group_id, member)
+        await owner_tools.check_send_controls(ctx, uow, group_id, member)
         governance.check_level_can_post(ctx, actor.level)
         governance.check_message_rate(ctx, actor.id, actor.level)
         entry = await append_entry(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from qunzu.domain import permissions as perm
+from qunzu.domain.duty import DutyEvent, DutyEventKind
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from qunzu.domain.models import EntryKind, Group, GroupRole, Membership
 from qunzu.domain.quotas import check_quota
@@ -69,8 +70,16 @@ async def do_file_report(
     seq: int | None = None,
     account_id: int | None = None,
     extra_seqs: tuple[int, ...] = (),
+    escalate_to: str | None = None,
 ) -> Receipt:
-    """Report a message, a member or a group. One report per reporter and target."""
+    """Report a message, a member or a group. One report per reporter and target.
+
+    ``escalate_to`` ("platform" or "authorities") is an owner or admin reporting up
+    (P7): it goes to the platform queue at once and counts in their duty-of-care ledger;
+    "authorities" also asks the platform to refer the matter on (P4).
+    """
+    if escalate_to not in (None, "platform", "authorities"):
+        raise InvalidInput("invalid_escalation", "Report up to the platform or the authorities.")
     statement = check_statement(statement)
     if len(extra_seqs) > MAX_EXTRA_MESSAGES:
         raise InvalidInput(
@@ -114,6 +123,10 @@ async def do_file_report(
         target_is_manager = await _is_manager(uow, group, target)
         # A direct chat has no owner or admin to hear first: the platform hears at once (P8).
         route = Route.platform if group.is_direct else route_for(cat, tier, target_is_manager)
+        if escalate_to is not None:
+            if membership is None or not membership.is_manager:
+                raise Forbidden("not_permitted", "Only the owner or an admin reports up.")
+            route = Route.platform
         window = now - timedelta(days=book.reporting.unfounded_window_days)
         recent = await uow.reports.count_unfounded_since(actor.id, window)
         weight = reporter_weight(level, replace(record, recent_unfounded=recent))
@@ -190,6 +203,28 @@ async def do_file_report(
                 )
             ]
         await uow.reports.add_evidence(case.id, [*context, *reported])
+        if escalate_to is not None:
+            duty_kind = (
+                DutyEventKind.referred
+                if escalate_to == "authorities"
+                else DutyEventKind.reported_up
+            )
+            await uow.owner.add_duty(
+                group_id,
+                DutyEvent(
+                    now,
+                    duty_kind,
+                    actor.id,
+                    seq=target.seq,
+                    subject_id=target.account_id,
+                    case_id=case.id,
+                    note=statement[:200],
+                ),
+            )
+            if target.account_id is not None:
+                await note_owner_action(
+                    ctx, uow, group_id, target.account_id, f"reported it to the {escalate_to}"
+                )
     return Receipt(report, case)
 
 
@@ -251,9 +286,23 @@ async def _is_manager(uow: UnitOfWork, group: Group, target: Target) -> bool:
 
 
 async def _notify_managers(uow: UnitOfWork, group: Group, case: Case) -> None:
+    """Owner notices: live to each manager, and into the duty-of-care ledger with the time
+    (the clock of the owner's response window starts here, P7)."""
     members = await uow.memberships.list_active(group.id, limit=10_000, offset=0)
     for m in members:
         if m.is_manager:
+            await uow.owner.add_duty(
+                group.id,
+                DutyEvent(
+                    case.created_at,
+                    DutyEventKind.notice_received,
+                    m.account_id,
+                    seq=case.target.seq,
+                    subject_id=case.target.account_id,
+                    case_id=case.id,
+                    note=f"member report: {case.category}",
+                ),
+            )
             notify(
                 uow,
                 m.account_id,

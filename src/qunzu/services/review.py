@@ -10,11 +10,12 @@ statement of reasons delivered to whoever it affects.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from qunzu.domain import permissions as perm
 from qunzu.domain.credit import CreditReason
+from qunzu.domain.duty import Assessment, DutyEvent, DutyEventKind
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from qunzu.domain.models import EntryKind, GroupState, PlatformRole
 from qunzu.domain.reports import (
@@ -36,7 +37,7 @@ from qunzu.domain.sanctions import (
     check_sanction_request,
     end_of,
 )
-from qunzu.services import audit
+from qunzu.services import audit, duty
 from qunzu.services.accounts import Actor, require_platform_role
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.credit import recompute_account, record_credit
@@ -53,6 +54,7 @@ class CaseFile:
     reports: list[Report]
     evidence: list[EvidenceItem]
     sanctions: list[Sanction]
+    assessments: list[Assessment] = field(default_factory=list)
 
 
 def _is_senior(actor: Actor) -> bool:
@@ -103,6 +105,7 @@ async def open_case_file(ctx: ServiceContext, actor: Actor, case_id: int) -> Cas
             await uow.reports.reports_for_case(case),
             await uow.reports.evidence(case_id),
             await uow.reports.sanctions_for_case(case_id),
+            await duty.assess_case(ctx, uow, case),
         )
 
 
@@ -227,6 +230,8 @@ async def do_decide_case(
             rulebook_version=conduct_book.version,
         )
         await _settle_reporters(ctx, uow, case, reports, decision, manifestly_unfounded)
+        if decision is Decision.violation:
+            await duty.credit_managers(ctx, uow, case)
         if decision is Decision.violation and case.target.account_id is not None:
             severity = "major" if case.severity == "severe" else "minor"
             delta = conduct_book.credit.inputs.upheld_report_against[severity]
@@ -326,6 +331,21 @@ async def _impose(
         )
         members = await uow.memberships.list_active(group_id, limit=10_000, offset=0)
         affected = [m.account_id for m in members if m.is_manager]
+        if request.kind == "warning":
+            # A platform warning is notice to every manager (P7).
+            for manager in affected:
+                await uow.owner.add_duty(
+                    group_id,
+                    DutyEvent(
+                        now,
+                        DutyEventKind.notice_received,
+                        manager,
+                        seq=case.target.seq,
+                        subject_id=case.target.account_id,
+                        case_id=case.id,
+                        note="platform warning",
+                    ),
+                )
     else:
         affected = [account_id] if account_id is not None else []
         if account_id is not None and target is SanctionTarget.account:

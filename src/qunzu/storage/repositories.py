@@ -402,6 +402,15 @@ class SqlTimeline(_Repo):
             },
         )
 
+    async def redact(self, group_id: int, seq: int, data: dict[str, Any]) -> None:
+        """Remove a message's text, keeping its place in the timeline and why it went."""
+        tl = t.timeline
+        await self.c.execute(
+            update(tl)
+            .where(tl.c.group_id == group_id, tl.c.seq == seq)
+            .values(body=None, data=data)
+        )
+
     async def get_by_txn(self, sender_id: int, client_txn_id: str) -> TimelineEntry | None:
         row = (
             await self.c.execute(

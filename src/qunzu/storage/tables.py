@@ -388,3 +388,63 @@ reporter_stats = Table(
     Column("warned_at", TS, nullable=True),
     Column("suspended_until", TS, nullable=True),
 )
+
+# ---- owner tools and the duty of care (owner issue; migration 0005) -----------------------
+
+admin_rights = Table(
+    "admin_rights",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id"), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("rights", JSON, nullable=False),
+    Column("granted_by", Id, nullable=False),
+    Column("granted_at", TS, nullable=False),
+)
+
+mutes = Table(
+    "mutes",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id"), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("until", TS, nullable=False),
+    Column("reason", String(500), nullable=False, default=""),
+    Column("by", Id, nullable=False),
+    Column("at", TS, nullable=False),
+)
+
+group_controls = Table(
+    "group_controls",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id"), primary_key=True),
+    Column("mute_all", Boolean, nullable=False, default=False),
+    Column("slow_mode_seconds", Integer, nullable=False, default=0),
+    Column("notice_text", Text, nullable=True),
+    Column("notice_by", Id, nullable=True),
+    Column("notice_at", TS, nullable=True),
+    Column("unattended_since", TS, nullable=True),
+    Column("read_only_since", TS, nullable=True),
+)
+
+duty_ledger = Table(
+    "duty_ledger",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("group_id", Id, ForeignKey("groups.id"), nullable=False),
+    Column("account_id", Id, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("seq", BigInteger, nullable=True),
+    Column("subject_id", Id, nullable=True),
+    Column("case_id", Id, nullable=True),
+    Column("note", String(500), nullable=False, default=""),
+    Column("at", TS, nullable=False),
+)
+Index("ix_duty_ledger_group_at", duty_ledger.c.group_id, duty_ledger.c.at)
+
+read_cursors = Table(
+    "read_cursors",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id"), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("at", TS, nullable=False),
+)

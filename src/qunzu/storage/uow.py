@@ -27,6 +27,7 @@ from qunzu.services.ports import (
     JoinRequestRepository,
     MembershipRepository,
     OwnershipOfferRepository,
+    OwnerToolsRepository,
     ReportsRepository,
     RulesRepository,
     TimelineRepository,
@@ -34,6 +35,7 @@ from qunzu.services.ports import (
 )
 from qunzu.storage.credit_repo import SqlActivity, SqlCredit
 from qunzu.storage.engine import SQLITE_BEGIN_OPTION, is_sqlite
+from qunzu.storage.owner_repo import SqlOwnerTools
 from qunzu.storage.reports_repo import SqlReports
 from qunzu.storage.repositories import (
     SqlAccounts,
@@ -91,6 +93,7 @@ class SqlUnitOfWork:
         self.credit: CreditRepository = SqlCredit(c)
         self.activity: ActivityRepository = SqlActivity(c)
         self.reports: ReportsRepository = SqlReports(c)
+        self.owner: OwnerToolsRepository = SqlOwnerTools(c)
         return self
 
     async def __aexit__(

@@ -12,6 +12,7 @@ from qunzu.api.errors import ERROR_RESPONSES
 from qunzu.api.schemas_reports import (
     AppealDecisionIn,
     AppealOut,
+    AssessmentOut,
     CaseFileOut,
     CaseOut,
     DecisionIn,
@@ -203,6 +204,7 @@ async def case_file(case_id: IdInt, ctx: Ctx, actor: CurrentActor) -> CaseFileOu
         ],
         evidence=[_evidence(e) for e in f.evidence],
         sanctions=[SanctionOut.of(s) for s in f.sanctions],
+        assessments=[AssessmentOut.of(a) for a in f.assessments],
     )
 
 

@@ -1,0 +1,383 @@
+"""Owner and admin tools (Art. 9; P7) and the duty-of-care ledger they write.
+
+Every management act is recorded in the group's append-only duty-of-care ledger
+with its time, beside the notices the managers received: that ledger is what a
+liability assessment reads (domain/duty.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from qunzu.domain import permissions as perm
+from qunzu.domain.duty import DutyEvent, DutyEventKind
+from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
+from qunzu.domain.models import EntryKind, Group, GroupRole, Membership
+from qunzu.domain.owner_tools import (
+    ALL_RIGHTS,
+    AdminRight,
+    GroupControls,
+    check_grant,
+    check_mute_minutes,
+    check_right,
+    check_slow_mode,
+    parse_rights,
+    rights_of,
+)
+from qunzu.services import enforcement
+from qunzu.services.accounts import Actor
+from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.groups import load_group
+from qunzu.services.ports import UnitOfWork
+from qunzu.services.timeline import append_entry, notify
+
+# What an admin made with the plain role endpoint may do: everything but appoint others.
+DEFAULT_ADMIN_RIGHTS = ALL_RIGHTS - {AdminRight.appoint_admins}
+
+
+async def record_duty(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    group_id: int,
+    kind: DutyEventKind,
+    account_id: int,
+    *,
+    seq: int | None = None,
+    subject_id: int | None = None,
+    case_id: int | None = None,
+    note: str = "",
+) -> None:
+    await uow.owner.add_duty(
+        group_id,
+        DutyEvent(ctx.clock.now(), kind, account_id, seq, subject_id, case_id, note),
+    )
+    if kind is not DutyEventKind.message_read:
+        # A management act is the manager's activity (the unattended rule reads it).
+        await uow.activity.touch(group_id, account_id, ctx.clock.now())
+
+
+async def held_rights(uow: UnitOfWork, membership: Membership | None) -> frozenset[AdminRight]:
+    if membership is None or membership.role is not GroupRole.admin:
+        return rights_of(membership)
+    return rights_of(
+        membership, await uow.owner.get_rights(membership.group_id, membership.account_id)
+    )
+
+
+async def require_right(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    group: Group,
+    membership: Membership | None,
+    right: AdminRight,
+) -> Membership:
+    """A manager with this right, whose management rights are not suspended."""
+    member = perm.check_member(group, membership)
+    check_right(await held_rights(uow, member), right)
+    await enforcement.check_may_manage(ctx, uow, member.account_id, group.id)
+    return member
+
+
+def _reason(text: str) -> str:
+    text = text.strip()
+    if len(text) > 500 or "\x00" in text:
+        raise InvalidInput("invalid_reason", "A reason is at most 500 characters of text.")
+    return text
+
+
+# ---- admins -------------------------------------------------------------------------------
+
+
+async def do_appoint_admin(
+    ctx: ServiceContext, actor: Actor, group_id: int, account_id: int, rights: list[str]
+) -> frozenset[AdminRight]:
+    """Appoint an admin (or change their rights). One grants only rights one holds."""
+    requested = parse_rights(rights)
+    async with transaction(ctx) as uow:
+        group, membership = await load_group(uow, actor.id, group_id)
+        me = perm.check_member(group, membership)
+        perm.check_active(group)
+        check_grant(await held_rights(uow, me), requested)
+        await enforcement.check_may_manage(ctx, uow, actor.id, group_id)
+        target = await uow.memberships.get(group_id, account_id)
+        if target is None or not target.is_active:
+            raise NotFound("member_not_found", "That account is not a member of this group.")
+        if target.role is GroupRole.owner or account_id == actor.id:
+            raise Forbidden(
+                "not_permitted", "The owner's rights and your own are not yours to set."
+            )
+        if target.role is not GroupRole.admin:
+            await uow.memberships.put(replace(target, role=GroupRole.admin))
+        await uow.owner.put_rights(
+            group_id, account_id, [r.value for r in requested], actor.id, ctx.clock.now()
+        )
+        await append_entry(
+            ctx,
+            uow,
+            group_id,
+            EntryKind.role_changed,
+            actor.id,
+            data={
+                "account_id": account_id,
+                "role": "admin",
+                "rights": sorted(r.value for r in requested),
+            },
+        )
+    return requested
+
+
+async def grant_default_rights(
+    ctx: ServiceContext, uow: UnitOfWork, group_id: int, account_id: int, by: int
+) -> None:
+    await uow.owner.put_rights(
+        group_id, account_id, [r.value for r in DEFAULT_ADMIN_RIGHTS], by, ctx.clock.now()
+    )
+
+
+# ---- messages and members -----------------------------------------------------------------
+
+
+async def do_remove_message(
+    ctx: ServiceContext, actor: Actor, group_id: int, seq: int, reason: str
+) -> None:
+    """Remove a message (its sender is told why). Reported copies stay with their case."""
+    reason = _reason(reason)
+    async with transaction(ctx) as uow:
+        group, membership = await load_group(uow, actor.id, group_id)
+        await require_right(ctx, uow, group, membership, AdminRight.remove_messages)
+        entry = await uow.timeline.get(group_id, seq)
+        if entry is None or entry.kind is not EntryKind.message:
+            raise NotFound("message_not_found", "No such message in this group.")
+        if entry.body is None:
+            raise Conflict("message_already_removed", "This message was already removed.")
+        await uow.timeline.redact(
+            group_id, seq, {**entry.data, "removed": {"by": actor.id, "reason": reason}}
+        )
+        await append_entry(
+            ctx,
+            uow,
+            group_id,
+            EntryKind.message_removed,
+            actor.id,
+            data={"seq": seq, "reason": reason},
+        )
+        if entry.sender_id is not None and entry.sender_id != actor.id:
+            notify(
+                uow, entry.sender_id, "message_removed", group_id=group_id, seq=seq, reason=reason
+            )
+        await record_duty(
+            ctx,
+            uow,
+            group_id,
+            DutyEventKind.message_removed,
+            actor.id,
+            seq=seq,
+            subject_id=entry.sender_id,
+            note=reason,
+        )
+        from qunzu.services.reports import note_owner_action  # reports imports messaging
+
+        if entry.sender_id is not None:
+            await note_owner_action(ctx, uow, group_id, entry.sender_id, "removed the message")
+
+
+async def do_mute_member(
+    ctx: ServiceContext, actor: Actor, group_id: int, account_id: int, minutes: int, reason: str
+) -> datetime:
+    period = check_mute_minutes(minutes)
+    reason = _reason(reason)
+    async with transaction(ctx) as uow:
+        group, membership = await load_group(uow, actor.id, group_id)
+        me = await require_right(ctx, uow, group, membership, AdminRight.mute)
+        target = await uow.memberships.get(group_id, account_id)
+        if target is None or not target.is_active:
+            raise NotFound("member_not_found", "That account is not a member of this group.")
+        if target.role is GroupRole.owner or (
+            target.role is GroupRole.admin and me.role is not GroupRole.owner
+        ):
+            raise Forbidden(
+                "not_permitted", "Only the owner mutes an admin; no one mutes the owner."
+            )
+        until = ctx.clock.now() + period
+        await uow.owner.put_mute(group_id, account_id, until, reason, actor.id, ctx.clock.now())
+        await append_entry(
+            ctx,
+            uow,
+            group_id,
+            EntryKind.member_muted,
+            actor.id,
+            data={"account_id": account_id, "until": until.isoformat(), "reason": reason},
+        )
+        await record_duty(
+            ctx,
+            uow,
+            group_id,
+            DutyEventKind.member_muted,
+            actor.id,
+            subject_id=account_id,
+            note=reason,
+        )
+        from qunzu.services.reports import note_owner_action  # reports imports messaging
+
+        await note_owner_action(ctx, uow, group_id, account_id, "muted the member")
+    return until
+
+
+async def do_unmute_member(
+    ctx: ServiceContext, actor: Actor, group_id: int, account_id: int
+) -> None:
+    async with transaction(ctx) as uow:
+        group, membership = await load_group(uow, actor.id, group_id)
+        await require_right(ctx, uow, group, membership, AdminRight.mute)
+        if await uow.owner.get_mute(group_id, account_id) is None:
+            raise NotFound("not_muted", "That member is not muted.")
+        await uow.owner.delete_mute(group_id, account_id)
+        await append_entry(
+            ctx, uow, group_id, EntryKind.member_unmuted, actor.id, data={"account_id": account_id}
+        )
+
+
+async def _set_controls(
+    ctx: ServiceContext, actor: Actor, group_id: int, right: AdminRight, **changes: object
+) -> GroupControls:
+    async with transaction(ctx) as uow:
+        group, membership = await load_group(uow, actor.id, group_id)
+        await require_right(ctx, uow, group, membership, right)
+        perm.check_active(group)
+        controls = replace(await uow.owner.get_controls(group_id), **changes)  # type: ignore[arg-type]
+        await uow.owner.put_controls(controls)
+        kind = EntryKind.notice_pinned if "notice_text" in changes else EntryKind.controls_changed
+        data = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in changes.items()}
+        await append_entry(ctx, uow, group_id, kind, actor.id, data=data)
+    return controls
+
+
+async def do_set_mute_all(
+    ctx: ServiceContext, actor: Actor, group_id: int, on: bool
+) -> GroupControls:
+    """Mute all (全员禁言): only the owner and admins may post."""
+    return await _set_controls(ctx, actor, group_id, AdminRight.mute, mute_all=on)
+
+
+async def do_set_slow_mode(
+    ctx: ServiceContext, actor: Actor, group_id: int, seconds: int
+) -> GroupControls:
+    return await _set_controls(
+        ctx, actor, group_id, AdminRight.mute, slow_mode_seconds=check_slow_mode(seconds)
+    )
+
+
+async def do_pin_notice(
+    ctx: ServiceContext, actor: Actor, group_id: int, text: str
+) -> GroupControls:
+    """Pin the group notice (群公告); an empty text unpins it."""
+    text = text.strip()
+    if len(text) > 2000 or "\x00" in text:
+        raise InvalidInput("invalid_notice", "A group notice is at most 2,000 characters.")
+    return await _set_controls(
+        ctx,
+        actor,
+        group_id,
+        AdminRight.pin_notices,
+        notice_text=text or None,
+        notice_by=actor.id,
+        notice_at=ctx.clock.now(),
+    )
+
+
+async def get_controls(ctx: ServiceContext, actor: Actor, group_id: int) -> GroupControls:
+    async with transaction(ctx, write=False) as uow:
+        group, membership = await load_group(uow, actor.id, group_id)
+        perm.check_member(group, membership)
+        return await uow.owner.get_controls(group_id)
+
+
+async def check_send_controls(
+    ctx: ServiceContext, uow: UnitOfWork, group_id: int, member: Membership
+) -> None:
+    """On the message path: mutes, mute-all, slow mode and read-only unattended groups."""
+    controls = await uow.owner.get_controls(group_id)
+    now = ctx.clock.now()
+    if member.is_manager:
+        return  # a returning owner or admin may speak; the next sweep sees them back
+    if controls.read_only_since is not None:
+        raise Forbidden(
+            "group_unattended", "This group is read-only until someone takes ownership."
+        )
+    mute = await uow.owner.get_mute(group_id, member.account_id)
+    if mute is not None and mute[0] > now:
+        raise Forbidden(
+            "muted", f"You are muted here until {mute[0].isoformat()}.", until=mute[0].isoformat()
+        )
+    if controls.mute_all:
+        raise Forbidden("group_muted", "Only the owner and admins may post right now.")
+    if controls.slow_mode_seconds:
+        last = await uow.activity.member_last_active(group_id, member.account_id)
+        if last is not None and now - last < timedelta(seconds=controls.slow_mode_seconds):
+            wait = controls.slow_mode_seconds - int((now - last).total_seconds())
+            raise QuotaExceeded(
+                "slow_mode", f"Slow mode: wait {wait} s before posting again.", retry_after=wait
+            )
+
+
+# ---- reading, reporting up ----------------------------------------------------------------
+
+
+async def do_mark_read(ctx: ServiceContext, actor: Actor, group_id: int, seq: int) -> int:
+    """Move your read cursor. A manager's cursor past a message is notice of it (P7)."""
+    async with transaction(ctx) as uow:
+        group, membership = await load_group(uow, actor.id, group_id)
+        member = perm.check_member(group, membership)
+        if not 0 <= seq <= group.last_seq:
+            raise InvalidInput("invalid_cursor", "No such position in this group.")
+        current = await uow.owner.get_read_cursor(group_id, actor.id)
+        if seq <= current:
+            return current
+        await uow.owner.put_read_cursor(group_id, actor.id, seq, ctx.clock.now())
+        if member.is_manager:
+            await record_duty(ctx, uow, group_id, DutyEventKind.message_read, actor.id, seq=seq)
+    return seq
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedGroup:
+    group: Group
+    tier: str
+    controls: GroupControls
+    open_notices: list[tuple[int, datetime]]  # (case id, respond by)
+    warnings_in_force: list[int]
+    rules_published: bool
+
+
+async def list_owned_groups(ctx: ServiceContext, actor: Actor) -> list[OwnedGroup]:
+    """What an owner needs to stay exempt: notices and time left, warnings, rules, attendance."""
+    now = ctx.clock.now()
+    out = []
+    async with transaction(ctx, write=False) as uow:
+        for _membership, g in await uow.memberships.for_account(actor.id):
+            if g.owner_id != actor.id:
+                continue
+            record = await uow.activity.get_group(g.id)
+            cases = await uow.reports.owner_cases([g.id])
+            sanctions = await uow.reports.active_sanctions(now, g.id, None)
+            out.append(
+                OwnedGroup(
+                    g,
+                    record.tier if record else "small",
+                    await uow.owner.get_controls(g.id),
+                    [(c.id, c.platform_visible_at) for c in cases if c.platform_visible_at > now],
+                    [s.id for s in sanctions if s.kind == "warning" and s.acknowledged_at is None],
+                    g.rules_version > 0,
+                )
+            )
+    return out
+
+
+async def read_duty_ledger(ctx: ServiceContext, actor: Actor, group_id: int) -> list[DutyEvent]:
+    async with transaction(ctx, write=False) as uow:
+        group, membership = await load_group(uow, actor.id, group_id)
+        member = perm.check_member(group, membership)
+        if not member.is_manager:
+            raise Forbidden("not_permitted", "The duty-of-care ledger is for owner and admins.")
+        return await uow.owner.duty_events(group_id)
