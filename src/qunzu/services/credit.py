@@ -120,6 +120,24 @@ async def record_credit(
     return await recompute_account(ctx, uow, account_id, now)
 
 
+async def add_credit_entry(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    account_id: int,
+    delta: int,
+    reason: CreditReason,
+    *,
+    source: str | None = None,
+) -> None:
+    """A ledger entry whose recomputation can wait: small report-accuracy credits for
+    every reporter of a case. The score catches up when its holder looks at it
+    (GET /v1/me/credit) and at the daily ``qunzu credit recompute``; recomputing ten
+    reporters inside a decision made it miss its latency goal (docs/performance.md)."""
+    await uow.credit.add_entry(
+        CreditEntry(account_id, delta, reason, ctx.clock.now(), source=source)
+    )
+
+
 async def current_level(ctx: ServiceContext, uow: UnitOfWork, account_id: int) -> int:
     state = await uow.credit.get_state(account_id)
     if state is None:

@@ -40,7 +40,7 @@ from qunzu.domain.sanctions import (
 from qunzu.services import audit, duty
 from qunzu.services.accounts import Actor, require_platform_role
 from qunzu.services.context import ServiceContext, transaction
-from qunzu.services.credit import recompute_account, record_credit
+from qunzu.services.credit import add_credit_entry, recompute_account, record_credit
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import append_entry, notify
 
@@ -399,7 +399,7 @@ async def _settle_reporters(
         record = await uow.reports.reporter_record(report.reporter_id)
         if decision is Decision.violation:
             record = replace(record, upheld=record.upheld + 1)
-            await record_credit(
+            await add_credit_entry(
                 ctx,
                 uow,
                 report.reporter_id,
@@ -409,7 +409,7 @@ async def _settle_reporters(
             )
         elif unfounded:
             record = replace(record, unfounded=record.unfounded + 1)
-            await record_credit(
+            await add_credit_entry(
                 ctx,
                 uow,
                 report.reporter_id,
