@@ -269,6 +269,22 @@ class FakeReports:
     async def reporter_record(self, account_id: int) -> ReporterRecord:
         return self.t.reporters.get(account_id, ReporterRecord())
 
+    async def reporter_records(self, account_ids: list[int]) -> dict[int, ReporterRecord]:
+        return {a: self.t.reporters[a] for a in account_ids if a in self.t.reporters}
+
+    async def put_reporter_records(self, records: dict[int, ReporterRecord]) -> None:
+        self._w().reporters.update(records)
+
+    async def count_unfounded_since_many(
+        self, reporter_ids: list[int], since: datetime
+    ) -> dict[int, int]:
+        out = {}
+        for rid in reporter_ids:
+            n = await self.count_unfounded_since(rid, since)
+            if n:
+                out[rid] = n
+        return out
+
     async def put_reporter_record(self, account_id: int, record: ReporterRecord) -> None:
         self._w().reporters[account_id] = record
 

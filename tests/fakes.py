@@ -597,6 +597,10 @@ class FakeCredit(_Repo):
         s.credit_ledger.append((entry_id, replace(entry, note=entry.note[:255])))
         return entry_id
 
+    async def add_entries(self, entries: list[CreditEntry]) -> None:
+        for entry in entries:
+            await self.add_entry(entry)
+
     async def entries(self, account_id: int, limit: int | None = None) -> list[CreditEntry]:
         mine = [(i, e) for i, e in self.s.credit_ledger if e.account_id == account_id]
         mine.sort(key=lambda row: (row[1].at, row[0]), reverse=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from qunzu.domain import permissions as perm
-from qunzu.domain.credit import CreditReason
+from qunzu.domain.credit import CreditEntry, CreditReason
 from qunzu.domain.duty import Assessment, DutyEvent, DutyEventKind
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from qunzu.domain.models import EntryKind, GroupState, PlatformRole
@@ -26,6 +26,7 @@ from qunzu.domain.reports import (
     EvidenceItem,
     QueueFilter,
     Report,
+    ReporterRecord,
     TargetKind,
 )
 from qunzu.domain.rulebook import SanctionTarget, Tier
@@ -40,7 +41,7 @@ from qunzu.domain.sanctions import (
 from qunzu.services import audit, duty
 from qunzu.services.accounts import Actor, require_platform_role
 from qunzu.services.context import ServiceContext, transaction
-from qunzu.services.credit import add_credit_entry, recompute_account, record_credit
+from qunzu.services.credit import recompute_account, record_credit
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import append_entry, notify
 
@@ -390,52 +391,67 @@ async def _settle_reporters(
     unfounded: bool,
 ) -> None:
     """Tell every reporter the outcome; weigh their record (Discourse) and, for manifestly
-    unfounded reports, warn then suspend repeat reporters (DSA Art. 23)."""
+    unfounded reports, warn then suspend repeat reporters (DSA Art. 23).
+
+    Done for all the case's reporters at once (a few statements, not a few per reporter):
+    a decision has a latency goal (docs/performance.md)."""
     now = ctx.clock.now()
     book = ctx.rulebooks.in_force(now)
     if unfounded:
         await uow.reports.mark_unfounded([r.id for r in reports])
-    for report in reports:
-        record = await uow.reports.reporter_record(report.reporter_id)
+    reporters = sorted({r.reporter_id for r in reports})
+    records = await uow.reports.reporter_records(reporters)
+    recent: dict[int, int] = {}
+    if unfounded:
+        window = now - timedelta(days=book.reporting.unfounded_window_days)
+        recent = await uow.reports.count_unfounded_since_many(reporters, window)
+    entries: list[CreditEntry] = []
+    for reporter in reporters:
+        record = records.get(reporter, ReporterRecord())
         if decision is Decision.violation:
             record = replace(record, upheld=record.upheld + 1)
-            await add_credit_entry(
-                ctx,
-                uow,
-                report.reporter_id,
-                book.credit.inputs.report_upheld,
-                CreditReason.report_upheld,
-                source=f"case:{case.id}",
+            entries.append(
+                CreditEntry(
+                    reporter,
+                    book.credit.inputs.report_upheld,
+                    CreditReason.report_upheld,
+                    now,
+                    source=f"case:{case.id}",
+                )
             )
         elif unfounded:
             record = replace(record, unfounded=record.unfounded + 1)
-            await add_credit_entry(
-                ctx,
-                uow,
-                report.reporter_id,
-                book.credit.inputs.report_unfounded,
-                CreditReason.report_unfounded,
-                source=f"case:{case.id}",
+            entries.append(
+                CreditEntry(
+                    reporter,
+                    book.credit.inputs.report_unfounded,
+                    CreditReason.report_unfounded,
+                    now,
+                    source=f"case:{case.id}",
+                )
             )
-            window = now - timedelta(days=book.reporting.unfounded_window_days)
-            recent = await uow.reports.count_unfounded_since(report.reporter_id, window)
-            if recent >= book.reporting.suspension_after:
+            count = recent.get(reporter, 0)
+            if count >= book.reporting.suspension_after:
                 until = now + timedelta(days=book.reporting.suspension_days)
                 record = replace(record, reporting_suspended_until=until)
                 notify(
                     uow,
-                    report.reporter_id,
+                    reporter,
                     "reporting_suspended",
                     until=until.isoformat(),
-                    unfounded_reports=recent,
+                    unfounded_reports=count,
                     article="art-12",
                 )
-            elif recent >= book.reporting.warning_after and record.warned_at is None:
+            elif count >= book.reporting.warning_after and record.warned_at is None:
                 record = replace(record, warned_at=now)
-                notify(uow, report.reporter_id, "reporting_warning", unfounded_reports=recent)
+                notify(uow, reporter, "reporting_warning", unfounded_reports=count)
         else:
             record = replace(record, no_violation=record.no_violation + 1)
-        await uow.reports.put_reporter_record(report.reporter_id, record)
+        records[reporter] = record
+    # Reporters' scores catch up when they look or at the daily recompute (add_credit_entry).
+    await uow.credit.add_entries(entries)
+    await uow.reports.put_reporter_records(records)
+    for report in reports:
         notify(
             uow,
             report.reporter_id,

@@ -64,6 +64,25 @@ class SqlCredit(_Repo):
         )
         return int(res.scalar_one())
 
+    async def add_entries(self, entries: list[CreditEntry]) -> None:
+        if not entries:
+            return
+        await self.c.execute(
+            t.credit_ledger.insert(),
+            [
+                {
+                    "account_id": e.account_id,
+                    "delta": e.delta,
+                    "reason": e.reason.value,
+                    "article": e.article,
+                    "source": e.source,
+                    "note": e.note[:255],
+                    "at": e.at,
+                }
+                for e in entries
+            ],
+        )
+
     async def entries(self, account_id: int, limit: int | None = None) -> list[CreditEntry]:
         ledger = t.credit_ledger
         stmt = (

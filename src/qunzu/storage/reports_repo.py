@@ -530,6 +530,60 @@ class SqlReports:
             reporting_suspended_until=row.suspended_until,
         )
 
+    async def reporter_records(self, account_ids: list[int]) -> dict[int, ReporterRecord]:
+        if not account_ids:
+            return {}
+        rs = t.reporter_stats
+        rows = await self.c.execute(select(rs).where(rs.c.account_id.in_(account_ids)))
+        return {
+            row.account_id: ReporterRecord(
+                upheld=row.upheld,
+                unfounded=row.unfounded,
+                no_violation=row.no_violation,
+                warned_at=row.warned_at,
+                reporting_suspended_until=row.suspended_until,
+            )
+            for row in rows
+        }
+
+    async def put_reporter_records(self, records: dict[int, ReporterRecord]) -> None:
+        """One statement for every reporter of a case: delete and re-insert their rows."""
+        if not records:
+            return
+        rs = t.reporter_stats
+        await self.c.execute(rs.delete().where(rs.c.account_id.in_(list(records))))
+        await self.c.execute(
+            rs.insert(),
+            [
+                {
+                    "account_id": a,
+                    "upheld": r.upheld,
+                    "unfounded": r.unfounded,
+                    "no_violation": r.no_violation,
+                    "warned_at": r.warned_at,
+                    "suspended_until": r.reporting_suspended_until,
+                }
+                for a, r in records.items()
+            ],
+        )
+
+    async def count_unfounded_since_many(
+        self, reporter_ids: list[int], since: datetime
+    ) -> dict[int, int]:
+        if not reporter_ids:
+            return {}
+        r = t.reports
+        rows = await self.c.execute(
+            select(r.c.reporter_id, func.count())
+            .where(
+                r.c.reporter_id.in_(reporter_ids),
+                r.c.created_at >= since,
+                r.c.manifestly_unfounded.is_(True),
+            )
+            .group_by(r.c.reporter_id)
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
     async def put_reporter_record(self, account_id: int, record: ReporterRecord) -> None:
         rs = t.reporter_stats
         values = {
