@@ -29,6 +29,24 @@ from qunzu.domain.rulebook import CreditPolicy
 from qunzu.services.ports import GroupActivity
 from qunzu.storage import tables as t
 
+# Statements on the message path, built once (see storage/repositories.py).
+_TOUCH_GROUP = (
+    update(t.group_activity)
+    .where(t.group_activity.c.group_id == bindparam("b_group_id"))
+    .values(last_activity_at=bindparam("b_at", type_=t.UTCDateTime()))
+)
+_TOUCH_MEMBER = (
+    update(t.member_activity)
+    .where(
+        t.member_activity.c.group_id == bindparam("b_group_id"),
+        t.member_activity.c.account_id == bindparam("b_account_id"),
+    )
+    .values(last_active_at=bindparam("b_at", type_=t.UTCDateTime()))
+)
+_CREDIT_STATE = select(t.account_credit).where(
+    t.account_credit.c.account_id == bindparam("account_id")
+)
+
 
 class _Repo:
     def __init__(self, conn: Any) -> None:
@@ -95,8 +113,7 @@ class SqlCredit(_Repo):
         return [_entry(r) for r in await self.c.execute(stmt)]
 
     async def get_state(self, account_id: int) -> CreditState | None:
-        ac = t.account_credit
-        row = (await self.c.execute(select(ac).where(ac.c.account_id == account_id))).first()
+        row = (await self.c.execute(_CREDIT_STATE, {"account_id": account_id})).first()
         if row is None:
             return None
         return CreditState(
@@ -172,16 +189,12 @@ class SqlActivity(_Repo):
             await self.c.execute(ga.insert().values(group_id=group_id, tier=tier))
 
     async def touch(self, group_id: int, account_id: int | None, at: datetime) -> None:
-        ga, ma = t.group_activity, t.member_activity
-        await self.c.execute(
-            update(ga).where(ga.c.group_id == group_id).values(last_activity_at=at)
-        )
+        ma = t.member_activity
+        await self.c.execute(_TOUCH_GROUP, {"b_group_id": group_id, "b_at": at})
         if account_id is None:
             return
         res = await self.c.execute(
-            update(ma)
-            .where(ma.c.group_id == group_id, ma.c.account_id == account_id)
-            .values(last_active_at=at)
+            _TOUCH_MEMBER, {"b_group_id": group_id, "b_account_id": account_id, "b_at": at}
         )
         if res.rowcount == 0:
             await self.c.execute(

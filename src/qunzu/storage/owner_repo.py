@@ -6,12 +6,15 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from qunzu.domain.duty import DutyEvent, DutyEventKind
 from qunzu.domain.models import GroupKind, GroupRole, GroupState, MembershipState
 from qunzu.domain.owner_tools import AttendanceRow, GroupControls
 from qunzu.storage import tables as t
+
+# Read on every message send; built once.
+_CONTROLS = select(t.group_controls).where(t.group_controls.c.group_id == bindparam("group_id"))
 
 
 class SqlOwnerTools:
@@ -74,9 +77,35 @@ class SqlOwnerTools:
             m.delete().where(m.c.group_id == group_id, m.c.account_id == account_id)
         )
 
+    async def get_bar(self, group_id: int, account_id: int) -> datetime | None:
+        """When the account was barred from rejoining the group, or None."""
+        b = t.member_bars
+        row = (
+            await self.c.execute(
+                select(b.c.at).where(b.c.group_id == group_id, b.c.account_id == account_id)
+            )
+        ).first()
+        return row[0] if row else None
+
+    async def put_bar(
+        self, group_id: int, account_id: int, reason: str, by: int, at: datetime
+    ) -> None:
+        await self.delete_bar(group_id, account_id)
+        await self.c.execute(
+            t.member_bars.insert().values(
+                group_id=group_id, account_id=account_id, reason=reason[:500], by=by, at=at
+            )
+        )
+
+    async def delete_bar(self, group_id: int, account_id: int) -> bool:
+        b = t.member_bars
+        res = await self.c.execute(
+            b.delete().where(b.c.group_id == group_id, b.c.account_id == account_id)
+        )
+        return bool(res.rowcount)
+
     async def get_controls(self, group_id: int) -> GroupControls:
-        gc = t.group_controls
-        row = (await self.c.execute(select(gc).where(gc.c.group_id == group_id))).first()
+        row = (await self.c.execute(_CONTROLS, {"group_id": group_id})).first()
         if row is None:
             return GroupControls(group_id)
         return GroupControls(

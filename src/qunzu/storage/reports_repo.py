@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, union_all, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, union_all, update
 
 from qunzu.domain.reports import (
     Case,
@@ -22,6 +22,17 @@ from qunzu.domain.reports import (
 from qunzu.domain.rulebook import SanctionTarget
 from qunzu.domain.sanctions import Appeal, AppealKind, AppealState, Sanction, SanctionState
 from qunzu.storage import tables as t
+
+_S = t.sanctions
+_ACTIVE_SANCTIONS = select(_S).where(
+    or_(
+        and_(_S.c.group_id == bindparam("group_id"), _S.c.target == SanctionTarget.group.value),
+        _S.c.account_id == bindparam("account_id"),
+    ),
+    _S.c.state == SanctionState.active.value,
+    _S.c.starts_at <= bindparam("now", type_=t.UTCDateTime()),
+    or_(_S.c.ends_at.is_(None), _S.c.ends_at > bindparam("now", type_=t.UTCDateTime())),
+)
 
 
 def _case(r: Any) -> Case:
@@ -425,21 +436,16 @@ class SqlReports:
         self, now: datetime, group_id: int | None = None, account_id: int | None = None
     ) -> list[Sanction]:
         """Sanctions in force now on a group and/or an account."""
-        s = t.sanctions
-        who = []
-        if group_id is not None:
-            who.append(and_(s.c.group_id == group_id, s.c.target == SanctionTarget.group.value))
-        if account_id is not None:
-            who.append(s.c.account_id == account_id)
-        if not who:
+        if group_id is None and account_id is None:
             return []
+        # One prebuilt statement for the message path (-1 never matches an id).
         rows = await self.c.execute(
-            select(s).where(
-                or_(*who),
-                s.c.state == SanctionState.active.value,
-                s.c.starts_at <= now,
-                or_(s.c.ends_at.is_(None), s.c.ends_at > now),
-            )
+            _ACTIVE_SANCTIONS,
+            {
+                "group_id": group_id if group_id is not None else -1,
+                "account_id": account_id if account_id is not None else -1,
+                "now": now,
+            },
         )
         return [_sanction(r) for r in rows]
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from qunzu.api.deps import Ctx, CurrentActor, get_ctx
+from qunzu.api.deps import Ctx, CurrentActor, context_of
 from qunzu.api.errors import ERROR_RESPONSES
 from qunzu.api.schemas_governance import CreditLockIn, CreditOut, CreditStateOut, RulebookVersionOut
 from qunzu.domain.errors import InvalidInput
@@ -24,7 +24,7 @@ async def get_rulebook(
     """The rulebook in force (now, or at a moment): articles, tiers, credit levels and what
     each allows, report categories and deadlines, the sanction catalogue, retention.
     Public: users may read the rules that govern them (Art. 5)."""
-    ctx = get_ctx(request)
+    ctx = context_of(request)
     if at is not None and at.tzinfo is None:
         raise InvalidInput("invalid_moment", "Give the moment with a UTC offset.")
     return rulebook.rulebook_document(rulebook.rulebook_in_force(ctx, at))
@@ -32,7 +32,7 @@ async def get_rulebook(
 
 @router.get("/rulebook/versions", response_model=list[RulebookVersionOut])
 async def rulebook_versions(request: Request) -> list[RulebookVersionOut]:
-    return [RulebookVersionOut(**v) for v in rulebook.list_versions(get_ctx(request))]
+    return [RulebookVersionOut(**v) for v in rulebook.list_versions(context_of(request))]
 
 
 @router.get("/me/credit", response_model=CreditOut)
