@@ -52,6 +52,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -148,22 +149,48 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+# Runs the command and reports its peak resident memory. A small wrapper, because a child
+# forked from this (large) process would count the parent's pages in its ru_maxrss.
+_RSS_WRAPPER = """
+import resource, subprocess, sys
+rc = subprocess.call(sys.argv[1:])
+kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(f"__peak_rss_kib={kib}", file=sys.stderr)
+sys.exit(rc)
+"""
+
+
 def run_recompute(data_dir: Path, env: dict[str, str], profile: Path | None) -> dict[str, Any]:
-    """``qunzu credit recompute`` as an operator runs it; wall time from the outside."""
+    """``qunzu credit recompute`` as an operator runs it: wall time from the outside, and
+    the peak resident memory of the command (py-spy's own figure when profiling)."""
     cmd = [qunzu_exe(), "credit", "recompute", "--data-dir", str(data_dir)]
     if profile is not None:
         cmd = ["py-spy", "record", "-r", "50", "-f", "raw", "-o", str(profile), "--", *cmd]
+    cmd = [sys.executable, "-c", _RSS_WRAPPER, *cmd]
     started = time.perf_counter()
-    proc = subprocess.run(
-        cmd, env=env, capture_output=True, text=True, timeout=RECOMPUTE_TIMEOUT, check=False
-    )
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        stdout, stderr = proc.communicate(timeout=RECOMPUTE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the wrapper and the command under it
+        proc.communicate()
+        raise RuntimeError(f"recompute did not finish in {RECOMPUTE_TIMEOUT}s") from None
     wall = time.perf_counter() - started
     if proc.returncode != 0:
-        raise RuntimeError(f"recompute failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    m = re.search(r"recomputed (\d+) accounts in ([\d.]+)s", proc.stdout)
-    if not m:
-        raise RuntimeError(f"unexpected output: {proc.stdout!r}")
-    return {"wall_s": wall, "accounts": int(m.group(1)), "inner_s": float(m.group(2))}
+        raise RuntimeError(f"recompute failed ({proc.returncode}):\n{stdout}\n{stderr}")
+    m = re.search(r"recomputed (\d+) accounts in ([\d.]+)s", stdout)
+    rss = re.search(r"__peak_rss_kib=(\d+)", stderr)
+    if not m or not rss:
+        raise RuntimeError(f"unexpected output: {stdout!r} {stderr!r}")
+    return {
+        "wall_s": wall,
+        "accounts": int(m.group(1)),
+        "inner_s": float(m.group(2)),
+        "peak_rss_mib": int(rss.group(1)) / 1024,
+    }
 
 
 # ------------------------------------------------------------------------------ SQLite
@@ -664,8 +691,8 @@ def report(results: dict[str, Any]) -> None:
             verdict = "PASS" if r["wall_s"] < GOAL_RECOMPUTE_S else "FAIL"
             print(
                 f"  recompute {phase:<6} {r['wall_s']:7.1f}s wall ({r['inner_s']:.1f}s in-process)"
-                f"  {r['accounts_per_s']:>10,.0f} accounts/s   goal < {GOAL_RECOMPUTE_S:.0f}s:"
-                f" {verdict}"
+                f"  {r['accounts_per_s']:>10,.0f} accounts/s  peak RSS {r['peak_rss_mib']:,.0f} MiB"
+                f"   goal < {GOAL_RECOMPUTE_S:.0f}s: {verdict}"
             )
     if results.get("sqlite") and results.get("postgres"):
         a = results["sqlite"]["recompute"]["cold"]
@@ -751,19 +778,32 @@ def main() -> None:
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     started = time.perf_counter()
+    phases: list[tuple[str, Any]] = []
     if not args.skip_recompute:
         if not args.skip_sqlite:
-            results["sqlite"] = asyncio.run(bench_sqlite(n, m, args.py_spy))
+            phases.append(("sqlite", lambda: bench_sqlite(n, m, args.py_spy)))
         if not args.skip_postgres:
-            results["postgres"] = asyncio.run(bench_postgres(args.postgres_url, n, m, args.py_spy))
+            phases.append(
+                ("postgres", lambda: bench_postgres(args.postgres_url, n, m, args.py_spy))
+            )
     if not args.skip_checks:
         loop_n = 20_000 if args.quick else 100_000
-        results["checks"] = asyncio.run(bench_checks(rounds, args.per_round, loop_n))
+        phases.append(("checks", lambda: bench_checks(rounds, args.per_round, loop_n)))
+    failed = []
+    for name, phase in phases:
+        try:
+            results[name] = asyncio.run(phase())
+        except Exception as exc:  # report the other phases all the same
+            failed.append(name)
+            results.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"
+            print(f"[{name}] FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
     results["elapsed_s"] = time.perf_counter() - started
     report(results)
     print(f"(whole run {results['elapsed_s']:.0f}s)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    if failed:
+        raise SystemExit(f"phases failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

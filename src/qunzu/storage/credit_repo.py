@@ -18,12 +18,20 @@ from sqlalchemy import (
     extract,
     func,
     literal,
+    or_,
     select,
     text,
     update,
 )
 
-from qunzu.domain.credit import CreditEntry, CreditReason, CreditState, level_for
+from qunzu.domain.credit import (
+    FADES_LIKE_PENALTY,
+    NEVER_FADES,
+    CreditEntry,
+    CreditReason,
+    CreditState,
+    level_for,
+)
 from qunzu.domain.models import GroupKind, GroupState, MembershipState
 from qunzu.domain.rulebook import CreditPolicy
 from qunzu.services.ports import GroupActivity
@@ -395,8 +403,16 @@ async def bulk_recompute(conn: Any, now: datetime, policy: CreditPolicy) -> int:
     age = _days_between(dialect, now_param, ledger.c.at)
     window = float(max(policy.forgiveness_days, 1))
     remaining = case((age >= window, 0.0), else_=1.0 - age / window)
+    # The same rule as domain.credit.fades(): reversals fade with their penalty; account
+    # age and activity never fade; other credits count fully; other penalties fade.
+    fade_always = [r.value for r in FADES_LIKE_PENALTY]
+    never_fade = [r.value for r in NEVER_FADES]
     weighted = case(
-        (ledger.c.delta >= 0, ledger.c.delta),
+        (
+            ledger.c.reason.in_(fade_always),
+            ledger.c.delta * (remaining if policy.forgiveness_days > 0 else 1.0),
+        ),
+        (or_(ledger.c.delta >= 0, ledger.c.reason.in_(never_fade)), ledger.c.delta),
         else_=ledger.c.delta * (remaining if policy.forgiveness_days > 0 else 1.0),
     )
     sums = (
