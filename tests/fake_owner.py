@@ -18,6 +18,7 @@ class FakeOwnerTables:
         self.controls: dict[int, GroupControls] = {}
         self.duty: list[tuple[int, DutyEvent]] = []
         self.cursors: dict[tuple[int, int], int] = {}
+        self.bars: dict[tuple[int, int], datetime] = {}
 
     def __copy__(self) -> FakeOwnerTables:
         other = FakeOwnerTables()
@@ -26,6 +27,7 @@ class FakeOwnerTables:
         other.controls = dict(self.controls)
         other.duty = list(self.duty)
         other.cursors = dict(self.cursors)
+        other.bars = dict(self.bars)
         return other
 
 
@@ -61,6 +63,17 @@ class FakeOwnerTools:
 
     async def delete_mute(self, group_id: int, account_id: int) -> None:
         self._w().mutes.pop((group_id, account_id), None)
+
+    async def get_bar(self, group_id: int, account_id: int) -> datetime | None:
+        return self.t.bars.get((group_id, account_id))
+
+    async def put_bar(
+        self, group_id: int, account_id: int, reason: str, by: int, at: datetime
+    ) -> None:
+        self._w().bars[(group_id, account_id)] = at
+
+    async def delete_bar(self, group_id: int, account_id: int) -> bool:
+        return self._w().bars.pop((group_id, account_id), None) is not None
 
     async def get_controls(self, group_id: int) -> GroupControls:
         return self.t.controls.get(group_id, GroupControls(group_id))

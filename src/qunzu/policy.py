@@ -180,6 +180,10 @@ class AttendanceM(_M):
     response_days: int = Field(ge=1)
 
 
+class OwnerToolsM(_M):
+    suspend_tools_under_posting_suspension: bool = False
+
+
 class RulebookM(_M):
     rulebook: HeaderM
     articles: list[ArticleM] = Field(min_length=1)
@@ -192,6 +196,7 @@ class RulebookM(_M):
     activity: ActivityM
     reporting: ReportingM
     attendance: AttendanceM
+    owner_tools: OwnerToolsM = Field(default_factory=OwnerToolsM)
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -349,6 +354,9 @@ def _to_domain(m: RulebookM) -> rb.Rulebook:
         activity=rb.ActivityPolicy(m.activity.dormant_after_days, m.activity.busy_messages_per_day),
         info_page_min_members=m.rulebook.info_page_min_members,
         attendance=AttendancePolicy(m.attendance.inactive_days, m.attendance.response_days),
+        suspend_tools_under_posting_suspension=(
+            m.owner_tools.suspend_tools_under_posting_suspension
+        ),
         reporting=rb.ReportingPolicy(
             m.reporting.unfounded_window_days,
             m.reporting.warning_after,

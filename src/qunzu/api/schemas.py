@@ -99,6 +99,7 @@ class RoleIn(In):
 
 class RemoveIn(In):
     reason: str = Field(default="", max_length=500)
+    bar: bool = False  # bar the account from rejoining until a manager lifts it
 
 
 class OfferIn(In):

@@ -205,11 +205,17 @@ class QunzuClient:
         )
 
     async def remove_member(
-        self, group_id: int, account_id: int, reason: str = ""
+        self, group_id: int, account_id: int, reason: str = "", bar: bool = False
     ) -> dict[str, Any]:
+        """Remove a member; ``bar=True`` also bars them from rejoining until lifted."""
         return await self._json(
-            "POST", f"/v1/groups/{group_id}/members/{account_id}/remove", json={"reason": reason}
+            "POST",
+            f"/v1/groups/{group_id}/members/{account_id}/remove",
+            json={"reason": reason, "bar": bar},
         )
+
+    async def lift_bar(self, group_id: int, account_id: int) -> None:
+        await self.request("DELETE", f"/v1/groups/{group_id}/bars/{account_id}")
 
     async def leave(self, group_id: int) -> dict[str, Any]:
         return await self._json("POST", f"/v1/groups/{group_id}/leave")
@@ -508,8 +514,8 @@ class QunzuClient:
     async def assign_owner(self, group_id: int, account_id: int, reason: str) -> None:
         await self.request(
             "POST",
-            f"/v1/platform/groups/{group_id}/owner",
-            json={"account_id": account_id, "reason": reason},
+            "/v1/platform/ownership-decisions",
+            json={"group_id": group_id, "account_id": account_id, "reason": reason},
         )
 
     # ---- platform ----------------------------------------------------------------------

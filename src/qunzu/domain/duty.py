@@ -162,7 +162,7 @@ def assess(
             account_id,
             Standing.exempt_reported,
             notice_at,
-            None,
+            notice_at + window if notice_at is not None else None,
             ARTICLES[Standing.exempt_reported],
             tuple(relevant),
         )
@@ -184,3 +184,16 @@ def assess(
     return Assessment(
         account_id, standing, notice_at, deadline, ARTICLES[standing], tuple(relevant)
     )
+
+
+def acted_in_time(a: Assessment) -> bool:
+    """Whether the standing earns the credit for acting in time: an adequate action within
+    the window, or a report up made before the window closed (or with no notice at all)."""
+    if a.standing is Standing.exempt_acted:
+        return True
+    if a.standing is not Standing.exempt_reported:
+        return False
+    reports = [
+        e for e in a.timeline if e.kind in (DutyEventKind.reported_up, DutyEventKind.referred)
+    ]
+    return a.deadline is None or any(e.at <= a.deadline for e in reports)

@@ -181,6 +181,9 @@ class Rulebook:
     info_page_min_members: int  # groups above this show the Art. 8 information page
     reporting: ReportingPolicy = field(default_factory=ReportingPolicy)
     attendance: AttendancePolicy = field(default_factory=AttendancePolicy)
+    # [owner_tools]: while the platform suspends posting in a group, its owner and admins
+    # lose their tools too (they may still post messages and report).
+    suspend_tools_under_posting_suspension: bool = False
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def article(self, article_id: str) -> Article:

@@ -239,3 +239,22 @@ def check_sanctions_allow(
                 f"Posting in this group is suspended by the platform ({_until(s)}).",
                 sanction_id=s.id,
             )
+
+
+def check_tools_allowed(in_force: list[Sanction], group_id: int, suspend_tools: bool) -> None:
+    """Where the rulebook says so, a posting suspension on a group also suspends its owner's
+    and admins' tools (``[owner_tools] suspend_tools_under_posting_suspension``)."""
+    if not suspend_tools:
+        return
+    for s in in_force:
+        if (
+            s.kind == "posting_suspension"
+            and s.target is SanctionTarget.group
+            and s.group_id == group_id
+        ):
+            raise Forbidden(
+                "tools_suspended",
+                "Owner and admin tools are suspended while posting in this group is "
+                f"suspended by the platform ({_until(s)}).",
+                sanction_id=s.id,
+            )

@@ -93,6 +93,9 @@ async def _take_ownership(
     await uow.groups.update(group_id, owner_id=new_owner)
     controls = await uow.owner.get_controls(group_id)
     await uow.owner.put_controls(replace(controls, unattended_since=None, read_only_since=None))
+    # Taking up the duty is the new owner's activity: the next sweep must not find the
+    # group unattended again because the new owner had been quiet before.
+    await uow.activity.touch(group_id, new_owner, ctx.clock.now())
     await append_entry(
         ctx,
         uow,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from qunzu.domain.credit import CreditReason
-from qunzu.domain.duty import Assessment, Incident, Standing, assess
+from qunzu.domain.duty import Assessment, Incident, Standing, acted_in_time, assess
 from qunzu.domain.reports import Case
 from qunzu.services.context import ServiceContext
 from qunzu.services.credit import record_credit
@@ -30,7 +30,7 @@ async def credit_managers(ctx: ServiceContext, uow: UnitOfWork, case: Case) -> l
     inputs = ctx.rulebooks.in_force(ctx.clock.now()).credit.inputs
     assessments = await assess_case(ctx, uow, case)
     for a in assessments:
-        if a.standing is Standing.exempt_acted:
+        if acted_in_time(a):
             await record_credit(
                 ctx,
                 uow,

@@ -6,7 +6,12 @@ decided at the moment of the request."""
 from __future__ import annotations
 
 from qunzu.domain.models import GroupRole, Membership
-from qunzu.domain.sanctions import Sanction, SanctionedPath, check_sanctions_allow
+from qunzu.domain.sanctions import (
+    Sanction,
+    SanctionedPath,
+    check_sanctions_allow,
+    check_tools_allowed,
+)
 from qunzu.services.context import ServiceContext
 from qunzu.services.ports import UnitOfWork
 
@@ -41,11 +46,9 @@ async def check_may_create(ctx: ServiceContext, uow: UnitOfWork, account_id: int
 async def check_may_manage(
     ctx: ServiceContext, uow: UnitOfWork, account_id: int, group_id: int
 ) -> None:
-    """Owner and admin tools are refused while management rights are suspended (Art. 11)."""
-    check_sanctions_allow(
-        SanctionedPath.manage,
-        await in_force(ctx, uow, None, account_id),
-        account_id,
-        group_id,
-        True,
-    )
+    """Owner and admin tools are refused while management rights are suspended (Art. 11),
+    and, where the rulebook says so, while posting in the group is suspended."""
+    suspend_tools = ctx.rulebooks.in_force(ctx.clock.now()).suspend_tools_under_posting_suspension
+    sanctions = await in_force(ctx, uow, group_id if suspend_tools else None, account_id)
+    check_sanctions_allow(SanctionedPath.manage, sanctions, account_id, group_id, True)
+    check_tools_allowed(sanctions, group_id, suspend_tools)

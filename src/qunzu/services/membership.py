@@ -39,6 +39,7 @@ async def _admit(
     via: str,
     by: int | None = None,
 ) -> Membership:
+    await check_not_barred(uow, group.id, account_id)
     await enforcement.check_may_join(ctx, uow, account_id)
     # Art. 8 caps: the group's size (from its owner's level) and the joiner's own count.
     await governance.check_group_has_room(ctx, uow, group)
@@ -67,6 +68,18 @@ async def _admit(
     return membership
 
 
+async def check_not_barred(uow: UnitOfWork, group_id: int, account_id: int) -> None:
+    """A member removed with a bar rejoins by no path until a manager lifts the bar."""
+    barred_at = await uow.owner.get_bar(group_id, account_id)
+    if barred_at is not None:
+        raise Forbidden(
+            "barred",
+            "This account was removed from the group and barred from rejoining "
+            "until its owner or an admin lifts the bar.",
+            barred_at=barred_at.isoformat(),
+        )
+
+
 async def _part(
     ctx: ServiceContext,
     uow: UnitOfWork,
@@ -74,15 +87,12 @@ async def _part(
     kind: EntryKind,
     by: int,
     reason: str = "",
+    bar: bool = False,
 ) -> Membership:
-    entry = await append_entry(
-        ctx,
-        uow,
-        member.group_id,
-        kind,
-        by,
-        data={"account_id": member.account_id, "by": by, "reason": reason},
-    )
+    data: dict[str, object] = {"account_id": member.account_id, "by": by, "reason": reason}
+    if bar:
+        data["barred"] = True
+    entry = await append_entry(ctx, uow, member.group_id, kind, by, data=data)
     state = MembershipState.left if kind is EntryKind.member_left else MembershipState.removed
     parted = replace(member, state=state, left_seq=entry.seq, role=GroupRole.member)
     await uow.memberships.put(parted)
@@ -120,6 +130,7 @@ async def do_invite(
         existing = await uow.memberships.get(group_id, invitee_id)
         if existing is not None and existing.is_active:
             raise Conflict("already_member", "That account is already a member.")
+        await check_not_barred(uow, group_id, invitee_id)
         now = ctx.clock.now()
         pending = await uow.invitations.pending_for(group_id, invitee_id)
         if pending is not None:
@@ -204,6 +215,7 @@ async def do_join(
         ):
             raise NotFound("group_not_found", "No such group.")
         perm.check_can_join(actor.account, group, current)
+        await check_not_barred(uow, group_id, actor.id)
         if group.join_policy is JoinPolicy.approval:
             raise Conflict(
                 "approval_required", "This group admits members on approval; send a request."
@@ -233,6 +245,7 @@ async def do_request_join(
         if group.join_policy is JoinPolicy.invite_only:
             raise Forbidden("invitation_required", "This group admits members by invitation only.")
         accepted = perm.check_rules_version(group, rules_version)
+        await check_not_barred(uow, group_id, actor.id)
         if await uow.join_requests.pending_for(group_id, actor.id) is not None:
             raise Conflict(
                 "join_request_pending", "You already asked to join; wait for a decision."
@@ -316,9 +329,16 @@ async def do_leave(ctx: ServiceContext, actor: Actor, group_id: int) -> Membersh
 
 
 async def do_remove_member(
-    ctx: ServiceContext, actor: Actor, group_id: int, account_id: int, reason: str = ""
+    ctx: ServiceContext,
+    actor: Actor,
+    group_id: int,
+    account_id: int,
+    reason: str = "",
+    bar: bool = False,
 ) -> Membership:
-    """Remove a member (移出). Admins may remove members; only the owner removes admins."""
+    """Remove a member (移出). Admins may remove members; only the owner removes admins.
+    With ``bar`` the account cannot rejoin (open join, request or invitation) until an
+    owner or admin with the right to remove members lifts the bar."""
     if len(reason) > 500:
         raise InvalidInput("reason_too_long", "A reason is at most 500 characters.")
     if "\x00" in reason:
@@ -339,7 +359,11 @@ async def do_remove_member(
             raise Forbidden(
                 "not_permitted", "Only the owner may remove an admin; no one removes the owner."
             )
-        parted = await _part(ctx, uow, target, EntryKind.member_removed, actor.id, reason.strip())
+        parted = await _part(
+            ctx, uow, target, EntryKind.member_removed, actor.id, reason.strip(), bar
+        )
+        if bar:
+            await uow.owner.put_bar(group_id, account_id, reason.strip(), actor.id, ctx.clock.now())
         # Removing a reported member in time is the owner's adequate action (P7, P8).
         await owner_tools.record_duty(
             ctx,
@@ -348,10 +372,19 @@ async def do_remove_member(
             DutyEventKind.member_removed,
             actor.id,
             subject_id=account_id,
-            note=reason.strip(),
+            note=("barred: " if bar else "") + reason.strip(),
         )
         await note_owner_action(ctx, uow, group_id, account_id, "removed the member")
         return parted
+
+
+async def do_lift_bar(ctx: ServiceContext, actor: Actor, group_id: int, account_id: int) -> None:
+    """Lift a bar on rejoining (owner, or an admin with the right to remove members)."""
+    async with transaction(ctx) as uow:
+        group, membership = await load_group(uow, actor.id, group_id)
+        await owner_tools.require_right(ctx, uow, group, membership, AdminRight.remove_members)
+        if not await uow.owner.delete_bar(group_id, account_id):
+            raise NotFound("not_barred", "That account is not barred from this group.")
 
 
 async def do_set_role(

@@ -37,6 +37,7 @@ from qunzu.services.accounts import Actor
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.credit import current_level
 from qunzu.services.messaging import visible_window
+from qunzu.services.owner_tools import record_duty
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import notify
 
@@ -209,17 +210,17 @@ async def do_file_report(
                 if escalate_to == "authorities"
                 else DutyEventKind.reported_up
             )
-            await uow.owner.add_duty(
+            # Reporting up is a management act: the ledger and the managers' activity.
+            await record_duty(
+                ctx,
+                uow,
                 group_id,
-                DutyEvent(
-                    now,
-                    duty_kind,
-                    actor.id,
-                    seq=target.seq,
-                    subject_id=target.account_id,
-                    case_id=case.id,
-                    note=statement[:200],
-                ),
+                duty_kind,
+                actor.id,
+                seq=target.seq,
+                subject_id=target.account_id,
+                case_id=case.id,
+                note=statement[:200],
             )
             if target.account_id is not None:
                 await note_owner_action(

@@ -448,3 +448,14 @@ read_cursors = Table(
     Column("seq", BigInteger, nullable=False),
     Column("at", TS, nullable=False),
 )
+
+# Accounts removed with a bar on rejoining, until an owner or admin lifts it.
+member_bars = Table(
+    "member_bars",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id"), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("reason", String(500), nullable=False, default=""),
+    Column("by", Id, nullable=False),
+    Column("at", TS, nullable=False),
+)

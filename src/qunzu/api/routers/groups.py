@@ -150,8 +150,18 @@ async def set_role(
 async def remove_member(
     group_id: IdInt, account_id: IdInt, body: RemoveIn, ctx: Ctx, actor: CurrentActor
 ) -> MembershipOut:
-    m = await membership.do_remove_member(ctx, actor, group_id, account_id, body.reason)
+    """Remove a member; with ``bar`` they cannot rejoin until the bar is lifted."""
+    m = await membership.do_remove_member(
+        ctx, actor, group_id, account_id, body.reason, bar=body.bar
+    )
     return MembershipOut.of(m)
+
+
+@router.delete("/groups/{group_id}/bars/{account_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def lift_bar(group_id: IdInt, account_id: IdInt, ctx: Ctx, actor: CurrentActor) -> Response:
+    """Lift a bar on rejoining (owner, or an admin with the right to remove members)."""
+    await membership.do_lift_bar(ctx, actor, group_id, account_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/groups/{group_id}/leave", response_model=MembershipOut)

@@ -1,0 +1,206 @@
+"""Owner and admin tools through the services, over the fakes: bars on rejoining, tools
+suspended with a group's posting, granting rights, read cursors and taking ownership."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from qunzu.domain.clock import FrozenClock
+from qunzu.domain.duty import DutyEventKind
+from qunzu.domain.errors import Forbidden, NotFound
+from qunzu.domain.models import JoinPolicy
+from qunzu.domain.rulebook import RulebookSet, SanctionTarget
+from qunzu.domain.sanctions import Sanction, SanctionState
+from qunzu.policy import parse_rulebook
+from qunzu.services.attendance import do_claim_ownership, sweep_unattended
+from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.membership import (
+    do_invite,
+    do_join,
+    do_lift_bar,
+    do_remove_member,
+    do_request_join,
+)
+from qunzu.services.messaging import do_send_message
+from qunzu.services.owner_tools import (
+    do_appoint_admin,
+    do_mark_read,
+    do_pin_notice,
+    do_set_mute_all,
+    read_duty_ledger,
+)
+from tests.fakes import make_ctx
+from tests.rulebooks import generous_rulebook_text
+from tests.unit.world import add_member, make_group, refresh, users
+
+
+async def _code(call: object, kind: type[Exception] = Forbidden) -> str:
+    with pytest.raises(kind) as caught:
+        await call  # type: ignore[misc]
+    return str(caught.value.code)  # type: ignore[attr-defined]
+
+
+# ---- bars on rejoining --------------------------------------------------------------------
+
+
+async def test_a_barred_account_cannot_rejoin_an_open_group_until_the_bar_is_lifted() -> None:
+    ctx = make_ctx()
+    owner, member = await users(ctx, "owner", "member")
+    group = await make_group(ctx, owner, join_policy=JoinPolicy.open, discoverable=True)
+    await do_join(ctx, member, group.id)
+    await do_remove_member(ctx, owner, group.id, member.id, "spam", bar=True)
+    assert await _code(do_join(ctx, member, group.id)) == "barred"
+    await do_lift_bar(ctx, owner, group.id, member.id)
+    assert (await do_join(ctx, member, group.id)).is_active
+
+
+async def test_a_barred_account_cannot_request_to_join_or_be_invited() -> None:
+    ctx = make_ctx()
+    owner, member = await users(ctx, "owner", "member")
+    group = await make_group(ctx, owner, join_policy=JoinPolicy.approval, discoverable=True)
+    await add_member(ctx, owner, group.id, member)
+    await do_remove_member(ctx, owner, group.id, member.id, bar=True)
+    assert await _code(do_request_join(ctx, member, group.id)) == "barred"
+    assert await _code(do_invite(ctx, owner, group.id, member.id)) == "barred"
+
+
+async def test_removal_without_a_bar_leaves_no_bar_to_lift() -> None:
+    ctx = make_ctx()
+    owner, member = await users(ctx, "owner", "member")
+    group = await make_group(ctx, owner)
+    await add_member(ctx, owner, group.id, member)
+    await do_remove_member(ctx, owner, group.id, member.id, "cool off")
+    assert await _code(do_lift_bar(ctx, owner, group.id, member.id), NotFound) == "not_barred"
+
+
+async def test_a_barred_removal_is_in_the_ledger_as_a_removal() -> None:
+    ctx = make_ctx()
+    owner, member = await users(ctx, "owner", "member")
+    group = await make_group(ctx, owner)
+    await add_member(ctx, owner, group.id, member)
+    await do_remove_member(ctx, owner, group.id, member.id, "abuse", bar=True)
+    (event,) = [
+        e for e in await read_duty_ledger(ctx, owner, group.id) if e.subject_id == member.id
+    ]
+    assert (event.kind, event.note) == (DutyEventKind.member_removed, "barred: abuse")
+
+
+# ---- tools under a posting suspension -----------------------------------------------------
+
+
+async def _suspend_posting(ctx: ServiceContext, group_id: int, days: int = 3) -> None:
+    now = ctx.clock.now()
+    async with transaction(ctx) as uow:
+        await uow.reports.add_sanction(
+            Sanction(
+                id=0,
+                case_id=1,
+                kind="posting_suspension",
+                target=SanctionTarget.group,
+                group_id=group_id,
+                account_id=None,
+                article="art-10",
+                rulebook_version="test",
+                facts="test",
+                decided_by=1,
+                automated=False,
+                starts_at=now,
+                ends_at=now + timedelta(days=days),
+                state=SanctionState.active,
+                appeal_until=now + timedelta(days=180),
+            )
+        )
+
+
+def _rulebooks(suspend: bool) -> RulebookSet:
+    text = generous_rulebook_text().replace(
+        "suspend_tools_under_posting_suspension = true",
+        f"suspend_tools_under_posting_suspension = {str(suspend).lower()}",
+    )
+    return RulebookSet([parse_rulebook(text, "test.toml")])
+
+
+async def test_tools_are_suspended_with_the_groups_posting_where_the_rulebook_says_so() -> None:
+    ctx = make_ctx(clock=FrozenClock(), rulebooks=_rulebooks(True))
+    owner, member = await users(ctx, "owner", "member")
+    group = await make_group(ctx, owner)
+    await add_member(ctx, owner, group.id, member)
+    await _suspend_posting(ctx, group.id, days=2)
+    assert await _code(do_set_mute_all(ctx, owner, group.id, True)) == "tools_suspended"
+    assert await _code(do_pin_notice(ctx, owner, group.id, "x")) == "tools_suspended"
+    assert await _code(do_remove_member(ctx, owner, group.id, member.id)) == "tools_suspended"
+    assert isinstance(ctx.clock, FrozenClock)
+    ctx.clock.advance(timedelta(days=2))
+    owner = await refresh(ctx, owner)
+    assert (await do_set_mute_all(ctx, owner, group.id, True)).mute_all
+
+
+async def test_tools_stay_open_under_posting_suspension_when_the_rulebook_says_no() -> None:
+    ctx = make_ctx(rulebooks=_rulebooks(False))
+    owner, member = await users(ctx, "owner", "member")
+    group = await make_group(ctx, owner)
+    await add_member(ctx, owner, group.id, member)
+    await _suspend_posting(ctx, group.id)
+    assert (await do_set_mute_all(ctx, owner, group.id, True)).mute_all
+
+
+def test_a_rulebook_without_an_owner_tools_section_keeps_tools_open() -> None:
+    text = generous_rulebook_text()
+    start = text.index("[owner_tools]")
+    book = parse_rulebook(text[:start], "old.toml")
+    assert book.suspend_tools_under_posting_suspension is False
+    assert parse_rulebook(text, "new.toml").suspend_tools_under_posting_suspension is True
+
+
+# ---- rights and read cursors --------------------------------------------------------------
+
+
+async def test_an_admin_grants_only_rights_they_hold() -> None:
+    ctx = make_ctx()
+    owner, admin, other = await users(ctx, "owner", "admin", "other")
+    group = await make_group(ctx, owner)
+    await add_member(ctx, owner, group.id, admin)
+    await add_member(ctx, owner, group.id, other)
+    await do_appoint_admin(ctx, owner, group.id, admin.id, ["appoint_admins", "pin_notices"])
+    call = do_appoint_admin(ctx, admin, group.id, other.id, ["pin_notices", "mute"])
+    assert await _code(call) == "cannot_grant"
+    granted = await do_appoint_admin(ctx, admin, group.id, other.id, ["pin_notices"])
+    assert {r.value for r in granted} == {"pin_notices"}
+
+
+async def test_only_a_managers_read_cursor_enters_the_ledger() -> None:
+    ctx = make_ctx()
+    owner, member = await users(ctx, "owner", "member")
+    group = await make_group(ctx, owner)
+    await add_member(ctx, owner, group.id, member)
+    sent = await do_send_message(ctx, member, group.id, "hello", "t1")
+    await do_mark_read(ctx, member, group.id, sent.entry.seq)
+    await do_mark_read(ctx, owner, group.id, sent.entry.seq)
+    reads = [
+        e
+        for e in await read_duty_ledger(ctx, owner, group.id)
+        if e.kind is DutyEventKind.message_read
+    ]
+    assert [(e.account_id, e.seq) for e in reads] == [(owner.id, sent.entry.seq)]
+
+
+# ---- taking ownership ---------------------------------------------------------------------
+
+
+async def test_a_claimed_group_is_not_found_unattended_again_by_the_next_sweep() -> None:
+    clock = FrozenClock()
+    ctx = make_ctx(clock=clock)
+    owner, admin, member = await users(ctx, "owner", "admin", "member")
+    group = await make_group(ctx, owner)
+    await add_member(ctx, owner, group.id, admin)
+    await add_member(ctx, owner, group.id, member)
+    await do_appoint_admin(ctx, owner, group.id, admin.id, ["mute"])
+    policy = ctx.rulebooks.latest.attendance
+    clock.advance(timedelta(days=policy.inactive_days + 1))
+    await do_send_message(ctx, member, group.id, "anyone?", "t2")
+    assert (await sweep_unattended(ctx))["unattended"] == 1
+    await do_claim_ownership(ctx, admin, group.id)
+    clock.advance(timedelta(days=1))
+    assert await sweep_unattended(ctx) == {"unattended": 0, "read_only": 0, "attended": 0}
