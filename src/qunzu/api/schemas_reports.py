@@ -87,6 +87,19 @@ class ReceiptOut(BaseModel):
     outcome: str | None
     route: str
 
+    @classmethod
+    def of(cls, r: Any, c: Any) -> ReceiptOut:
+        handled = c.status.value == "handled_by_owner"
+        return cls(
+            report_id=r.id,
+            case_id=c.id,
+            category=r.category,
+            created_at=r.created_at,
+            status=c.status.value,
+            outcome=c.decision.value if c.decision else (c.status.value if handled else None),
+            route=c.route.value,
+        )
+
 
 class EvidenceOut(BaseModel):
     seq: int

@@ -118,16 +118,7 @@ async def report_up(group_id: IdInt, body: ReportUpIn, ctx: Ctx, actor: CurrentA
         (),
         escalate_to=body.to,
     )
-    c = receipt.case
-    return ReceiptOut(
-        report_id=receipt.report.id,
-        case_id=c.id,
-        category=c.category,
-        created_at=receipt.report.created_at,
-        status=c.status.value,
-        outcome=None,
-        route=c.route.value,
-    )
+    return ReceiptOut.of(receipt.report, receipt.case)
 
 
 @router.get("/groups/{group_id}/duty-ledger", response_model=list[DutyEventOut])

@@ -38,17 +38,7 @@ platform = APIRouter(prefix="/v1/platform", tags=["platform review"], responses=
 
 
 def _receipt(r: Any, c: Any) -> ReceiptOut:
-    return ReceiptOut(
-        report_id=r.id,
-        case_id=c.id,
-        category=r.category,
-        created_at=r.created_at,
-        status=c.status.value,
-        outcome=c.decision.value
-        if c.decision
-        else (c.status.value if c.status is CaseStatus.handled_by_owner else None),
-        route=c.route.value,
-    )
+    return ReceiptOut.of(r, c)
 
 
 def _evidence(e: Any) -> EvidenceOut:
