@@ -75,6 +75,8 @@ from qunzu.services.ports import (
     MembershipRepository,
     OwnershipOfferRepository,
     OwnerToolsRepository,
+    PostingRepository,
+    PostingState,
     ReportsRepository,
     RulesRepository,
     TimelineRepository,
@@ -248,6 +250,13 @@ class FakeTokens(_Repo):
             if tok.token_hash == token_hash:
                 return tok, self.s.accounts[tok.account_id]
         return None
+
+    async def get_for_auth(self, token_hash: str) -> tuple[ApiToken, Account, int] | None:
+        found = await self.get_with_account(token_hash)
+        if found is None:
+            return None
+        state = self.s.credit_states.get(found[1].id)
+        return found[0], found[1], state.level if state is not None else 0
 
     async def get(self, token_id: int) -> ApiToken | None:
         return self.s.tokens.get(token_id)
@@ -723,6 +732,29 @@ class FakeActivity(_Repo):
         return self.s.member_activity.get((group_id, account_id))
 
 
+class FakePosting:
+    """``PostingRepository`` composed from the other fakes (the SQL one is one statement)."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self.uow = uow
+
+    async def load(
+        self, group_id: int, account_id: int, client_txn_id: str, now: datetime
+    ) -> PostingState | None:
+        u = self.uow
+        group = await u.groups.get(group_id)
+        if group is None:
+            return None
+        return PostingState(
+            group=group,
+            membership=await u.memberships.get(group_id, account_id),
+            controls=await u.owner.get_controls(group_id),
+            mute=await u.owner.get_mute(group_id, account_id),
+            sanctions_in_force=bool(await u.reports.active_sanctions(now, group_id, account_id)),
+            txn_used=await u.timeline.get_by_txn(account_id, client_txn_id) is not None,
+        )
+
+
 class FakeUnitOfWork:
     """One transaction over a private snapshot of the store."""
 
@@ -751,6 +783,7 @@ class FakeUnitOfWork:
         self.activity: ActivityRepository = FakeActivity(self)
         self.reports: ReportsRepository = FakeReports(self)
         self.owner: OwnerToolsRepository = FakeOwnerTools(self)
+        self.posting: PostingRepository = FakePosting(self)
 
     @property
     def state(self) -> FakeState:

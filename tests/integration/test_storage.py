@@ -65,20 +65,7 @@ _seq = itertools.count(1)
 
 
 # ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def postgres_module_db() -> Iterator[str]:
-    with fresh_postgres_database(require_postgres()) as url:
-        yield url
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database for this test to write in (on PostgreSQL, shared with this module)."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'qunzu.db'}"
-    return str(request.getfixturevalue("postgres_module_db"))
+# database_url, engine and uow (one database per backend) come from conftest.py.
 
 
 @pytest.fixture(params=BACKENDS)
@@ -92,23 +79,10 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(database_url)
-    await migrate(eng)
-    yield eng
-    await eng.dispose()
-
-
-@pytest.fixture
 async def empty_engine(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
     eng = make_engine(empty_database_url)
     yield eng
     await eng.dispose()
-
-
-@pytest.fixture
-def uow(engine: AsyncEngine) -> SqlUnitOfWorkFactory:
-    return SqlUnitOfWorkFactory(engine)
 
 
 def context_for(factory: SqlUnitOfWorkFactory) -> ServiceContext:

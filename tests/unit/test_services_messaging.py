@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from qunzu.domain.clock import FrozenClock
+from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
 from qunzu.domain.models import EntryKind, GroupKind, JoinPolicy
 from qunzu.services.accounts import Actor
 from qunzu.services.context import ServiceContext
 from qunzu.services.membership import do_leave, do_remove_member
 from qunzu.services.messaging import HistoryPage, do_open_direct, do_send_message, read_history
+from qunzu.services.owner_tools import do_set_slow_mode
 from tests.fakes import CountingObserver, fake_uow, make_ctx
 from tests.unit.world import (
     add_member,
@@ -344,3 +348,38 @@ async def test_a_direct_conversation_needs_another_existing_account() -> None:
     with pytest.raises(NotFound):
         await do_open_direct(ctx, alice, "nobody")
     assert fake_uow(ctx).state.groups == {}
+
+
+# ---- last activity (Art. 7) ------------------------------------------------------------------
+
+
+async def test_rapid_messages_write_the_senders_activity_once_a_minute() -> None:
+    clock = FrozenClock()
+    ctx = make_ctx(clock=clock)
+    _, bob, group_id = await _chat(ctx)
+    await do_send_message(ctx, bob, group_id, "one", "a1")
+    first = fake_uow(ctx).state.member_activity[(group_id, bob.id)]
+    clock.advance(timedelta(seconds=59))
+    await do_send_message(ctx, bob, group_id, "two", "a2")
+    assert fake_uow(ctx).state.member_activity[(group_id, bob.id)] == first
+    clock.advance(timedelta(seconds=1))
+    await do_send_message(ctx, bob, group_id, "three", "a3")
+    assert fake_uow(ctx).state.member_activity[(group_id, bob.id)] == first + timedelta(seconds=60)
+    assert fake_uow(ctx).state.group_activity[group_id].last_activity_at == first + timedelta(
+        seconds=60
+    )
+
+
+async def test_under_slow_mode_every_message_writes_the_senders_activity() -> None:
+    clock = FrozenClock()
+    ctx = make_ctx(clock=clock)
+    alice, bob, group_id = await _chat(ctx)
+    await do_send_message(ctx, bob, group_id, "before", "s1")  # noted: the minute starts
+    await do_set_slow_mode(ctx, alice, group_id, 10)
+    clock.advance(timedelta(seconds=11))
+    await do_send_message(ctx, bob, group_id, "first under slow mode", "s2")
+    assert fake_uow(ctx).state.member_activity[(group_id, bob.id)] == clock.now()
+    clock.advance(timedelta(seconds=5))
+    with pytest.raises(QuotaExceeded) as refused:
+        await do_send_message(ctx, bob, group_id, "too soon", "s3")
+    assert refused.value.code == "slow_mode"

@@ -170,18 +170,17 @@ async def authenticate(ctx: ServiceContext, token: str | None) -> Actor:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
         raise Unauthenticated("token_invalid", "This token is not valid.")
     async with transaction(ctx, write=False) as uow:
-        found = await uow.tokens.get_with_account(hash_token(token))
-        state = await uow.credit.get_state(found[1].id) if found is not None else None
+        found = await uow.tokens.get_for_auth(hash_token(token))
     if found is None:
         raise Unauthenticated("token_invalid", "This token is not valid.")
-    tok, account = found
+    tok, account, level = found
     if tok.revoked_at is not None:
         raise Unauthenticated("token_revoked", "This token was revoked; log in again.")
     if not tok.is_valid(ctx.clock.now()):
         raise Unauthenticated("token_expired", "This token has expired; log in again.")
     if account.disabled:
         raise Forbidden("account_disabled", "This account is disabled.")
-    return Actor(account, tok.id, state.level if state is not None else 0)
+    return Actor(account, tok.id, level)
 
 
 async def do_logout(ctx: ServiceContext, actor: Actor) -> None:

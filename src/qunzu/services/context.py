@@ -13,7 +13,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from qunzu.bus.base import EventBus
@@ -78,6 +78,8 @@ class ServiceContext:
     rulebooks: RulebookSet = field(default_factory=_default_rulebooks)
     message_rate: SlidingWindow = field(default_factory=lambda: SlidingWindow(timedelta(minutes=1)))
     active_days_seen: set[tuple[int, str]] = field(default_factory=set)
+    # (group, account) -> when this node last wrote their activity (governance.note_activity)
+    activity_noted: dict[tuple[int, int], datetime] = field(default_factory=dict)
 
 
 def encode_event(event: Event) -> bytes:

@@ -103,19 +103,32 @@ def check_level_can_post(ctx: ServiceContext, level: int) -> None:
         )
 
 
+# Last-activity times serve dormancy, attendance and the group view, all counted in days,
+# so a sender's rapid messages write them at most once a minute per node. Slow mode
+# needs the exact time of a member's last post and asks for ``exact``.
+ACTIVITY_WRITE_INTERVAL = timedelta(minutes=1)
+
+
 async def note_activity(
-    ctx: ServiceContext, uow: UnitOfWork, group_id: int, account_id: int
+    ctx: ServiceContext, uow: UnitOfWork, group_id: int, account_id: int, exact: bool = False
 ) -> None:
     """Last activity of group and member (Art. 7), and the account's active day for credit."""
     now = ctx.clock.now()
-    await uow.activity.touch(group_id, account_id, now)
+    noted = ctx.activity_noted
+    key = (group_id, account_id)
+    last = noted.get(key)
+    if exact or last is None or not timedelta(0) <= now - last < ACTIVITY_WRITE_INTERVAL:
+        await uow.activity.touch(group_id, account_id, now)
+        if len(noted) > 200_000:
+            noted.clear()
+        noted[key] = now
     day = now.date().isoformat()
-    key = (account_id, day)
-    if key not in ctx.active_days_seen:
+    day_key = (account_id, day)
+    if day_key not in ctx.active_days_seen:
         await uow.credit.mark_active_day(account_id, day)
         if len(ctx.active_days_seen) > 200_000:
             ctx.active_days_seen.clear()
-        ctx.active_days_seen.add(key)
+        ctx.active_days_seen.add(day_key)
 
 
 def compute_tier(ctx: ServiceContext, group: Group) -> Tier:

@@ -71,24 +71,34 @@ async def do_send_message(
     body = validate_body(ctx, body)
     validate_txn_id(client_txn_id)
     async with transaction(ctx) as uow:
-        previous = await uow.timeline.get_by_txn(actor.id, client_txn_id)
-        if previous is not None:
-            if previous.group_id != group_id or previous.body != body:
-                raise Conflict(
-                    "txn_id_reused",
-                    "This client_txn_id was already used for a different message.",
-                )
-            return SendResult(previous, created=False)
-        group, membership = await load_group(uow, actor.id, group_id)
-        member = perm.check_can_post(actor.account, group, membership)
-        await enforcement.check_may_post(ctx, uow, actor.id, group_id, member)
-        await owner_tools.check_send_controls(ctx, uow, group_id, member)
+        # One read for everything below (storage/posting_repo.py); the retry and the
+        # sanctions are read in full only when that read says there is something to see.
+        state = await uow.posting.load(group_id, actor.id, client_txn_id, ctx.clock.now())
+        if state is None or state.txn_used:
+            previous = await uow.timeline.get_by_txn(actor.id, client_txn_id)
+            if previous is not None:
+                if previous.group_id != group_id or previous.body != body:
+                    raise Conflict(
+                        "txn_id_reused",
+                        "This client_txn_id was already used for a different message.",
+                    )
+                return SendResult(previous, created=False)
+        group = perm.check_visible(
+            state.group if state else None, state.membership if state else None
+        )
+        assert state is not None  # check_visible refused a missing group
+        member = perm.check_can_post(actor.account, group, state.membership)
+        if state.sanctions_in_force:
+            await enforcement.check_may_post(ctx, uow, actor.id, group_id, member)
+        await owner_tools.check_send_controls(ctx, uow, state.controls, state.mute, member)
         governance.check_level_can_post(ctx, actor.level)
         governance.check_message_rate(ctx, actor.id, actor.level)
         entry = await append_entry(
             ctx, uow, group_id, EntryKind.message, actor.id, body=body, client_txn_id=client_txn_id
         )
-        await governance.note_activity(ctx, uow, group_id, actor.id)
+        await governance.note_activity(
+            ctx, uow, group_id, actor.id, exact=state.controls.slow_mode_seconds > 0
+        )
     governance.note_message(ctx, actor.id)
     ctx.observer.message_sent()
     return SendResult(entry, created=True)

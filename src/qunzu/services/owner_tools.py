@@ -294,10 +294,16 @@ async def get_controls(ctx: ServiceContext, actor: Actor, group_id: int) -> Grou
 
 
 async def check_send_controls(
-    ctx: ServiceContext, uow: UnitOfWork, group_id: int, member: Membership
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    controls: GroupControls,
+    mute: tuple[datetime, str] | None,
+    member: Membership,
 ) -> None:
-    """On the message path: mutes, mute-all, slow mode and read-only unattended groups."""
-    controls = await uow.owner.get_controls(group_id)
+    """On the message path: mutes, mute-all, slow mode and read-only unattended groups.
+
+    ``controls`` and ``mute`` come with the posting read (``uow.posting.load``)."""
+    group_id = controls.group_id
     now = ctx.clock.now()
     if member.is_manager:
         return  # a returning owner or admin may speak; the next sweep sees them back
@@ -305,7 +311,6 @@ async def check_send_controls(
         raise Forbidden(
             "group_unattended", "This group is read-only until someone takes ownership."
         )
-    mute = await uow.owner.get_mute(group_id, member.account_id)
     if mute is not None and mute[0] > now:
         raise Forbidden(
             "muted", f"You are muted here until {mute[0].isoformat()}.", until=mute[0].isoformat()

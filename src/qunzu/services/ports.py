@@ -98,6 +98,10 @@ class TokenRepository(Protocol):
         expires_at: datetime,
     ) -> ApiToken: ...
     async def get_with_account(self, token_hash: str) -> tuple[ApiToken, Account] | None: ...
+    async def get_for_auth(self, token_hash: str) -> tuple[ApiToken, Account, int] | None:
+        """Token, account and the account's credit level (0 before its first computation)."""
+        ...
+
     async def get(self, token_id: int) -> ApiToken | None: ...
     async def list_for(self, account_id: int) -> list[ApiToken]: ...
     async def revoke(self, token_id: int, at: datetime) -> None: ...
@@ -196,6 +200,32 @@ class AuditRepository(Protocol):
     async def scan(self, after_id: int, limit: int) -> list[AuditRecord]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PostingState:
+    """What the message path needs to know about a group and a sender, read in one go.
+
+    ``sanctions_in_force`` says only whether some sanction on the group or on the sender
+    is in force; the service loads them (a rare, separate read) to decide what they bar.
+    """
+
+    group: Group
+    membership: Membership | None
+    controls: GroupControls
+    mute: tuple[datetime, str] | None
+    sanctions_in_force: bool
+    txn_used: bool  # the sender already used this client_txn_id (maybe in another group)
+
+
+class PostingRepository(Protocol):
+    """One read for a message send: group, membership, controls, mute, sanctions, retry."""
+
+    async def load(
+        self, group_id: int, account_id: int, client_txn_id: str, now: datetime
+    ) -> PostingState | None:
+        """``None`` when there is no such group."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Events collected here are published only after commit."""
 
@@ -214,6 +244,7 @@ class UnitOfWork(Protocol):
     activity: ActivityRepository
     reports: ReportsRepository
     owner: OwnerToolsRepository
+    posting: PostingRepository
     events: list[Event]
 
     async def __aenter__(self) -> Self: ...

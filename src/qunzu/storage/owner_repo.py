@@ -17,6 +17,24 @@ from qunzu.storage import tables as t
 _CONTROLS = select(t.group_controls).where(t.group_controls.c.group_id == bindparam("group_id"))
 
 
+def controls_of(row: Any, prefix: str = "") -> GroupControls:
+    """A ``group_controls`` row (its columns maybe labelled ``prefix + name``) as the model."""
+
+    def col(name: str) -> Any:
+        return getattr(row, prefix + name)
+
+    return GroupControls(
+        group_id=col("group_id"),
+        mute_all=bool(col("mute_all")),
+        slow_mode_seconds=col("slow_mode_seconds"),
+        notice_text=col("notice_text"),
+        notice_by=col("notice_by"),
+        notice_at=col("notice_at"),
+        unattended_since=col("unattended_since"),
+        read_only_since=col("read_only_since"),
+    )
+
+
 class SqlOwnerTools:
     def __init__(self, conn: Any) -> None:
         self.c = conn
@@ -108,16 +126,7 @@ class SqlOwnerTools:
         row = (await self.c.execute(_CONTROLS, {"group_id": group_id})).first()
         if row is None:
             return GroupControls(group_id)
-        return GroupControls(
-            group_id=row.group_id,
-            mute_all=bool(row.mute_all),
-            slow_mode_seconds=row.slow_mode_seconds,
-            notice_text=row.notice_text,
-            notice_by=row.notice_by,
-            notice_at=row.notice_at,
-            unattended_since=row.unattended_since,
-            read_only_since=row.read_only_since,
-        )
+        return controls_of(row)
 
     async def put_controls(self, controls: GroupControls) -> None:
         gc = t.group_controls

@@ -41,6 +41,10 @@ _TOKEN_WITH_ACCOUNT = (
     .join(t.accounts, t.accounts.c.id == t.api_tokens.c.account_id)
     .where(t.api_tokens.c.token_hash == bindparam("token_hash"))
 )
+# Authentication: the same, with the credit level (0 before the first computation).
+_TOKEN_FOR_AUTH = _TOKEN_WITH_ACCOUNT.add_columns(
+    func.coalesce(t.account_credit.c.level, 0).label("credit_level")
+).outerjoin(t.account_credit, t.account_credit.c.account_id == t.api_tokens.c.account_id)
 _GROUP_BY_ID = select(t.groups).where(t.groups.c.id == bindparam("group_id"))
 _MEMBERSHIP = select(t.memberships).where(
     t.memberships.c.group_id == bindparam("group_id"),
@@ -57,6 +61,19 @@ _ENTRY_BY_TXN = select(t.timeline).where(
     t.timeline.c.client_txn_id == bindparam("client_txn_id"),
 )
 _INSERT_ENTRY = t.timeline.insert()
+
+
+def _token_and_account(row: Any) -> tuple[ApiToken, Account]:
+    token = ApiToken(
+        row.tid,
+        row.account_id,
+        row.token_hash,
+        row.tcreated,
+        row.expires_at,
+        row.revoked_at,
+        row.label,
+    )
+    return token, convert.account(row)
 
 
 class _Repo:
@@ -192,18 +209,14 @@ class SqlTokens(_Repo):
 
     async def get_with_account(self, token_hash: str) -> tuple[ApiToken, Account] | None:
         row = (await self.c.execute(_TOKEN_WITH_ACCOUNT, {"token_hash": token_hash})).first()
+        return None if row is None else _token_and_account(row)
+
+    async def get_for_auth(self, token_hash: str) -> tuple[ApiToken, Account, int] | None:
+        row = (await self.c.execute(_TOKEN_FOR_AUTH, {"token_hash": token_hash})).first()
         if row is None:
             return None
-        token = ApiToken(
-            row.tid,
-            row.account_id,
-            row.token_hash,
-            row.tcreated,
-            row.expires_at,
-            row.revoked_at,
-            row.label,
-        )
-        return token, convert.account(row)
+        token, account = _token_and_account(row)
+        return token, account, int(row.credit_level)
 
     async def get(self, token_id: int) -> ApiToken | None:
         row = (

@@ -28,6 +28,7 @@ from qunzu.services.ports import (
     MembershipRepository,
     OwnershipOfferRepository,
     OwnerToolsRepository,
+    PostingRepository,
     ReportsRepository,
     RulesRepository,
     TimelineRepository,
@@ -36,6 +37,7 @@ from qunzu.services.ports import (
 from qunzu.storage.credit_repo import SqlActivity, SqlCredit
 from qunzu.storage.engine import SQLITE_BEGIN_OPTION, is_sqlite
 from qunzu.storage.owner_repo import SqlOwnerTools
+from qunzu.storage.posting_repo import SqlPosting
 from qunzu.storage.reports_repo import SqlReports
 from qunzu.storage.repositories import (
     SqlAccounts,
@@ -94,6 +96,7 @@ class SqlUnitOfWork:
         self.activity: ActivityRepository = SqlActivity(c)
         self.reports: ReportsRepository = SqlReports(c)
         self.owner: OwnerToolsRepository = SqlOwnerTools(c)
+        self.posting: PostingRepository = SqlPosting(c)
         return self
 
     async def __aexit__(

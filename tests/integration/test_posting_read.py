@@ -1,0 +1,194 @@
+"""The message path's folded reads, on SQLite and PostgreSQL: each answer must equal what
+the separate repositories say (``posting.load``, ``tokens.get_for_auth``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from qunzu.domain.credit import CreditState
+from qunzu.domain.models import EntryKind, GroupRole, Membership, MembershipState, TimelineEntry
+from qunzu.domain.owner_tools import GroupControls
+from qunzu.domain.reports import Case, CaseStatus, Route, Target, TargetKind
+from qunzu.domain.rulebook import SanctionTarget
+from qunzu.domain.sanctions import Sanction, SanctionState
+from qunzu.storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
+from tests.integration.test_storage import T0, new_account, new_group, unique
+
+NOW = T0 + timedelta(hours=1)
+
+
+async def _case(u: SqlUnitOfWork, group_id: int) -> Case:
+    return await u.reports.add_case(
+        Case(
+            id=0,
+            target=Target(TargetKind.group, group_id),
+            category="spam",
+            severity="low",
+            tier="public",
+            route=Route.platform,
+            status=CaseStatus.decided,
+            created_at=T0,
+            deadline_at=T0,
+            platform_visible_at=T0,
+            conduct_at=T0,
+            priority=0.0,
+            reporters=1,
+        )
+    )
+
+
+def _sanction(case: Case, **kw: object) -> Sanction:
+    values: dict[str, object] = {
+        "id": 0,
+        "case_id": case.id,
+        "kind": "posting_suspension",
+        "target": SanctionTarget.account,
+        "group_id": None,
+        "account_id": None,
+        "article": "art-6",
+        "rulebook_version": "test",
+        "facts": "facts",
+        "decided_by": 1,
+        "automated": False,
+        "starts_at": T0,
+        "ends_at": NOW + timedelta(days=1),
+        "state": SanctionState.active,
+        "appeal_until": NOW + timedelta(days=7),
+    }
+    values.update(kw)
+    return Sanction(**values)  # type: ignore[arg-type]
+
+
+async def test_posting_load_of_a_plain_member_equals_the_separate_reads(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    async with uow() as u:
+        owner, member = await new_account(u), await new_account(u)
+        group = await new_group(u, owner)
+        m = Membership(group.id, member.id, GroupRole.member, MembershipState.active, T0, 3)
+        await u.memberships.put(m)
+        await u.commit()
+    async with uow(write=False) as u:
+        state = await u.posting.load(group.id, member.id, "txn-a", NOW)
+        assert state is not None
+        assert state.group == await u.groups.get(group.id)
+        assert state.membership == await u.memberships.get(group.id, member.id) == m
+        assert state.controls == GroupControls(group.id)
+        assert state.mute is None
+        assert state.sanctions_in_force is False
+        assert state.txn_used is False
+
+
+async def test_posting_load_of_a_stranger_has_no_membership_and_of_no_group_is_none(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    async with uow() as u:
+        owner, stranger = await new_account(u), await new_account(u)
+        group = await new_group(u, owner)
+        await u.commit()
+    async with uow(write=False) as u:
+        state = await u.posting.load(group.id, stranger.id, "txn-a", NOW)
+        assert state is not None and state.membership is None
+        assert await u.posting.load(group.id + 10_000, stranger.id, "txn-a", NOW) is None
+
+
+async def test_posting_load_carries_controls_and_the_senders_mute(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    async with uow() as u:
+        owner, member, other = await new_account(u), await new_account(u), await new_account(u)
+        group = await new_group(u, owner)
+        controls = GroupControls(
+            group.id, mute_all=True, slow_mode_seconds=30, notice_text="公告", notice_by=owner.id
+        )
+        controls = replace(controls, notice_at=T0, read_only_since=T0 + timedelta(minutes=1))
+        await u.owner.put_controls(controls)
+        await u.owner.put_mute(group.id, member.id, NOW + timedelta(hours=2), "刷屏", owner.id, T0)
+        await u.owner.put_mute(group.id, other.id, NOW + timedelta(hours=9), "other", owner.id, T0)
+        await u.commit()
+    async with uow(write=False) as u:
+        state = await u.posting.load(group.id, member.id, "txn-a", NOW)
+        assert state is not None
+        assert state.controls == await u.owner.get_controls(group.id) == controls
+        assert state.mute == await u.owner.get_mute(group.id, member.id)
+        assert state.mute == (NOW + timedelta(hours=2), "刷屏")
+
+
+async def test_posting_load_sees_a_used_txn_id_in_any_group_but_not_anothers(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    async with uow() as u:
+        owner, member = await new_account(u), await new_account(u)
+        first, second = await new_group(u, owner), await new_group(u, owner)
+        assert await u.groups.next_seq(first.id) == 1
+        await u.timeline.append(
+            TimelineEntry(first.id, 1, EntryKind.message, owner.id, T0, "hi", "txn-used")
+        )
+        await u.commit()
+    async with uow(write=False) as u:
+        state = await u.posting.load(second.id, owner.id, "txn-used", NOW)
+        assert state is not None and state.txn_used is True  # same sender, other group
+        other = await u.posting.load(first.id, member.id, "txn-used", NOW)
+        assert other is not None and other.txn_used is False  # another sender's id
+
+
+async def test_posting_load_flags_exactly_the_sanctions_in_force_now(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    async with uow() as u:
+        owner, member, bystander = (
+            await new_account(u),
+            await new_account(u),
+            await new_account(u),
+        )
+        group, elsewhere = await new_group(u, owner), await new_group(u, owner)
+        case = await _case(u, group.id)
+        # Not in force for this sender here: over, not yet started, lifted, on another
+        # account, on another group.
+        for s in (
+            _sanction(case, account_id=member.id, ends_at=NOW),
+            _sanction(case, account_id=member.id, starts_at=NOW + timedelta(seconds=1)),
+            _sanction(case, account_id=member.id, state=SanctionState.lifted),
+            _sanction(case, account_id=bystander.id),
+            _sanction(case, target=SanctionTarget.group, group_id=elsewhere.id),
+        ):
+            await u.reports.add_sanction(s)
+        await u.commit()
+    async with uow(write=False) as u:
+        state = await u.posting.load(group.id, member.id, unique("t"), NOW)
+        assert state is not None and state.sanctions_in_force is False
+        assert await u.reports.active_sanctions(NOW, group.id, member.id) == []
+
+    async with uow() as u:
+        await u.reports.add_sanction(_sanction(case, account_id=member.id, ends_at=None))
+        await u.commit()
+    async with uow(write=False) as u:
+        state = await u.posting.load(group.id, member.id, unique("t"), NOW)
+        assert state is not None and state.sanctions_in_force is True
+        clean = await u.posting.load(group.id, owner.id, unique("t"), NOW)
+        assert clean is not None and clean.sanctions_in_force is False
+
+    async with uow() as u:
+        await u.reports.add_sanction(
+            _sanction(case, target=SanctionTarget.group, group_id=group.id)
+        )
+        await u.commit()
+    async with uow(write=False) as u:
+        for account in (owner, bystander):
+            state = await u.posting.load(group.id, account.id, unique("t"), NOW)
+            assert state is not None and state.sanctions_in_force is True  # the group's own
+            assert await u.reports.active_sanctions(NOW, group.id, account.id) != []
+
+
+async def test_get_for_auth_adds_the_credit_level_or_zero(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        rated, fresh = await new_account(u), await new_account(u)
+        rated_token = await u.tokens.add(rated.id, unique("hash"), "", T0, NOW)
+        fresh_token = await u.tokens.add(fresh.id, unique("hash"), "", T0, NOW)
+        await u.credit.put_state(CreditState(rated.id, 720, 3, T0))
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.tokens.get_for_auth(rated_token.token_hash) == (rated_token, rated, 3)
+        assert await u.tokens.get_for_auth(fresh_token.token_hash) == (fresh_token, fresh, 0)
+        assert await u.tokens.get_for_auth("no-such-hash") is None
