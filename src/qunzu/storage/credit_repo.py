@@ -36,14 +36,15 @@ from qunzu.domain.models import GroupKind, GroupState, MembershipState
 from qunzu.domain.rulebook import CreditPolicy
 from qunzu.services.ports import GroupActivity
 from qunzu.storage import tables as t
+from qunzu.storage.fastsql import prebuilt
 
 # Statements on the message path, built once (see storage/repositories.py).
-_TOUCH_GROUP = (
+_TOUCH_GROUP = prebuilt(
     update(t.group_activity)
     .where(t.group_activity.c.group_id == bindparam("b_group_id"))
     .values(last_activity_at=bindparam("b_at", type_=t.UTCDateTime()))
 )
-_TOUCH_MEMBER = (
+_TOUCH_MEMBER = prebuilt(
     update(t.member_activity)
     .where(
         t.member_activity.c.group_id == bindparam("b_group_id"),
@@ -51,8 +52,8 @@ _TOUCH_MEMBER = (
     )
     .values(last_active_at=bindparam("b_at", type_=t.UTCDateTime()))
 )
-_CREDIT_STATE = select(t.account_credit).where(
-    t.account_credit.c.account_id == bindparam("account_id")
+_CREDIT_STATE = prebuilt(
+    select(t.account_credit).where(t.account_credit.c.account_id == bindparam("account_id"))
 )
 
 

@@ -22,6 +22,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL, Dialect, Result
 
+from qunzu.storage import fastsql
+from qunzu.storage.fastsql import plan_for
+
 T = TypeVar("T")
 
 
@@ -34,7 +37,16 @@ class InLoopConnection:
         return self.sync_connection.dialect
 
     async def execute(self, statement: Any, parameters: Any = None) -> Result[Any]:
-        return self.sync_connection.execute(statement, parameters)
+        conn = self.sync_connection
+        # Prebuilt statements skip SQLAlchemy's per-execution machinery (fastsql.py), but
+        # only inside a transaction it began: outside one it would autobegin, and we
+        # keep that behaviour its own.
+        if (parameters is None or isinstance(parameters, dict)) and conn.in_transaction():
+            plan = plan_for(statement, conn.dialect)
+            if plan is not None:
+                driver = conn.connection.driver_connection
+                return fastsql.execute(plan, driver, parameters)  # type: ignore[arg-type,return-value]
+        return conn.execute(statement, parameters)
 
     async def exec_driver_sql(self, statement: str, parameters: Any = None) -> Result[Any]:
         return self.sync_connection.exec_driver_sql(statement, parameters)

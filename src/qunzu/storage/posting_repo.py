@@ -19,6 +19,7 @@ from qunzu.domain.sanctions import SanctionState, SanctionTarget
 from qunzu.services.ports import PostingState
 from qunzu.storage import convert
 from qunzu.storage import tables as t
+from qunzu.storage.fastsql import prebuilt
 from qunzu.storage.owner_repo import controls_of
 
 _G, _M, _C, _MU, _S, _T = (
@@ -42,7 +43,7 @@ def _sanction_in_force(*where: Any) -> Any:
     )
 
 
-_POSTING_STATE = (
+_POSTING_STATE = prebuilt(
     select(
         _G,
         _M.c.account_id.label("m_account_id"),

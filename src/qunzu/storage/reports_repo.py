@@ -22,16 +22,19 @@ from qunzu.domain.reports import (
 from qunzu.domain.rulebook import SanctionTarget
 from qunzu.domain.sanctions import Appeal, AppealKind, AppealState, Sanction, SanctionState
 from qunzu.storage import tables as t
+from qunzu.storage.fastsql import prebuilt
 
 _S = t.sanctions
-_ACTIVE_SANCTIONS = select(_S).where(
-    or_(
-        and_(_S.c.group_id == bindparam("group_id"), _S.c.target == SanctionTarget.group.value),
-        _S.c.account_id == bindparam("account_id"),
-    ),
-    _S.c.state == SanctionState.active.value,
-    _S.c.starts_at <= bindparam("now", type_=t.UTCDateTime()),
-    or_(_S.c.ends_at.is_(None), _S.c.ends_at > bindparam("now", type_=t.UTCDateTime())),
+_ACTIVE_SANCTIONS = prebuilt(
+    select(_S).where(
+        or_(
+            and_(_S.c.group_id == bindparam("group_id"), _S.c.target == SanctionTarget.group.value),
+            _S.c.account_id == bindparam("account_id"),
+        ),
+        _S.c.state == SanctionState.active.value,
+        _S.c.starts_at <= bindparam("now", type_=t.UTCDateTime()),
+        or_(_S.c.ends_at.is_(None), _S.c.ends_at > bindparam("now", type_=t.UTCDateTime())),
+    )
 )
 
 

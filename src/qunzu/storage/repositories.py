@@ -24,6 +24,7 @@ from qunzu.domain.models import (
 from qunzu.services.ports import IdentityRecord
 from qunzu.storage import convert
 from qunzu.storage import tables as t
+from qunzu.storage.fastsql import prebuilt
 
 # Statements on the message path are built once: constructing a statement and its
 # cache key costs more than SQLite takes to run it (profiled on do_send_message).
@@ -42,25 +43,33 @@ _TOKEN_WITH_ACCOUNT = (
     .where(t.api_tokens.c.token_hash == bindparam("token_hash"))
 )
 # Authentication: the same, with the credit level (0 before the first computation).
-_TOKEN_FOR_AUTH = _TOKEN_WITH_ACCOUNT.add_columns(
-    func.coalesce(t.account_credit.c.level, 0).label("credit_level")
-).outerjoin(t.account_credit, t.account_credit.c.account_id == t.api_tokens.c.account_id)
-_GROUP_BY_ID = select(t.groups).where(t.groups.c.id == bindparam("group_id"))
-_MEMBERSHIP = select(t.memberships).where(
-    t.memberships.c.group_id == bindparam("group_id"),
-    t.memberships.c.account_id == bindparam("account_id"),
+_TOKEN_FOR_AUTH = prebuilt(
+    _TOKEN_WITH_ACCOUNT.add_columns(
+        func.coalesce(t.account_credit.c.level, 0).label("credit_level")
+    ).outerjoin(t.account_credit, t.account_credit.c.account_id == t.api_tokens.c.account_id)
 )
-_NEXT_SEQ = (
+_GROUP_BY_ID = prebuilt(select(t.groups).where(t.groups.c.id == bindparam("group_id")))
+_MEMBERSHIP = prebuilt(
+    select(t.memberships).where(
+        t.memberships.c.group_id == bindparam("group_id"),
+        t.memberships.c.account_id == bindparam("account_id"),
+    )
+)
+_NEXT_SEQ = prebuilt(
     update(t.groups)
     .where(t.groups.c.id == bindparam("group_id"))
     .values(last_seq=t.groups.c.last_seq + 1)
     .returning(t.groups.c.last_seq)
 )
-_ENTRY_BY_TXN = select(t.timeline).where(
-    t.timeline.c.sender_id == bindparam("sender_id"),
-    t.timeline.c.client_txn_id == bindparam("client_txn_id"),
+_ENTRY_BY_TXN = prebuilt(
+    select(t.timeline).where(
+        t.timeline.c.sender_id == bindparam("sender_id"),
+        t.timeline.c.client_txn_id == bindparam("client_txn_id"),
+    )
 )
-_INSERT_ENTRY = t.timeline.insert()
+_INSERT_ENTRY = prebuilt(
+    t.timeline.insert().values({c: bindparam("v_" + c.key, type_=c.type) for c in t.timeline.c})
+)
 
 
 def _token_and_account(row: Any) -> tuple[ApiToken, Account]:
@@ -404,14 +413,14 @@ class SqlTimeline(_Repo):
         await self.c.execute(
             _INSERT_ENTRY,
             {
-                "group_id": entry.group_id,
-                "seq": entry.seq,
-                "kind": entry.kind.value,
-                "sender_id": entry.sender_id,
-                "client_txn_id": entry.client_txn_id,
-                "body": entry.body,
-                "data": entry.data or None,
-                "created_at": entry.created_at,
+                "v_group_id": entry.group_id,
+                "v_seq": entry.seq,
+                "v_kind": entry.kind.value,
+                "v_sender_id": entry.sender_id,
+                "v_client_txn_id": entry.client_txn_id,
+                "v_body": entry.body,
+                "v_data": entry.data or None,
+                "v_created_at": entry.created_at,
             },
         )
 
