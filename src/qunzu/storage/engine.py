@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from qunzu.storage.inloop import InLoopEngine
+from qunzu.storage.inloop import SQLITE_BEGIN_OPTION, InLoopEngine
 
-# Execution option naming how a transaction begins on SQLite: "" (deferred) or "IMMEDIATE".
-SQLITE_BEGIN_OPTION = "qunzu_sqlite_begin"
+__all__ = ["SQLITE_BEGIN_OPTION", "is_sqlite", "make_engine"]
 
 
 def is_sqlite(url: str) -> bool:
@@ -54,7 +55,12 @@ def make_engine(url: str) -> AsyncEngine:
             # (busy_timeout) while another process holds it. A deferred writer that had
             # read first would instead fail at once with "database is locked".
             mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+            sql = "BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN"
+            # Straight to the driver: a full SQLAlchemy execution cost more than the BEGIN.
+            try:
+                conn.connection.driver_connection.execute(sql)
+            except sqlite3.Error as err:
+                raise DBAPIError.instance(sql, (), err, sqlite3.Error) from err
 
         return InLoopEngine(engine)  # type: ignore[return-value]
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)

@@ -27,10 +27,20 @@ from qunzu.storage.fastsql import plan_for
 
 T = TypeVar("T")
 
+# Execution option naming how a transaction begins on SQLite: "" (deferred) or "IMMEDIATE".
+SQLITE_BEGIN_OPTION = "qunzu_sqlite_begin"
+
+
+# Connections kept open between units of work, per engine: opening one through the
+# pool (checkout, reset, events) cost about as much as a whole send's statements.
+MAX_IDLE_CONNECTIONS = 8
+
 
 class InLoopConnection:
-    def __init__(self, sync_connection: Connection) -> None:
+    def __init__(self, sync_connection: Connection, engine: InLoopEngine | None = None) -> None:
         self.sync_connection = sync_connection
+        self._engine = engine
+        self._reusable = engine is not None
 
     @property
     def dialect(self) -> Dialect:
@@ -52,6 +62,10 @@ class InLoopConnection:
         return self.sync_connection.exec_driver_sql(statement, parameters)
 
     async def execution_options(self, **options: Any) -> InLoopConnection:
+        # Options stay on the connection: only the begin mode is allowed on a connection
+        # that will be reused (it is reset at check-in); anything else closes it after use.
+        if set(options) - {SQLITE_BEGIN_OPTION}:
+            self._reusable = False
         self.sync_connection.execution_options(**options)
         return self
 
@@ -65,9 +79,13 @@ class InLoopConnection:
         self.sync_connection.rollback()
 
     async def close(self) -> None:
-        self.sync_connection.close()
+        if self._engine is not None and self._reusable:
+            self._engine.checkin(self.sync_connection)
+        else:
+            self.sync_connection.close()
 
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        self._reusable = False  # the function may change the connection in any way
         return fn(self.sync_connection, *args, **kwargs)
 
     async def __aenter__(self) -> InLoopConnection:
@@ -80,18 +98,18 @@ class InLoopConnection:
 class _Connecting:
     """``await engine.connect()`` and ``async with engine.connect() as c`` both work."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: InLoopEngine) -> None:
         self._engine = engine
         self._conn: InLoopConnection | None = None
 
     def __await__(self) -> Generator[Any, None, InLoopConnection]:
         async def _open() -> InLoopConnection:
-            return InLoopConnection(self._engine.connect())
+            return self._engine.checkout()
 
         return _open().__await__()
 
     async def __aenter__(self) -> InLoopConnection:
-        self._conn = InLoopConnection(self._engine.connect())
+        self._conn = self._engine.checkout()
         return self._conn
 
     async def __aexit__(self, *exc: object) -> None:
@@ -102,6 +120,25 @@ class _Connecting:
 class InLoopEngine:
     def __init__(self, sync_engine: Engine) -> None:
         self.sync_engine = sync_engine
+        self._idle: list[Connection] = []
+
+    def checkout(self) -> InLoopConnection:
+        conn = self._idle.pop() if self._idle else self.sync_engine.connect()
+        return InLoopConnection(conn, self)
+
+    def checkin(self, conn: Connection) -> None:
+        """Keep a connection for the next unit of work, with no transaction left open."""
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+        except Exception:
+            conn.invalidate()
+        if conn.invalidated or conn.closed or len(self._idle) >= MAX_IDLE_CONNECTIONS:
+            conn.close()
+            return
+        if conn.get_execution_options().get(SQLITE_BEGIN_OPTION):
+            conn.execution_options(**{SQLITE_BEGIN_OPTION: ""})
+        self._idle.append(conn)
 
     @property
     def url(self) -> URL:
@@ -112,11 +149,11 @@ class InLoopEngine:
         return self.sync_engine.dialect
 
     def connect(self) -> _Connecting:
-        return _Connecting(self.sync_engine)
+        return _Connecting(self)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[InLoopConnection]:
-        conn = InLoopConnection(self.sync_engine.connect())
+        conn = self.checkout()
         try:
             await conn.begin()
             yield conn
@@ -128,4 +165,7 @@ class InLoopEngine:
             await conn.close()
 
     async def dispose(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
         self.sync_engine.dispose()
