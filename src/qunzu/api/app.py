@@ -62,10 +62,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     )
     app.state.metrics = metrics
     install_error_handlers(app)
+    # FastAPI tries routes in order; the message path (the bulk of requests) goes first.
     for router in (
+        messages.router,
         accounts.router,
         groups.router,
-        messages.router,
         platform.router,
         governance.router,
         reports.router,
