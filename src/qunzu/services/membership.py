@@ -25,8 +25,8 @@ from qunzu.services import enforcement, governance, owner_tools
 from qunzu.services.accounts import Actor, handle_key
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.groups import load_group
+from qunzu.services.owner_handled import note_owner_action
 from qunzu.services.ports import UnitOfWork
-from qunzu.services.reports import note_owner_action
 from qunzu.services.timeline import append_entry, notify
 
 

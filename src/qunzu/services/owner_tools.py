@@ -29,6 +29,7 @@ from qunzu.services import enforcement
 from qunzu.services.accounts import Actor
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.groups import load_group
+from qunzu.services.owner_handled import note_owner_action
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import append_entry, notify
 
@@ -176,8 +177,6 @@ async def do_remove_message(
             subject_id=entry.sender_id,
             note=reason,
         )
-        from qunzu.services.reports import note_owner_action  # reports imports messaging
-
         if entry.sender_id is not None:
             await note_owner_action(ctx, uow, group_id, entry.sender_id, "removed the message")
 
@@ -218,8 +217,6 @@ async def do_mute_member(
             subject_id=account_id,
             note=reason,
         )
-        from qunzu.services.reports import note_owner_action  # reports imports messaging
-
         await note_owner_action(ctx, uow, group_id, account_id, "muted the member")
     return until
 
