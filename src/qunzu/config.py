@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     invitation_ttl_days: int = Field(default=7, ge=1)
     ws_queue_size: int = Field(default=1000, ge=10)
     ws_catchup_page: int = Field(default=500, ge=10)
+    # Live events written straight to each socket (api/ws_fastpath.py). Off: every frame
+    # goes through the ASGI send, compressed where the client negotiated deflate.
+    ws_direct_writes: bool = True
 
     # argon2id costs; the defaults follow RFC 9106's second recommended option.
     argon2_time_cost: int = Field(default=3, ge=1)

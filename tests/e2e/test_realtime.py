@@ -348,10 +348,14 @@ def tiny_queue_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     thread.stop()
 
 
-async def slow_consumer_closes(client: QunzuClient) -> int:
+async def counter(client: QunzuClient, name: str) -> int:
     text = (await client.request("GET", "/metrics")).text
-    found = re.search(r"^qunzu_ws_slow_consumer_disconnects_total (\S+)$", text, re.M)
+    found = re.search(rf"^{name} (\S+)$", text, re.M)
     return int(float(found.group(1))) if found else 0
+
+
+async def slow_consumer_closes(client: QunzuClient) -> int:
+    return await counter(client, "qunzu_ws_slow_consumer_disconnects_total")
 
 
 async def test_slow_consumer_is_closed_with_4008_and_resumes_without_loss(
@@ -367,6 +371,7 @@ async def test_slow_consumer_is_closed_with_4008_and_resumes_without_loss(
         gid = group["id"]
         await add_member(owner, group, reader)
         before = await slow_consumer_closes(owner)
+        fast_before = await counter(owner, "qunzu_ws_fast_deliveries_total")
         assert reader.token is not None
         # A raw client without compression and with a one-frame receive queue: what it
         # does not read stays in the socket buffers, so the server's writes soon stall.
@@ -423,6 +428,9 @@ async def test_slow_consumer_is_closed_with_4008_and_resumes_without_loss(
         assert (auto.close_codes, auto.reconnects, auto.duplicates) == ([4008], 1, 0)
         await owner.send(gid, "sentinel")
         assert (await auto.next_event(timeout=TIMEOUT))["body"] == "sentinel"
+        # Until their transports paused, live events went to both readers by the fast
+        # path: the 4008 above is what a stalled client gets with it in use.
+        assert await counter(owner, "qunzu_ws_fast_deliveries_total") > fast_before
 
 
 # ---- 8. client frames ---------------------------------------------------------------------

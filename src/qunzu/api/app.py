@@ -41,6 +41,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         await qunzu.start()
         app.state.qunzu = qunzu
         app.state.hub = Hub(qunzu.bus, metrics)
+        app.state.hub.direct_writes = settings.ws_direct_writes
         # Move everything built at start-up out of the cyclic GC's reach: a full collection
         # over it paused the server ~100 ms under load (bench/fanout.py, py-spy).
         gc.collect()

@@ -40,6 +40,11 @@ class Metrics:
         self.deliveries = Counter(
             "qunzu_ws_deliveries_total", "Frames delivered over WebSocket.", registry=self.registry
         )
+        self.fast_deliveries = Counter(
+            "qunzu_ws_fast_deliveries_total",
+            "Of those, live events written straight from the bus callback (no queue, no task).",
+            registry=self.registry,
+        )
         self.cases_overdue = Gauge(
             "qunzu_cases_overdue",
             "Open report cases past their handling deadline (Art. 12), at scrape time.",

@@ -11,9 +11,20 @@ Memory is bounded: each connection has a queue of ``ws_queue_size`` frames. A
 client that cannot keep up fills it and is closed with code 4008; it resumes
 from its cursor.
 
-Each socket has two tasks: a writer (catch-up, then live frames; it alone owns
-the delivery state) and a reader (pings and ``send`` frames). Both write to the
-socket, so every write goes through one lock: frames never interleave.
+Each socket has two tasks: a writer (catch-up, then queued frames; it alone
+decides what goes into the gaps) and a reader (pings and ``send`` frames).
+
+The fast path: most of the time a connection is caught up, its writer is parked
+on an empty queue and its transport is not paused. A live event that is exactly
+the next ``seq`` then needs no decision at all, so the bus callback writes it
+straight to the transport (``ws_fastpath``: one pre-encoded frame per event,
+the same bytes for every receiver) instead of queueing it and waking a task per
+connection. Everything else (gaps, duplicates, notices, this account's own
+parting, a busy writer, a paused transport) takes the queue as before.
+
+Every frame is one whole ``transport.write`` (direct, or uvicorn's own for the
+ASGI path), so frames never interleave; a task that has to wait for a paused
+transport holds the write lock, and everyone else queues behind it.
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -30,6 +41,7 @@ from starlette.websockets import WebSocketState
 
 from qunzu.api.errors import status_for
 from qunzu.api.metrics import Metrics
+from qunzu.api.ws_fastpath import DirectSocket, encode_text_frame
 from qunzu.bus.base import EventBus, Subscription
 from qunzu.domain.errors import DomainError, InvalidInput
 from qunzu.domain.events import account_topic, group_topic
@@ -47,7 +59,7 @@ CLOSE_TIMEOUT = 10.0
 PARTING_KINDS = frozenset({"member_left", "member_removed"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Frame:
     """A bus payload decoded once per node, shared by every connection that gets it."""
 
@@ -58,19 +70,35 @@ class Frame:
     kind: str
     subject: int | None
     data: dict[str, Any]
+    payload: bytes = b""
+    # Whose parting this is (member_left / member_removed), else None.
+    parting: int | None = None
+    _wire: bytes | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def wire(self) -> bytes:
+        """The WebSocket frame for ``text``: built on first use, then shared by every receiver."""
+        wire = self._wire
+        if wire is None:
+            wire = self._wire = encode_text_frame(self.payload)
+        return wire
 
 
 def decode_frame(payload: bytes) -> Frame:
     doc = json.loads(payload)
     data = doc.get("data") or {}
+    kind = str(doc.get("kind", ""))
+    subject = data.get("account_id") if isinstance(data, dict) else None
     return Frame(
         text=payload.decode(),
         type=doc.get("type", ""),
         group_id=doc.get("group_id"),
         seq=int(doc.get("seq") or 0),
-        kind=str(doc.get("kind", "")),
-        subject=data.get("account_id") if isinstance(data, dict) else None,
+        kind=kind,
+        subject=subject,
         data=doc,
+        payload=payload,
+        parting=subject if kind in PARTING_KINDS else None,
     )
 
 
@@ -83,6 +111,11 @@ class Hub:
         self._by_topic: dict[str, set[LiveStream]] = {}
         self._subs: dict[str, Subscription] = {}
         self._lock = asyncio.Lock()
+        # Off: every frame takes the ASGI path, as before direct writes existed (a
+        # switch for operators, and for tests that need compressed frames).
+        self.direct_writes = True
+        self.fast_deliveries = 0  # written from the bus callback; also in ``deliveries``
+        self._unflushed: list[DirectSocket] = []
 
     async def attach(self, stream: LiveStream, topic: str) -> None:
         async with self._lock:
@@ -112,8 +145,41 @@ class Hub:
         except (ValueError, TypeError):
             log.warning("dropping undecodable payload on %s", topic)
             return
+        if not self.direct_writes or frame.type != "event":
+            for stream in tuple(streams):
+                stream.offer(frame)
+            return
+        fast = 0
         for stream in tuple(streams):
-            stream.offer(frame)
+            if stream.deliver_now(frame):
+                fast += 1
+            else:
+                stream.offer(frame)
+        if fast:
+            self.fast_deliveries += fast
+            if self.metrics is not None:
+                # Once per event, not per receiver: Counter.inc takes a lock each time.
+                self.metrics.deliveries.inc(fast)
+                self.metrics.fast_deliveries.inc(fast)
+
+    def count(self, delivered: int) -> None:
+        if delivered and self.metrics is not None:
+            self.metrics.deliveries.inc(delivered)
+
+    def flush_soon(self, direct: DirectSocket) -> None:
+        """Flush ``direct`` once this loop iteration's callbacks and tasks have run."""
+        unflushed = self._unflushed
+        unflushed.append(direct)
+        if len(unflushed) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        unflushed, self._unflushed = self._unflushed, []
+        for direct in unflushed:
+            try:
+                direct.flush()
+            except Exception:  # one broken connection must not hold up the others
+                log.warning("flushing a WebSocket failed", exc_info=True)
 
     @property
     def topics(self) -> int:
@@ -133,14 +199,48 @@ class LiveStream:
         self.overflowed = asyncio.Event()
         self.topics: set[str] = set()
         self._write_lock = asyncio.Lock()
+        self._me = actor.id
+        # Set once accepted, when pre-encoded frames may go straight to the transport.
+        self.direct: DirectSocket | None = None
+        # The writer is parked on an empty queue: nothing is pending or in flight, so
+        # the next frame in seq order may be written from the bus callback.
+        self.idle = False
+        self._uncounted = 0  # deliveries not yet added to the metrics counter
 
     def offer(self, frame: Frame) -> None:
+        self.idle = False
         if self.overflowed.is_set():
             return
         try:
             self.queue.put_nowait(frame)
         except asyncio.QueueFull:
             self.overflowed.set()
+
+    def deliver_now(self, frame: Frame) -> bool:
+        """Write a live event from the bus callback if nothing may need to go before it.
+
+        False means the caller must ``offer`` it: the writer then decides, as it did
+        before this path existed (gap fill, duplicate, parting, back-pressure).
+        """
+        direct = self.direct
+        group_id = frame.group_id
+        if direct is None or not self.idle or group_id is None or self.overflowed.is_set():
+            return False
+        last = self.last.get(group_id)
+        if last is None or frame.seq != last + 1 or frame.parting == self._me:
+            return False
+        # A held lock means a frame in flight behind a paused transport: it goes first.
+        if self._write_lock.locked() or not direct.writable():
+            return False
+        try:
+            if direct.buffer(frame.wire):
+                self.hub.flush_soon(direct)
+        except Exception:
+            log.warning("direct write failed; back to the ASGI path", exc_info=True)
+            self.direct = None
+            return False
+        self.last[group_id] = frame.seq
+        return True
 
     async def _attach(self, topic: str) -> None:
         if topic not in self.topics:
@@ -152,15 +252,38 @@ class LiveStream:
             await self.hub.detach(self, topic)
         self.topics.clear()
 
-    async def write(self, text: str) -> None:
-        """Every frame to the client goes through here: reader and writer share the socket."""
+    async def write(self, text: str, wire: bytes | None = None) -> None:
+        """The reader's and the writer's frames (``wire``: ``text`` already encoded).
+
+        Written directly when the transport takes it now and no one waits for it;
+        otherwise through the ASGI send under the lock, which waits out a paused
+        transport, so those frames keep their order.
+        """
+        direct = self.direct
+        if direct is not None:
+            if self.hub.direct_writes and not self._write_lock.locked() and direct.writable():
+                direct.write(wire if wire is not None else encode_text_frame(text.encode()))
+                return
+            direct.flush()  # what the bus callback buffered goes first
         async with self._write_lock:
             await self.ws.send_text(text)
 
-    async def _send(self, text: str) -> None:
-        await self.write(text)
-        if self.hub.metrics is not None:
-            self.hub.metrics.deliveries.inc()
+    async def _send(self, text: str, wire: bytes | None = None) -> None:
+        await self.write(text, wire)
+        self._uncounted += 1
+        if self._uncounted >= 64:  # a writer that never runs dry still shows up
+            self._count()
+
+    def _count(self) -> None:
+        self.hub.count(self._uncounted)
+        self._uncounted = 0
+
+    def stop_direct(self) -> None:
+        """From now on nothing is written behind the ASGI layer's back (before a close)."""
+        self.idle = False
+        if self.direct is not None:
+            self.direct.flush()
+            self.direct = None
 
     async def _stop_group(self, group_id: int) -> None:
         self.last.pop(group_id, None)
@@ -191,6 +314,7 @@ class LiveStream:
                 if self._parts_me(entry.kind.value, wire["data"].get("account_id")):
                     await self._stop_group(group_id)
                     return
+            self._count()
             if len(entries) < page:
                 break
         upto = self.upto.get(group_id)
@@ -223,30 +347,42 @@ class LiveStream:
 
     async def run(self, plan: list[realtime.StreamStart]) -> None:
         """Catch up from storage (live frames wait in the queue), then deliver live frames."""
-        for start in plan:
-            await self._fill(start.group_id, None)
-        while True:
-            frame = await self.queue.get()
-            if frame.type == "notice":
-                await self._on_notice(frame)
-                continue
-            group_id = frame.group_id
-            if group_id is None or group_id not in self.last:
-                continue
-            last = self.last[group_id]
-            if frame.seq <= last:
-                continue
-            if frame.seq > last + 1:
-                await self._fill(group_id, frame.seq - 1)
-                if group_id not in self.last or frame.seq <= self.last[group_id]:
-                    continue
-            await self._send(frame.text)
-            self.last[group_id] = frame.seq
-            if self._parts_me(frame.kind, frame.subject):
-                await self._stop_group(group_id)
+        try:
+            for start in plan:
+                await self._fill(start.group_id, None)
+            queue = self.queue
+            while True:
+                if queue.empty():
+                    self._count()
+                    self.idle = True
+                frame = await queue.get()
+                self.idle = False
+                await self._deliver(frame)
+        finally:
+            self.idle = False
+            self._count()
+
+    async def _deliver(self, frame: Frame) -> None:
+        if frame.type == "notice":
+            await self._on_notice(frame)
+            return
+        group_id = frame.group_id
+        if group_id is None or group_id not in self.last:
+            return
+        last = self.last[group_id]
+        if frame.seq <= last:
+            return
+        if frame.seq > last + 1:
+            await self._fill(group_id, frame.seq - 1)
+            if group_id not in self.last or frame.seq <= self.last[group_id]:
+                return
+        await self._send(frame.text, frame.wire)
+        self.last[group_id] = frame.seq
+        if self._parts_me(frame.kind, frame.subject):
+            await self._stop_group(group_id)
 
     async def _on_notice(self, frame: Frame) -> None:
-        await self._send(frame.text)
+        await self._send(frame.text, frame.wire)
         if frame.kind == "membership_added":
             group_id = int(frame.data["group_id"])
             if group_id not in self.last:
@@ -369,6 +505,7 @@ async def _serve(ws: WebSocket, stream: LiveStream, plan: list[realtime.StreamSt
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         # Stop reading and writing before closing: no frame may follow the close.
+        stream.stop_direct()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -410,6 +547,7 @@ async def events(ws: WebSocket) -> None:
             await _refuse(ws, exc)
             return
         await ws.accept()
+        stream.direct = DirectSocket.of(ws._send)
         if metrics:
             metrics.sockets.inc()
         try:
