@@ -81,7 +81,7 @@ async def migrate_database(settings: Settings) -> str | None:
 def build(settings: Settings, clock: Clock | None = None, observer: Observer | None = None) -> App:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
-    bus = make_bus(settings.bus_url)
+    bus = make_bus(settings.bus_url, settings.bus_namespace)
     key = load_or_create_key(settings.identity_key, settings.resolved_identity_key_file)
     verifier = load_object(settings.identity_verifier)()
     rulebooks = load_rulebooks(settings.rulebook_files or None)

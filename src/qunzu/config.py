@@ -26,6 +26,8 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL; defaults to SQLite in data_dir.",
     )
     bus_url: str = "memory://"
+    # Prefix of every bus topic: deployments sharing a Redis or NATS server need their own.
+    bus_namespace: str = Field(default="qunzu", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -201,6 +201,36 @@ async def test_two_nodes_on_one_url_see_each_others_publishes(
     assert set(here.payloads) == expected == set(there.payloads)
 
 
+async def test_namespaces_keep_deployments_on_one_server_apart(bus_url: str) -> None:
+    if bus_url.startswith("memory:"):
+        pytest.skip("memory:// lives inside one process; there is nothing to share")
+    run = uuid.uuid4().hex
+    ours, ours_too, theirs = (
+        make_bus(bus_url, f"ours-{run}"),
+        make_bus(bus_url, f"ours-{run}"),
+        make_bus(bus_url, f"theirs-{run}"),
+    )
+    for instance in (ours, ours_too, theirs):
+        await instance.start()
+    try:
+        topic = "group.1"  # the same plain topic in both deployments, as qunzu would use
+        heard_by_us, heard_by_them = Recorder(), Recorder()
+        await ours_too.subscribe(topic, heard_by_us)
+        await theirs.subscribe(topic, heard_by_them)
+        await ours.publish(topic, b"ours")
+        await theirs.publish(topic, b"theirs")
+        # Handlers see the plain topic; each deployment hears its own publish only.
+        assert await eventually(lambda: heard_by_us.received == [(topic, b"ours")])
+        assert await eventually(lambda: heard_by_them.received == [(topic, b"theirs")])
+        crossed = await eventually(
+            lambda: len(heard_by_us.received) + len(heard_by_them.received) > 2, timeout=0.5
+        )
+        assert not crossed, (heard_by_us.received, heard_by_them.received)
+    finally:
+        for instance in (ours, ours_too, theirs):
+            await instance.close()
+
+
 async def test_close_is_idempotent(bus_url: str) -> None:
     instance = await _started(bus_url)
     rec = Recorder()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -14,7 +16,8 @@ from qunzu.services.context import ServiceContext
 from qunzu.services.membership import do_leave, do_remove_member
 from qunzu.services.messaging import HistoryPage, do_open_direct, do_send_message, read_history
 from qunzu.services.owner_tools import do_set_slow_mode
-from tests.fakes import CountingObserver, fake_uow, make_ctx
+from qunzu.services.ports import PostingState
+from tests.fakes import CountingObserver, FakePosting, fake_uow, make_ctx
 from tests.unit.world import (
     add_member,
     committed_group,
@@ -348,6 +351,31 @@ async def test_a_direct_conversation_needs_another_existing_account() -> None:
     with pytest.raises(NotFound):
         await do_open_direct(ctx, alice, "nobody")
     assert fake_uow(ctx).state.groups == {}
+
+
+async def test_a_retry_that_raced_its_original_gets_the_original_not_a_conflict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ctx = make_ctx()
+    _, bob, group_id = await _chat(ctx)
+    first = await do_send_message(ctx, bob, group_id, "hi", "race-1")
+    sent_before = fake_uow(ctx).state.timeline.copy()
+
+    # The race made deterministic: the retry read the id as unused (the original had not
+    # committed yet), so its insert meets the unique (sender, client_txn_id).
+    real_load = FakePosting.load
+
+    async def stale_load(self: FakePosting, *args: Any) -> PostingState | None:
+        state = await real_load(self, *args)
+        return replace(state, txn_used=False) if state is not None else None
+
+    monkeypatch.setattr(FakePosting, "load", stale_load)
+    again = await do_send_message(ctx, bob, group_id, "hi", "race-1")
+    assert not again.created and again.entry == first.entry
+    assert fake_uow(ctx).state.timeline == sent_before  # nothing stored twice
+    with pytest.raises(Conflict) as reused:
+        await do_send_message(ctx, bob, group_id, "another text", "race-1")
+    assert reused.value.code == "txn_id_reused"
 
 
 # ---- last activity (Art. 7) ------------------------------------------------------------------

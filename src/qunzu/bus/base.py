@@ -25,19 +25,53 @@ class EventBus(Protocol):
     async def subscribe(self, topic: str, handler: Handler) -> Subscription: ...
 
 
-def make_bus(url: str) -> EventBus:
-    """``memory://`` (one process), ``redis://host:port/db`` or ``nats://host:port``."""
+class NamespacedBus:
+    """Every topic prefixed with ``namespace + "."`` on the wire, plain to local handlers.
+
+    A Redis or NATS server is one flat space of channels: Redis pub/sub ignores the
+    database number, so two deployments on one server would otherwise hear each
+    other's ``group.1``. Handlers still see the unprefixed topic.
+    """
+
+    def __init__(self, inner: EventBus, namespace: str) -> None:
+        self.inner = inner
+        self.prefix = namespace + "."
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        await self.inner.publish(self.prefix + topic, payload)
+
+    async def subscribe(self, topic: str, handler: Handler) -> Subscription:
+        def unprefixed(_wire_topic: str, payload: bytes) -> None:
+            handler(topic, payload)
+
+        return await self.inner.subscribe(self.prefix + topic, unprefixed)
+
+
+def make_bus(url: str, namespace: str = "") -> EventBus:
+    """``memory://`` (one process), ``redis://host:port/db`` or ``nats://host:port``.
+
+    ``namespace`` keeps deployments that share a Redis or NATS server apart (all nodes
+    of one deployment must use the same); it has no meaning for ``memory://``."""
     scheme = url.split(":", 1)[0].lower()
     if scheme == "memory":
         from qunzu.bus.memory import MemoryBus
 
         return MemoryBus()
+    bus: EventBus
     if scheme in ("redis", "rediss"):
         from qunzu.bus.redis import RedisBus
 
-        return RedisBus(url)
-    if scheme in ("nats", "tls"):
+        bus = RedisBus(url)
+    elif scheme in ("nats", "tls"):
         from qunzu.bus.nats import NatsBus
 
-        return NatsBus(url)
-    raise ValueError(f"Unknown bus URL scheme {scheme!r}; use memory://, redis:// or nats://")
+        bus = NatsBus(url)
+    else:
+        raise ValueError(f"Unknown bus URL scheme {scheme!r}; use memory://, redis:// or nats://")
+    return NamespacedBus(bus, namespace) if namespace else bus

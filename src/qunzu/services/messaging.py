@@ -64,12 +64,43 @@ def validate_txn_id(client_txn_id: str) -> str:
     return client_txn_id
 
 
+def _as_retry(previous: TimelineEntry, group_id: int, body: str) -> SendResult:
+    """A send whose ``client_txn_id`` was used: the original, if it is the same message."""
+    if previous.group_id != group_id or previous.body != body:
+        raise Conflict(
+            "txn_id_reused", "This client_txn_id was already used for a different message."
+        )
+    return SendResult(previous, created=False)
+
+
 async def do_send_message(
     ctx: ServiceContext, actor: Actor, group_id: int, body: str, client_txn_id: str
 ) -> SendResult:
     """Post a message. A retry with the same ``client_txn_id`` returns the original."""
     body = validate_body(ctx, body)
     validate_txn_id(client_txn_id)
+    try:
+        result = await _send(ctx, actor, group_id, body, client_txn_id)
+    except Conflict as exc:
+        if exc.code != "duplicate":
+            raise
+        # A retry that raced its original (another node, or a second connection on
+        # PostgreSQL): both read the id as unused, the original committed first and this
+        # insert met the unique (sender, client_txn_id). It is a retry all the same.
+        async with transaction(ctx, write=False) as uow:
+            previous = await uow.timeline.get_by_txn(actor.id, client_txn_id)
+        if previous is None:
+            raise
+        return _as_retry(previous, group_id, body)
+    if result.created:
+        governance.note_message(ctx, actor.id)
+        ctx.observer.message_sent()
+    return result
+
+
+async def _send(
+    ctx: ServiceContext, actor: Actor, group_id: int, body: str, client_txn_id: str
+) -> SendResult:
     async with transaction(ctx) as uow:
         # One read for everything below (storage/posting_repo.py); the retry and the
         # sanctions are read in full only when that read says there is something to see.
@@ -77,12 +108,7 @@ async def do_send_message(
         if state is None or state.txn_used:
             previous = await uow.timeline.get_by_txn(actor.id, client_txn_id)
             if previous is not None:
-                if previous.group_id != group_id or previous.body != body:
-                    raise Conflict(
-                        "txn_id_reused",
-                        "This client_txn_id was already used for a different message.",
-                    )
-                return SendResult(previous, created=False)
+                return _as_retry(previous, group_id, body)
         group = perm.check_visible(
             state.group if state else None, state.membership if state else None
         )
@@ -99,8 +125,6 @@ async def do_send_message(
         await governance.note_activity(
             ctx, uow, group_id, actor.id, exact=state.controls.slow_mode_seconds > 0
         )
-    governance.note_message(ctx, actor.id)
-    ctx.observer.message_sent()
     return SendResult(entry, created=True)
 
 
