@@ -326,3 +326,29 @@ async def test_a_401_carries_a_bearer_challenge(raw: httpx.AsyncClient) -> None:
 async def test_a_non_bearer_authorization_is_token_missing(raw: httpx.AsyncClient) -> None:
     response = await raw.get("/v1/me", headers={"Authorization": "Basic YWxpY2U6c2VjcmV0"})
     assert_problem(response, 401, "token_missing")
+
+
+@pytest.mark.parametrize(
+    ("authorization", "code"),
+    [
+        (None, "token_missing"),
+        ("Basic YWxpY2U6c2VjcmV0", "token_missing"),
+        ("Bearer", "token_missing"),
+        ("Bearer nonsense", "token_invalid"),
+        ("bearer nonsense", "token_invalid"),
+    ],
+)
+async def test_the_send_route_authenticates_as_every_other_route(
+    raw: httpx.AsyncClient, alice: QunzuClient, authorization: str | None, code: str
+) -> None:
+    """The send route reads its bearer token itself (api/deps.get_session); the answers,
+    and their precedence over a malformed body, are those of the HTTPBearer routes."""
+    group = await make_group(alice)
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    path = f"/v1/groups/{group['id']}/messages"
+    for body in ({"body": "hi", "client_txn_id": "t-1"}, {"body": 5}):
+        response = await raw.post(path, json=body, headers=headers)
+        assert_problem(response, 401, code)
+        assert response.headers["www-authenticate"] == "Bearer"
+        same = await raw.get("/v1/me", headers=headers)
+        assert_problem(same, 401, code)

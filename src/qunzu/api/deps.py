@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -34,5 +35,33 @@ async def get_actor(
     return actor
 
 
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, read as ``HTTPBearer`` reads it."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    credentials = credentials.strip()
+    return credentials if scheme.lower() == "bearer" and credentials else None
+
+
+async def get_session(request: Request) -> Session:
+    """The context and the authenticated actor in one dependency, for the hottest routes.
+
+    Each dependency costs FastAPI tens of microseconds per request to solve; the send
+    route is most of the traffic. The route declares the bearer security itself
+    (``BEARER_SECURITY``), since no ``HTTPBearer`` dependency does it here."""
+    ctx = context_of(request)
+    actor = await authenticate(ctx, bearer_token(request))
+    request.state.actor = actor
+    return Session(ctx, actor)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    ctx: ServiceContext
+    actor: Actor
+
+
 Ctx = Annotated[ServiceContext, Depends(get_ctx)]
 CurrentActor = Annotated[Actor, Depends(get_actor)]
+CurrentSession = Annotated[Session, Depends(get_session)]
+# The OpenAPI security requirement of a route that authenticates through get_session.
+BEARER_SECURITY: dict[str, object] = {"security": [{"HTTPBearer": []}]}

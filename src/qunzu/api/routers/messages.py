@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from qunzu.api.deps import Ctx, CurrentActor
+from qunzu.api.deps import BEARER_SECURITY, Ctx, CurrentActor, CurrentSession
 from qunzu.api.errors import ERROR_RESPONSES
 from qunzu.api.schemas import MAX_ID, DirectIn, EntryOut, GroupOut, HistoryOut, IdInt, MessageIn
 from qunzu.services import messaging
@@ -19,12 +19,15 @@ router = APIRouter(prefix="/v1", tags=["messages"], responses=ERROR_RESPONSES)
     status_code=status.HTTP_201_CREATED,
     response_model=EntryOut,
     responses={200: {"model": EntryOut, "description": "A retry: the original message."}},
+    openapi_extra=BEARER_SECURITY,
 )
 async def send_message(
-    group_id: IdInt, body: MessageIn, ctx: Ctx, actor: CurrentActor, response: Response
+    group_id: IdInt, body: MessageIn, session: CurrentSession, response: Response
 ) -> EntryOut:
     """Post a message. Retrying with the same client_txn_id returns the original (200)."""
-    result = await messaging.do_send_message(ctx, actor, group_id, body.body, body.client_txn_id)
+    result = await messaging.do_send_message(
+        session.ctx, session.actor, group_id, body.body, body.client_txn_id
+    )
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return EntryOut.of(result.entry)
