@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
@@ -361,3 +362,25 @@ async def test_a_direct_conversation_needs_another_existing_account(alice: Qunzu
     assert (err.status, err.code) == (400, "cannot_message_self")
     err = await refused(alice.open_direct("nobody_at_all"))
     assert (err.status, err.code) == (404, "account_not_found")
+
+
+async def test_request_metrics_count_each_send_by_route_template_and_status(
+    server: ServerThread, alice: QunzuClient
+) -> None:
+    group = await make_group(alice)
+
+    async def counted(status: str) -> float:
+        text = (await alice.request("GET", "/metrics")).text
+        pattern = (
+            r'^qunzu_http_requests_total\{method="POST",'
+            r'route="/v1/groups/\{group_id\}/messages",status="' + status + r'"\} (\S+)$'
+        )
+        found = re.search(pattern, text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    created, missing = await counted("201"), await counted("404")
+    for i in range(3):
+        await alice.send(group["id"], f"counted {i}")
+    await refused(alice.send(10**12, "nowhere"))
+    assert await counted("201") == created + 3
+    assert await counted("404") == missing + 1
