@@ -46,7 +46,15 @@ def prebuilt(statement: S) -> S:
 class Plan:
     """One compiled statement: SQL, parameter order and conversions, row type."""
 
-    __slots__ = ("params", "result_processors", "returns_rows", "row_type", "sql")
+    __slots__ = (
+        "distinct",
+        "order",
+        "params",
+        "result_processors",
+        "returns_rows",
+        "row_type",
+        "sql",
+    )
 
     def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
         compiled: Any = statement.compile(dialect=dialect)
@@ -62,6 +70,16 @@ class Plan:
                 (name, bind.value, bind.type.dialect_impl(dialect).bind_processor(dialect))
             )
         self.params = tuple(params)
+        seen: dict[str, int] = {}
+        distinct: list[tuple[str, Any, _Processor]] = []
+        order: list[int] = []
+        for name, default, process in params:
+            if name not in seen:
+                seen[name] = len(distinct)
+                distinct.append((name, default, process))
+            order.append(seen[name])
+        self.distinct = tuple(distinct)
+        self.order = tuple(order)
         columns = list(getattr(statement, "exported_columns", ()))
         self.returns_rows = bool(columns)
         keys = [c.key for c in columns] if columns else []
@@ -76,11 +94,13 @@ class Plan:
 
     def bind(self, parameters: dict[str, Any] | None) -> list[Any]:
         given = parameters or {}
-        out = []
-        for name, default, process in self.params:
+        # A name may stand at several positions (``now`` four times in the posting read):
+        # convert each name once.
+        values = []
+        for name, default, process in self.distinct:
             value = given.get(name, default)
-            out.append(process(value) if process is not None and value is not None else value)
-        return out
+            values.append(process(value) if process is not None and value is not None else value)
+        return [values[i] for i in self.order]
 
 
 def plan_for(statement: Any, dialect: Dialect) -> Plan | None:
