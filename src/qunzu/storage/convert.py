@@ -26,6 +26,18 @@ from qunzu.domain.models import (
 )
 
 
+class Prefixed:
+    """A row whose columns were labelled ``prefix + name`` (a join), read by plain names."""
+
+    __slots__ = ("_prefix", "_row")
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row, self._prefix = row, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, self._prefix + name)
+
+
 def account(r: Any) -> Account:
     return Account(
         id=r.id,

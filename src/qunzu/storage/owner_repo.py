@@ -17,21 +17,17 @@ from qunzu.storage import tables as t
 _CONTROLS = select(t.group_controls).where(t.group_controls.c.group_id == bindparam("group_id"))
 
 
-def controls_of(row: Any, prefix: str = "") -> GroupControls:
-    """A ``group_controls`` row (its columns maybe labelled ``prefix + name``) as the model."""
-
-    def col(name: str) -> Any:
-        return getattr(row, prefix + name)
-
+def controls_of(row: Any) -> GroupControls:
+    """A ``group_controls`` row as the model."""
     return GroupControls(
-        group_id=col("group_id"),
-        mute_all=bool(col("mute_all")),
-        slow_mode_seconds=col("slow_mode_seconds"),
-        notice_text=col("notice_text"),
-        notice_by=col("notice_by"),
-        notice_at=col("notice_at"),
-        unattended_since=col("unattended_since"),
-        read_only_since=col("read_only_since"),
+        group_id=row.group_id,
+        mute_all=bool(row.mute_all),
+        slow_mode_seconds=row.slow_mode_seconds,
+        notice_text=row.notice_text,
+        notice_by=row.notice_by,
+        notice_at=row.notice_at,
+        unattended_since=row.unattended_since,
+        read_only_since=row.read_only_since,
     )
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, or_, select
 
-from qunzu.domain.models import GroupRole, Membership, MembershipState
 from qunzu.domain.owner_tools import GroupControls
 from qunzu.domain.sanctions import SanctionState, SanctionTarget
 from qunzu.services.ports import PostingState
@@ -46,6 +45,7 @@ def _sanction_in_force(*where: Any) -> Any:
 _POSTING_STATE = prebuilt(
     select(
         _G,
+        _M.c.group_id.label("m_group_id"),
         _M.c.account_id.label("m_account_id"),
         _M.c.role.label("m_role"),
         _M.c.state.label("m_state"),
@@ -100,24 +100,18 @@ class SqlPosting:
         ).first()
         if row is None:
             return None
-        membership = None
-        if row.m_account_id is not None:
-            membership = Membership(
-                group_id=row.id,
-                account_id=row.m_account_id,
-                role=GroupRole(row.m_role),
-                state=MembershipState(row.m_state),
-                joined_at=row.m_joined_at,
-                joined_seq=row.m_joined_seq,
-                left_seq=row.m_left_seq,
-                accepted_rules_version=row.m_accepted_rules_version,
-            )
         controls = (
-            GroupControls(row.id) if row.c_group_id is None else controls_of(row, prefix="c_")
+            GroupControls(row.id)
+            if row.c_group_id is None
+            else controls_of(convert.Prefixed(row, "c_"))
         )
         return PostingState(
             group=convert.group(row),
-            membership=membership,
+            membership=(
+                convert.membership(convert.Prefixed(row, "m_"))
+                if row.m_account_id is not None
+                else None
+            ),
             controls=controls,
             mute=(row.mute_until, row.mute_reason) if row.mute_until is not None else None,
             sanctions_in_force=bool(row.sanctioned),
