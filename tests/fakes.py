@@ -245,18 +245,13 @@ class FakeTokens(_Repo):
         s.tokens[token.id] = token
         return token
 
-    async def get_with_account(self, token_hash: str) -> tuple[ApiToken, Account] | None:
+    async def get_for_auth(self, token_hash: str) -> tuple[ApiToken, Account, int] | None:
         for tok in self.s.tokens.values():
             if tok.token_hash == token_hash:
-                return tok, self.s.accounts[tok.account_id]
+                state = self.s.credit_states.get(tok.account_id)
+                level = state.level if state is not None else 0
+                return tok, self.s.accounts[tok.account_id], level
         return None
-
-    async def get_for_auth(self, token_hash: str) -> tuple[ApiToken, Account, int] | None:
-        found = await self.get_with_account(token_hash)
-        if found is None:
-            return None
-        state = self.s.credit_states.get(found[1].id)
-        return found[0], found[1], state.level if state is not None else 0
 
     async def get(self, token_id: int) -> ApiToken | None:
         return self.s.tokens.get(token_id)

@@ -242,8 +242,8 @@ async def test_tokens_round_trip(uow: SqlUnitOfWorkFactory) -> None:
     async with uow(write=False) as u:
         assert await u.tokens.get(first.id) == first
         assert await u.tokens.list_for(owner.id) == [first, second]
-        assert await u.tokens.get_with_account(first.token_hash) == (first, owner)
-        assert await u.tokens.get_with_account("no-such-hash") is None
+        assert await u.tokens.get_for_auth(first.token_hash) == (first, owner, 0)
+        assert await u.tokens.get_for_auth("no-such-hash") is None
     async with uow() as u:
         await u.tokens.revoke(first.id, T0 + timedelta(minutes=5))
         await u.commit()

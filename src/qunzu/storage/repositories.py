@@ -28,7 +28,8 @@ from qunzu.storage.fastsql import prebuilt
 
 # Statements on the message path are built once: constructing a statement and its
 # cache key costs more than SQLite takes to run it (profiled on do_send_message).
-_TOKEN_WITH_ACCOUNT = (
+# Authentication: token, account and credit level (0 before the first computation).
+_TOKEN_FOR_AUTH = prebuilt(
     select(
         t.api_tokens.c.id.label("tid"),
         t.api_tokens.c.account_id,
@@ -38,15 +39,11 @@ _TOKEN_WITH_ACCOUNT = (
         t.api_tokens.c.expires_at,
         t.api_tokens.c.revoked_at,
         t.accounts,
+        func.coalesce(t.account_credit.c.level, 0).label("credit_level"),
     )
     .join(t.accounts, t.accounts.c.id == t.api_tokens.c.account_id)
+    .outerjoin(t.account_credit, t.account_credit.c.account_id == t.api_tokens.c.account_id)
     .where(t.api_tokens.c.token_hash == bindparam("token_hash"))
-)
-# Authentication: the same, with the credit level (0 before the first computation).
-_TOKEN_FOR_AUTH = prebuilt(
-    _TOKEN_WITH_ACCOUNT.add_columns(
-        func.coalesce(t.account_credit.c.level, 0).label("credit_level")
-    ).outerjoin(t.account_credit, t.account_credit.c.account_id == t.api_tokens.c.account_id)
 )
 _GROUP_BY_ID = prebuilt(select(t.groups).where(t.groups.c.id == bindparam("group_id")))
 _MEMBERSHIP = prebuilt(
@@ -70,19 +67,6 @@ _ENTRY_BY_TXN = prebuilt(
 _INSERT_ENTRY = prebuilt(
     t.timeline.insert().values({c: bindparam("v_" + c.key, type_=c.type) for c in t.timeline.c})
 )
-
-
-def _token_and_account(row: Any) -> tuple[ApiToken, Account]:
-    token = ApiToken(
-        row.tid,
-        row.account_id,
-        row.token_hash,
-        row.tcreated,
-        row.expires_at,
-        row.revoked_at,
-        row.label,
-    )
-    return token, convert.account(row)
 
 
 class _Repo:
@@ -216,16 +200,20 @@ class SqlTokens(_Repo):
             res.scalar_one(), account_id, token_hash, created_at, expires_at, None, label
         )
 
-    async def get_with_account(self, token_hash: str) -> tuple[ApiToken, Account] | None:
-        row = (await self.c.execute(_TOKEN_WITH_ACCOUNT, {"token_hash": token_hash})).first()
-        return None if row is None else _token_and_account(row)
-
     async def get_for_auth(self, token_hash: str) -> tuple[ApiToken, Account, int] | None:
         row = (await self.c.execute(_TOKEN_FOR_AUTH, {"token_hash": token_hash})).first()
         if row is None:
             return None
-        token, account = _token_and_account(row)
-        return token, account, int(row.credit_level)
+        token = ApiToken(
+            row.tid,
+            row.account_id,
+            row.token_hash,
+            row.tcreated,
+            row.expires_at,
+            row.revoked_at,
+            row.label,
+        )
+        return token, convert.account(row), int(row.credit_level)
 
     async def get(self, token_id: int) -> ApiToken | None:
         row = (
