@@ -114,7 +114,6 @@ class Hub:
         # Off: every frame takes the ASGI path, as before direct writes existed (a
         # switch for operators, and for tests that need compressed frames).
         self.direct_writes = True
-        self.fast_deliveries = 0  # written from the bus callback; also in ``deliveries``
         self._unflushed: list[DirectSocket] = []
 
     async def attach(self, stream: LiveStream, topic: str) -> None:
@@ -155,12 +154,10 @@ class Hub:
                 fast += 1
             else:
                 stream.offer(frame)
-        if fast:
-            self.fast_deliveries += fast
-            if self.metrics is not None:
-                # Once per event, not per receiver: Counter.inc takes a lock each time.
-                self.metrics.deliveries.inc(fast)
-                self.metrics.fast_deliveries.inc(fast)
+        if fast and self.metrics is not None:
+            # Once per event, not per receiver: Counter.inc takes a lock each time.
+            self.metrics.deliveries.inc(fast)
+            self.metrics.fast_deliveries.inc(fast)
 
     def count(self, delivered: int) -> None:
         if delivered and self.metrics is not None:
