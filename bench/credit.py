@@ -505,7 +505,8 @@ async def bench_checks(rounds: int, per_round: int, loop_n: int) -> dict[str, An
     from qunzu.domain.models import GroupCategory, JoinPolicy
     from qunzu.services import governance, messaging
     from qunzu.services.context import transaction
-    from qunzu.services.groups import do_create_group, load_group
+    from qunzu.services.group_access import load_group
+    from qunzu.services.groups import do_create_group
     from qunzu.services.membership import do_join
 
     tmp = Path(tempfile.mkdtemp(prefix="qunzu-bench-checks-"))
@@ -593,7 +594,7 @@ async def bench_checks(rounds: int, per_round: int, loop_n: int) -> dict[str, An
         later_names = []
         for module, name in (
             ("qunzu.services.enforcement", "check_may_post"),
-            ("qunzu.services.owner_tools", "check_send_controls"),
+            ("qunzu.services.governance", "check_send_controls"),
         ):
             try:
                 mod = importlib.import_module(module)

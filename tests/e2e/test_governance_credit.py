@@ -23,7 +23,7 @@ from qunzu.policy import default_rulebook_text
 from qunzu.services.accounts import do_register
 from qunzu.services.audit import list_audit
 from qunzu.services.context import ServiceContext, transaction
-from qunzu.services.credit import record_credit
+from qunzu.services.ledgers import record_credit
 from qunzu.services.ports import AuditRecord
 from tests.factories import PASSWORD, make_user, unique_handle
 from tests.server import ServerThread, test_settings

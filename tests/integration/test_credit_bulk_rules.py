@@ -8,7 +8,7 @@ from pathlib import Path
 from qunzu.bootstrap import build
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.credit import CreditEntry, CreditReason
-from qunzu.services import accounts, credit
+from qunzu.services import accounts, credit, ledgers
 from qunzu.services.context import transaction
 from tests.server import test_settings
 
@@ -33,7 +33,7 @@ async def test_bulk_and_per_account_agree_on_reversals_and_activity_drops(
             per_account = {
                 a: (s.score, s.level)
                 for a in ids
-                for s in [await credit.recompute_account(ctx, uow, a)]
+                for s in [await ledgers.recompute_account(ctx, uow, a)]
             }
             await uow.rollback()
         await credit.recompute_all(ctx)

@@ -50,7 +50,7 @@ from qunzu.domain.models import (
 )
 from qunzu.services.audit import verify_audit_chain
 from qunzu.services.context import ServiceContext
-from qunzu.services.credit import recompute_account
+from qunzu.services.ledgers import recompute_account
 from qunzu.services.ports import GroupActivity, IdentityRecord
 from qunzu.storage import tables as t
 from qunzu.storage.engine import make_engine

@@ -20,8 +20,8 @@ from qunzu.services.accounts import (
     find_account,
     hash_token,
     list_tokens,
-    require_platform_role,
 )
+from qunzu.services.actor import require_platform_role
 from tests.fakes import FakePasswordHasher, fake_uow, frozen_clock, make_ctx
 from tests.unit.world import PASSWORD, register
 

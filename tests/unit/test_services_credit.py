@@ -12,16 +12,12 @@ from qunzu.domain.errors import Forbidden, InvalidInput, NotFound, QuotaExceeded
 from qunzu.domain.models import GroupCategory, JoinPolicy, PlatformRole
 from qunzu.domain.rulebook import RulebookSet
 from qunzu.policy import default_rulebook_text, parse_rulebook
-from qunzu.services.accounts import Actor, authenticate, do_login
+from qunzu.services.accounts import authenticate, do_login
+from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
-from qunzu.services.credit import (
-    do_lock_level,
-    get_my_credit,
-    recompute_account,
-    recompute_all,
-    record_credit,
-)
+from qunzu.services.credit import do_lock_level, get_my_credit, recompute_all
 from qunzu.services.groups import do_create_group, do_dissolve_group
+from qunzu.services.ledgers import recompute_account, record_credit
 from qunzu.services.membership import do_invite, do_join
 from qunzu.services.messaging import do_send_message
 from tests.fakes import fake_uow, frozen_clock, make_ctx

@@ -11,7 +11,7 @@ from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from qunzu.domain.identity import make_resident_id
 from qunzu.domain.models import PlatformRole
 from qunzu.services import audit
-from qunzu.services.accounts import Actor
+from qunzu.services.actor import Actor
 from qunzu.services.context import Limits, ServiceContext
 from qunzu.services.identity import (
     do_read_identity,

@@ -15,7 +15,7 @@ from qunzu.domain.models import (
     MembershipState,
     RequestState,
 )
-from qunzu.services.accounts import Actor
+from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext
 from qunzu.services.groups import do_dissolve_group, get_group_view, list_my_groups
 from qunzu.services.membership import (

@@ -11,7 +11,7 @@ import pytest
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
 from qunzu.domain.models import EntryKind, GroupKind, JoinPolicy
-from qunzu.services.accounts import Actor
+from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext
 from qunzu.services.membership import do_leave, do_remove_member
 from qunzu.services.messaging import HistoryPage, do_open_direct, do_send_message, read_history

@@ -21,7 +21,7 @@ from qunzu.domain.reports import reporter_weight as weight_rule
 from qunzu.domain.rulebook import RulebookSet
 from qunzu.domain.sanctions import AppealState, SanctionRequest, SanctionState
 from qunzu.policy import default_rulebook_text, parse_rulebook
-from qunzu.services.accounts import Actor
+from qunzu.services.actor import Actor
 from qunzu.services.appeals import (
     do_appeal_sanction,
     do_decide_appeal,

@@ -11,7 +11,8 @@ from typing import Any
 from qunzu.domain.events import account_topic, group_topic
 from qunzu.domain.identity import make_resident_id
 from qunzu.domain.models import Group, GroupCategory, JoinPolicy, Membership, PlatformRole
-from qunzu.services.accounts import Actor, authenticate, do_login, do_register, get_account
+from qunzu.services.accounts import authenticate, do_login, do_register, get_account
+from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext
 from qunzu.services.groups import do_create_group
 from qunzu.services.identity import do_submit_identity

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from qunzu.services.accounts import Actor, authenticate
+from qunzu.services.accounts import authenticate
+from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext
 
 bearer = HTTPBearer(auto_error=False, description="An API token from POST /v1/sessions.")

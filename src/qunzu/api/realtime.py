@@ -46,7 +46,8 @@ from qunzu.bus.base import EventBus, Subscription
 from qunzu.domain.errors import DomainError, InvalidInput
 from qunzu.domain.events import account_topic, group_topic
 from qunzu.services import messaging, realtime
-from qunzu.services.accounts import Actor, authenticate
+from qunzu.services.accounts import authenticate
+from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext
 from qunzu.services.wire import entry_to_wire
 

@@ -233,3 +233,9 @@ def check_platform_may(action: PlatformAction, tier: Tier) -> None:
             f"The platform may not {action.value.replace('_', ' ')} in a {tier.value} group.",
             tier=tier.value,
         )
+
+
+def visible_window(membership: Membership, group: Group) -> tuple[int, int]:
+    """The seq range a member may read: from their joining to their leaving (or now)."""
+    last = membership.left_seq if membership.left_seq is not None else group.last_seq
+    return membership.joined_seq, last

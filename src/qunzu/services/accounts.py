@@ -17,23 +17,12 @@ from datetime import datetime, timedelta
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from qunzu.domain.models import Account, ApiToken, PlatformRole
 from qunzu.services import audit
+from qunzu.services.actor import Actor, normalize_handle
 from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.ledgers import recompute_account
 
 _HANDLE_RE = re.compile(r"^[a-z][a-z0-9_]{2,31}$")
 TOKEN_PREFIX = "qz_"
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """The account behind a request, and the token it used."""
-
-    account: Account
-    token_id: int
-    level: int = 0  # credit level (信用等级) when the request began
-
-    @property
-    def id(self) -> int:
-        return self.account.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,24 +30,6 @@ class IssuedToken:
     token: str
     token_id: int
     expires_at: datetime
-
-
-def normalize_handle(raw: str) -> str:
-    handle = raw.strip().lower()
-    if not _HANDLE_RE.match(handle):
-        raise InvalidInput(
-            "invalid_handle",
-            "A handle is 3 to 32 characters: a letter, then letters, digits or underscores.",
-        )
-    return handle
-
-
-def handle_key(raw: str) -> str | None:
-    """The normalised handle to look an account up by, or None when no account can have it."""
-    try:
-        return normalize_handle(raw)
-    except InvalidInput:
-        return None
 
 
 def normalize_display_name(raw: str) -> str:
@@ -98,8 +69,6 @@ async def do_register(
         account = await uow.accounts.add(
             handle, name, password_hash, ctx.clock.now(), platform_role=platform_role
         )
-        from qunzu.services.credit import recompute_account  # credit imports Actor from here
-
         await recompute_account(ctx, uow, account.id)
         if platform_role is not None:
             await audit.record(
@@ -235,8 +204,3 @@ async def find_account(ctx: ServiceContext, handle: str) -> Account:
     if account is None:
         raise NotFound("account_not_found", "No such account.")
     return account
-
-
-def require_platform_role(actor: Actor, *roles: PlatformRole) -> None:
-    if actor.account.platform_role not in roles:
-        raise Forbidden("platform_role_required", "This needs a platform role you do not hold.")

@@ -23,10 +23,10 @@ from qunzu.domain.sanctions import (
     check_appeal_decider,
 )
 from qunzu.services import audit
-from qunzu.services.accounts import Actor, require_platform_role
+from qunzu.services.actor import REVIEWERS, SENIORS, Actor, require_platform_role
 from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.enforcement import end_sanction
 from qunzu.services.ports import UnitOfWork
-from qunzu.services.review import REVIEWERS, SENIORS, end_sanction
 from qunzu.services.timeline import notify
 
 

@@ -16,7 +16,7 @@ from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from qunzu.domain.models import EntryKind, GroupRole, PlatformRole
 from qunzu.domain.owner_tools import Attendance, attendance
 from qunzu.services import audit
-from qunzu.services.accounts import Actor, require_platform_role
+from qunzu.services.actor import Actor, require_platform_role
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import append_entry, notify

@@ -9,7 +9,7 @@ from qunzu.domain.credit import CreditReason
 from qunzu.domain.duty import Assessment, Incident, Standing, acted_in_time, assess
 from qunzu.domain.reports import Case
 from qunzu.services.context import ServiceContext
-from qunzu.services.credit import record_credit
+from qunzu.services.ledgers import record_credit
 from qunzu.services.ports import UnitOfWork
 
 

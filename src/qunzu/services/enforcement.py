@@ -5,15 +5,20 @@ decided at the moment of the request."""
 
 from __future__ import annotations
 
-from qunzu.domain.models import GroupRole, Membership
+from qunzu.domain.credit import CreditReason
+from qunzu.domain.models import EntryKind, GroupRole, GroupState, Membership
+from qunzu.domain.rulebook import SanctionTarget
 from qunzu.domain.sanctions import (
     Sanction,
     SanctionedPath,
+    SanctionState,
     check_sanctions_allow,
     check_tools_allowed,
 )
 from qunzu.services.context import ServiceContext
+from qunzu.services.ledgers import record_credit
 from qunzu.services.ports import UnitOfWork
+from qunzu.services.timeline import append_entry
 
 
 async def in_force(
@@ -52,3 +57,35 @@ async def check_may_manage(
     sanctions = await in_force(ctx, uow, group_id if suspend_tools else None, account_id)
     check_sanctions_allow(SanctionedPath.manage, sanctions, account_id, group_id, True)
     check_tools_allowed(sanctions, group_id, suspend_tools)
+
+
+async def end_sanction(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    sanction: Sanction,
+    state: SanctionState,
+    reverse_credit: bool,
+) -> None:
+    await uow.reports.update_sanction(sanction.id, state=state)
+    if sanction.target is SanctionTarget.group and sanction.group_id is not None:
+        if sanction.kind == "closure":
+            await uow.groups.update(sanction.group_id, state=GroupState.active)
+        await append_entry(
+            ctx,
+            uow,
+            sanction.group_id,
+            EntryKind.sanction_lifted,
+            None,
+            data={"sanction_id": sanction.id, "kind": sanction.kind, "state": state.value},
+        )
+    if reverse_credit and sanction.account_id is not None and sanction.credit_delta:
+        await record_credit(
+            ctx,
+            uow,
+            sanction.account_id,
+            -sanction.credit_delta,
+            CreditReason.sanction_reversed,
+            source=f"sanction:{sanction.id}",
+            # Dated at the penalty, so it cancels exactly what is left of it (domain.credit).
+            at=sanction.starts_at,
+        )

@@ -8,15 +8,16 @@ it is back under it.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from qunzu.domain.errors import Forbidden
-from qunzu.domain.models import EntryKind, Group
+from qunzu.domain.errors import Forbidden, QuotaExceeded
+from qunzu.domain.models import EntryKind, Group, Membership
+from qunzu.domain.owner_tools import GroupControls
 from qunzu.domain.quotas import check_quota
 from qunzu.domain.rulebook import Rulebook, Tier
 from qunzu.domain.tiers import tier_of
 from qunzu.services.context import ServiceContext
-from qunzu.services.credit import current_level
+from qunzu.services.ledgers import current_level
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import append_entry
 
@@ -161,3 +162,36 @@ async def refresh_tier(ctx: ServiceContext, uow: UnitOfWork, group_id: int) -> T
                 data={"from": previous, "to": tier.value},
             )
     return tier
+
+
+async def check_send_controls(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    controls: GroupControls,
+    mute: tuple[datetime, str] | None,
+    member: Membership,
+) -> None:
+    """On the message path: mutes, mute-all, slow mode and read-only unattended groups.
+
+    ``controls`` and ``mute`` come with the posting read (``uow.posting.load``)."""
+    group_id = controls.group_id
+    now = ctx.clock.now()
+    if member.is_manager:
+        return  # a returning owner or admin may speak; the next sweep sees them back
+    if controls.read_only_since is not None:
+        raise Forbidden(
+            "group_unattended", "This group is read-only until someone takes ownership."
+        )
+    if mute is not None and mute[0] > now:
+        raise Forbidden(
+            "muted", f"You are muted here until {mute[0].isoformat()}.", until=mute[0].isoformat()
+        )
+    if controls.mute_all:
+        raise Forbidden("group_muted", "Only the owner and admins may post right now.")
+    if controls.slow_mode_seconds:
+        last = await uow.activity.member_last_active(group_id, member.account_id)
+        if last is not None and now - last < timedelta(seconds=controls.slow_mode_seconds):
+            wait = controls.slow_mode_seconds - int((now - last).total_seconds())
+            raise QuotaExceeded(
+                "slow_mode", f"Slow mode: wait {wait} s before posting again.", retry_after=wait
+            )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -27,8 +26,9 @@ from qunzu.domain.models import (
 from qunzu.domain.owner_tools import AdminRight
 from qunzu.domain.tiers import activity_class
 from qunzu.services import enforcement, governance
-from qunzu.services.accounts import Actor
+from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.group_access import load_group, new_group_number
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import append_entry, notify
 
@@ -66,22 +66,6 @@ def normalize_rules_text(raw: str) -> str:
     if "\x00" in text:
         raise InvalidInput("invalid_rules", "Group rules cannot contain NUL characters.")
     return text
-
-
-async def new_group_number(uow: UnitOfWork) -> int:
-    for _ in range(20):
-        number = 100_000_000 + secrets.randbelow(900_000_000)
-        if not await uow.groups.number_taken(number):
-            return number
-    raise Conflict("number_exhausted", "Could not allocate a group number; try again.")
-
-
-async def load_group(
-    uow: UnitOfWork, actor_id: int, group_id: int
-) -> tuple[Group, Membership | None]:
-    group = await uow.groups.get(group_id)
-    membership = await uow.memberships.get(group_id, actor_id) if group else None
-    return perm.check_visible(group, membership), membership
 
 
 async def do_create_group(

@@ -15,9 +15,9 @@ from qunzu.domain.errors import Conflict, InvalidInput, NotFound
 from qunzu.domain.identity import IdentityClaim
 from qunzu.domain.models import PlatformRole
 from qunzu.services import audit
-from qunzu.services.accounts import Actor, require_platform_role
+from qunzu.services.actor import Actor, require_platform_role
 from qunzu.services.context import ServiceContext, transaction
-from qunzu.services.credit import record_credit
+from qunzu.services.ledgers import record_credit
 from qunzu.services.ports import IdentityRecord
 
 

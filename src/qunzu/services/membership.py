@@ -21,10 +21,10 @@ from qunzu.domain.models import (
     RequestState,
 )
 from qunzu.domain.owner_tools import AdminRight
-from qunzu.services import enforcement, governance, owner_tools
-from qunzu.services.accounts import Actor, handle_key
+from qunzu.services import enforcement, governance, group_access, ledgers
+from qunzu.services.actor import Actor, handle_key
 from qunzu.services.context import ServiceContext, transaction
-from qunzu.services.groups import load_group
+from qunzu.services.group_access import load_group
 from qunzu.services.owner_handled import note_owner_action
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import append_entry, notify
@@ -286,7 +286,7 @@ async def do_decide_join_request(
             raise NotFound("join_request_not_found", "No such join request.")
         group, membership = await load_group(uow, actor.id, request.group_id)
         perm.check_allowed(group, membership, perm.Action.decide_join_request)
-        await owner_tools.require_right(ctx, uow, group, membership, AdminRight.approve_joins)
+        await group_access.require_right(ctx, uow, group, membership, AdminRight.approve_joins)
         if request.state is not RequestState.pending:
             raise Conflict(
                 "join_request_decided", f"This request is already {request.state.value}."
@@ -346,7 +346,7 @@ async def do_remove_member(
     async with transaction(ctx) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
         me = perm.check_allowed(group, membership, perm.Action.remove_member)
-        await owner_tools.require_right(ctx, uow, group, membership, AdminRight.remove_members)
+        await group_access.require_right(ctx, uow, group, membership, AdminRight.remove_members)
         perm.check_active(group)
         if account_id == actor.id:
             raise InvalidInput("cannot_remove_self", "To leave a group, use leave.")
@@ -365,7 +365,7 @@ async def do_remove_member(
         if bar:
             await uow.owner.put_bar(group_id, account_id, reason.strip(), actor.id, ctx.clock.now())
         # Removing a reported member in time is the owner's adequate action (P7, P8).
-        await owner_tools.record_duty(
+        await ledgers.record_duty(
             ctx,
             uow,
             group_id,
@@ -382,7 +382,7 @@ async def do_lift_bar(ctx: ServiceContext, actor: Actor, group_id: int, account_
     """Lift a bar on rejoining (owner, or an admin with the right to remove members)."""
     async with transaction(ctx) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
-        await owner_tools.require_right(ctx, uow, group, membership, AdminRight.remove_members)
+        await group_access.require_right(ctx, uow, group, membership, AdminRight.remove_members)
         if not await uow.owner.delete_bar(group_id, account_id):
             raise NotFound("not_barred", "That account is not barred from this group.")
 
@@ -407,7 +407,7 @@ async def do_set_role(
         updated = replace(target, role=role)
         await uow.memberships.put(updated)
         if role is GroupRole.admin:
-            await owner_tools.grant_default_rights(ctx, uow, group_id, account_id, actor.id)
+            await group_access.grant_default_rights(ctx, uow, group_id, account_id, actor.id)
         else:
             await uow.owner.delete_rights(group_id, account_id)
         await append_entry(
@@ -501,7 +501,7 @@ async def do_respond_ownership(
         if old is None or old.role is not GroupRole.owner or group.owner_id != offer.from_id:
             raise Conflict("offer_stale", "The group's ownership changed since this offer.")
         await uow.memberships.put(replace(old, role=GroupRole.admin))
-        await owner_tools.grant_default_rights(ctx, uow, group.id, old.account_id, actor.id)
+        await group_access.grant_default_rights(ctx, uow, group.id, old.account_id, actor.id)
         await uow.memberships.put(replace(me, role=GroupRole.owner))
         await uow.groups.update(group.id, owner_id=actor.id)
         await uow.ownership_offers.set_state(offer_id, RequestState.accepted)

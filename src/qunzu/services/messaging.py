@@ -18,11 +18,12 @@ from qunzu.domain.models import (
     MembershipState,
     TimelineEntry,
 )
+from qunzu.domain.permissions import visible_window
 from qunzu.domain.rulebook import Tier
-from qunzu.services import enforcement, governance, owner_tools
-from qunzu.services.accounts import Actor, handle_key
+from qunzu.services import enforcement, governance
+from qunzu.services.actor import Actor, handle_key
 from qunzu.services.context import ServiceContext, transaction
-from qunzu.services.groups import load_group, new_group_number
+from qunzu.services.group_access import load_group, new_group_number
 from qunzu.services.timeline import append_entry, notify
 
 _TXN_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
@@ -116,7 +117,7 @@ async def _send(
         member = perm.check_can_post(actor.account, group, state.membership)
         if state.sanctions_in_force:
             await enforcement.check_may_post(ctx, uow, actor.id, group_id, member)
-        await owner_tools.check_send_controls(ctx, uow, state.controls, state.mute, member)
+        await governance.check_send_controls(ctx, uow, state.controls, state.mute, member)
         governance.check_level_can_post(ctx, actor.level)
         governance.check_message_rate(ctx, actor.id, actor.level)
         entry = await append_entry(
@@ -126,12 +127,6 @@ async def _send(
             ctx, uow, group_id, actor.id, exact=state.controls.slow_mode_seconds > 0
         )
     return SendResult(entry, created=True)
-
-
-def visible_window(membership: Membership, group: Group) -> tuple[int, int]:
-    """The seq range a member may read: from their joining to their leaving (or now)."""
-    last = membership.left_seq if membership.left_seq is not None else group.last_seq
-    return membership.joined_seq, last
 
 
 async def read_history(

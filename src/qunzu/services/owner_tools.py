@@ -8,76 +8,27 @@ liability assessment reads (domain/duty.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from qunzu.domain import permissions as perm
 from qunzu.domain.duty import DutyEvent, DutyEventKind
-from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
-from qunzu.domain.models import EntryKind, Group, GroupRole, Membership
+from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from qunzu.domain.models import EntryKind, Group, GroupRole
 from qunzu.domain.owner_tools import (
-    ALL_RIGHTS,
     AdminRight,
     GroupControls,
     check_grant,
     check_mute_minutes,
-    check_right,
     check_slow_mode,
     parse_rights,
-    rights_of,
 )
 from qunzu.services import enforcement
-from qunzu.services.accounts import Actor
+from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
-from qunzu.services.groups import load_group
+from qunzu.services.group_access import held_rights, load_group, require_right
+from qunzu.services.ledgers import record_duty
 from qunzu.services.owner_handled import note_owner_action
-from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import append_entry, notify
-
-# What an admin made with the plain role endpoint may do: everything but appoint others.
-DEFAULT_ADMIN_RIGHTS = ALL_RIGHTS - {AdminRight.appoint_admins}
-
-
-async def record_duty(
-    ctx: ServiceContext,
-    uow: UnitOfWork,
-    group_id: int,
-    kind: DutyEventKind,
-    account_id: int,
-    *,
-    seq: int | None = None,
-    subject_id: int | None = None,
-    case_id: int | None = None,
-    note: str = "",
-) -> None:
-    await uow.owner.add_duty(
-        group_id,
-        DutyEvent(ctx.clock.now(), kind, account_id, seq, subject_id, case_id, note),
-    )
-    if kind is not DutyEventKind.message_read:
-        # A management act is the manager's activity (the unattended rule reads it).
-        await uow.activity.touch(group_id, account_id, ctx.clock.now())
-
-
-async def held_rights(uow: UnitOfWork, membership: Membership | None) -> frozenset[AdminRight]:
-    if membership is None or membership.role is not GroupRole.admin:
-        return rights_of(membership)
-    return rights_of(
-        membership, await uow.owner.get_rights(membership.group_id, membership.account_id)
-    )
-
-
-async def require_right(
-    ctx: ServiceContext,
-    uow: UnitOfWork,
-    group: Group,
-    membership: Membership | None,
-    right: AdminRight,
-) -> Membership:
-    """A manager with this right, whose management rights are not suspended."""
-    member = perm.check_member(group, membership)
-    check_right(await held_rights(uow, member), right)
-    await enforcement.check_may_manage(ctx, uow, member.account_id, group.id)
-    return member
 
 
 def _reason(text: str) -> str:
@@ -126,14 +77,6 @@ async def do_appoint_admin(
             },
         )
     return requested
-
-
-async def grant_default_rights(
-    ctx: ServiceContext, uow: UnitOfWork, group_id: int, account_id: int, by: int
-) -> None:
-    await uow.owner.put_rights(
-        group_id, account_id, [r.value for r in DEFAULT_ADMIN_RIGHTS], by, ctx.clock.now()
-    )
 
 
 # ---- messages and members -----------------------------------------------------------------
@@ -288,39 +231,6 @@ async def get_controls(ctx: ServiceContext, actor: Actor, group_id: int) -> Grou
         group, membership = await load_group(uow, actor.id, group_id)
         perm.check_member(group, membership)
         return await uow.owner.get_controls(group_id)
-
-
-async def check_send_controls(
-    ctx: ServiceContext,
-    uow: UnitOfWork,
-    controls: GroupControls,
-    mute: tuple[datetime, str] | None,
-    member: Membership,
-) -> None:
-    """On the message path: mutes, mute-all, slow mode and read-only unattended groups.
-
-    ``controls`` and ``mute`` come with the posting read (``uow.posting.load``)."""
-    group_id = controls.group_id
-    now = ctx.clock.now()
-    if member.is_manager:
-        return  # a returning owner or admin may speak; the next sweep sees them back
-    if controls.read_only_since is not None:
-        raise Forbidden(
-            "group_unattended", "This group is read-only until someone takes ownership."
-        )
-    if mute is not None and mute[0] > now:
-        raise Forbidden(
-            "muted", f"You are muted here until {mute[0].isoformat()}.", until=mute[0].isoformat()
-        )
-    if controls.mute_all:
-        raise Forbidden("group_muted", "Only the owner and admins may post right now.")
-    if controls.slow_mode_seconds:
-        last = await uow.activity.member_last_active(group_id, member.account_id)
-        if last is not None and now - last < timedelta(seconds=controls.slow_mode_seconds):
-            wait = controls.slow_mode_seconds - int((now - last).total_seconds())
-            raise QuotaExceeded(
-                "slow_mode", f"Slow mode: wait {wait} s before posting again.", retry_after=wait
-            )
 
 
 # ---- reading, reporting up ----------------------------------------------------------------

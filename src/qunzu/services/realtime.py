@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from qunzu.domain.errors import Forbidden, InvalidInput, NotFound
 from qunzu.domain.models import TimelineEntry
-from qunzu.services.accounts import Actor
+from qunzu.domain.permissions import visible_window
+from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
-from qunzu.services.messaging import visible_window
 
 MAX_CURSOR_GROUPS = 5000
 # ASCII digits only (str.isdigit also takes "²", which int() refuses), and short

@@ -20,7 +20,7 @@ from qunzu.domain.models import PlatformRole
 from qunzu.domain.reports import OPEN_STATUSES
 from qunzu.domain.sanctions import AppealState
 from qunzu.services import audit
-from qunzu.services.accounts import Actor, require_platform_role
+from qunzu.services.actor import Actor, require_platform_role
 from qunzu.services.context import ServiceContext, transaction
 
 EXPORT_FIELDS = (

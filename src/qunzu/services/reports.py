@@ -13,6 +13,7 @@ from qunzu.domain import permissions as perm
 from qunzu.domain.duty import DutyEvent, DutyEventKind
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from qunzu.domain.models import EntryKind, Group, GroupRole, Membership
+from qunzu.domain.permissions import visible_window
 from qunzu.domain.quotas import check_quota
 from qunzu.domain.reports import (
     CONTEXT_WINDOW,
@@ -33,12 +34,10 @@ from qunzu.domain.reports import (
 )
 from qunzu.domain.rulebook import Tier
 from qunzu.services import governance
-from qunzu.services.accounts import Actor
+from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
-from qunzu.services.credit import current_level
-from qunzu.services.messaging import visible_window
+from qunzu.services.ledgers import current_level, record_duty
 from qunzu.services.owner_handled import note_owner_action
-from qunzu.services.owner_tools import record_duty
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import notify
 

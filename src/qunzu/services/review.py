@@ -39,9 +39,10 @@ from qunzu.domain.sanctions import (
     end_of,
 )
 from qunzu.services import audit, duty
-from qunzu.services.accounts import Actor, require_platform_role
+from qunzu.services.actor import Actor, require_platform_role
 from qunzu.services.context import ServiceContext, transaction
-from qunzu.services.credit import recompute_account, record_credit
+from qunzu.services.enforcement import end_sanction
+from qunzu.services.ledgers import recompute_account, record_credit
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import append_entry, notify
 
@@ -486,38 +487,6 @@ async def do_lift_sanction(
         fresh = await uow.reports.get_sanction(sanction_id)
     assert fresh is not None
     return fresh
-
-
-async def end_sanction(
-    ctx: ServiceContext,
-    uow: UnitOfWork,
-    sanction: Sanction,
-    state: SanctionState,
-    reverse_credit: bool,
-) -> None:
-    await uow.reports.update_sanction(sanction.id, state=state)
-    if sanction.target is SanctionTarget.group and sanction.group_id is not None:
-        if sanction.kind == "closure":
-            await uow.groups.update(sanction.group_id, state=GroupState.active)
-        await append_entry(
-            ctx,
-            uow,
-            sanction.group_id,
-            EntryKind.sanction_lifted,
-            None,
-            data={"sanction_id": sanction.id, "kind": sanction.kind, "state": state.value},
-        )
-    if reverse_credit and sanction.account_id is not None and sanction.credit_delta:
-        await record_credit(
-            ctx,
-            uow,
-            sanction.account_id,
-            -sanction.credit_delta,
-            CreditReason.sanction_reversed,
-            source=f"sanction:{sanction.id}",
-            # Dated at the penalty, so it cancels exactly what is left of it (domain.credit).
-            at=sanction.starts_at,
-        )
 
 
 async def do_acknowledge_warning(ctx: ServiceContext, actor: Actor, sanction_id: int) -> Sanction:

@@ -9,7 +9,7 @@ from qunzu.api.errors import ERROR_RESPONSES
 from qunzu.api.schemas import AuditVerifyOut, FullIdentityOut, IdentityReadIn
 from qunzu.domain.models import PlatformRole
 from qunzu.services import audit, identity
-from qunzu.services.accounts import require_platform_role
+from qunzu.services.actor import require_platform_role
 
 router = APIRouter(prefix="/v1/platform", tags=["platform"], responses=ERROR_RESPONSES)
 

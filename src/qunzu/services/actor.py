@@ -1,0 +1,55 @@
+"""Who is acting: the account behind a request, platform roles, and handles.
+
+Part of the services' bottom layer, which the use-case modules share (they never import
+one another; docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qunzu.domain.errors import Forbidden, InvalidInput
+from qunzu.domain.models import Account, PlatformRole
+
+_HANDLE_RE = re.compile(r"^[a-z][a-z0-9_]{2,31}$")
+
+# Platform roles that work the review queue, and those that decide escalations and appeals.
+REVIEWERS = (PlatformRole.reviewer, PlatformRole.senior_reviewer, PlatformRole.admin)
+SENIORS = (PlatformRole.senior_reviewer, PlatformRole.admin)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The account behind a request, and the token it used."""
+
+    account: Account
+    token_id: int
+    level: int = 0  # credit level (信用等级) when the request began
+
+    @property
+    def id(self) -> int:
+        return self.account.id
+
+
+def normalize_handle(raw: str) -> str:
+    handle = raw.strip().lower()
+    if not _HANDLE_RE.match(handle):
+        raise InvalidInput(
+            "invalid_handle",
+            "A handle is 3 to 32 characters: a letter, then letters, digits or underscores.",
+        )
+    return handle
+
+
+def handle_key(raw: str) -> str | None:
+    """The normalised handle to look an account up by, or None when no account can have it."""
+    try:
+        return normalize_handle(raw)
+    except InvalidInput:
+        return None
+
+
+def require_platform_role(actor: Actor, *roles: PlatformRole) -> None:
+    if actor.account.platform_role not in roles:
+        raise Forbidden("platform_role_required", "This needs a platform role you do not hold.")
