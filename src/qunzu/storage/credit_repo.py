@@ -37,6 +37,7 @@ from qunzu.domain.rulebook import CreditPolicy
 from qunzu.services.ports import GroupActivity
 from qunzu.storage import tables as t
 from qunzu.storage.fastsql import prebuilt
+from qunzu.storage.mapping import row_reader, row_values
 
 # Statements on the message path, built once (see storage/repositories.py).
 _TOUCH_GROUP = prebuilt(
@@ -62,32 +63,17 @@ class _Repo:
         self.c = conn
 
 
-def _entry(r: Any) -> CreditEntry:
-    return CreditEntry(
-        account_id=r.account_id,
-        delta=r.delta,
-        reason=CreditReason(r.reason),
-        at=r.at,
-        article=r.article,
-        source=r.source,
-        note=r.note,
-    )
+_entry = row_reader(CreditEntry)
+
+
+def _entry_values(entry: CreditEntry) -> dict[str, Any]:
+    return row_values(entry, note=entry.note[:255])
 
 
 class SqlCredit(_Repo):
     async def add_entry(self, entry: CreditEntry) -> int:
         res = await self.c.execute(
-            t.credit_ledger.insert()
-            .values(
-                account_id=entry.account_id,
-                delta=entry.delta,
-                reason=entry.reason.value,
-                article=entry.article,
-                source=entry.source,
-                note=entry.note[:255],
-                at=entry.at,
-            )
-            .returning(t.credit_ledger.c.id)
+            t.credit_ledger.insert().values(**_entry_values(entry)).returning(t.credit_ledger.c.id)
         )
         return int(res.scalar_one())
 
@@ -96,18 +82,7 @@ class SqlCredit(_Repo):
             return
         await self.c.execute(
             t.credit_ledger.insert(),
-            [
-                {
-                    "account_id": e.account_id,
-                    "delta": e.delta,
-                    "reason": e.reason.value,
-                    "article": e.article,
-                    "source": e.source,
-                    "note": e.note[:255],
-                    "at": e.at,
-                }
-                for e in entries
-            ],
+            [_entry_values(e) for e in entries],
         )
 
     async def entries(self, account_id: int, limit: int | None = None) -> list[CreditEntry]:

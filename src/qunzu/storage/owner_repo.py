@@ -12,23 +12,14 @@ from qunzu.domain.duty import DutyEvent, DutyEventKind
 from qunzu.domain.models import GroupKind, GroupRole, GroupState, MembershipState
 from qunzu.domain.owner_tools import AttendanceRow, GroupControls
 from qunzu.storage import tables as t
+from qunzu.storage.mapping import row_reader
 
 # Read on every message send; built once.
 _CONTROLS = select(t.group_controls).where(t.group_controls.c.group_id == bindparam("group_id"))
 
 
-def controls_of(row: Any) -> GroupControls:
-    """A ``group_controls`` row as the model."""
-    return GroupControls(
-        group_id=row.group_id,
-        mute_all=bool(row.mute_all),
-        slow_mode_seconds=row.slow_mode_seconds,
-        notice_text=row.notice_text,
-        notice_by=row.notice_by,
-        notice_at=row.notice_at,
-        unattended_since=row.unattended_since,
-        read_only_since=row.read_only_since,
-    )
+controls_of = row_reader(GroupControls)
+"""A ``group_controls`` row as the model."""
 
 
 class SqlOwnerTools:

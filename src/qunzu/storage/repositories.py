@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from qunzu.services.ports import IdentityRecord
 from qunzu.storage import convert
 from qunzu.storage import tables as t
 from qunzu.storage.fastsql import prebuilt
+from qunzu.storage.mapping import enum_values, row_values
 
 # Statements on the message path are built once: constructing a statement and its
 # cache key costs more than SQLite takes to run it (profiled on do_send_message).
@@ -132,10 +133,8 @@ class SqlAccounts(_Repo):
         await self.update(account_id, password_hash=password_hash)
 
     async def update(self, account_id: int, **fields: Any) -> None:
-        if "platform_role" in fields and isinstance(fields["platform_role"], PlatformRole):
-            fields["platform_role"] = fields["platform_role"].value
         await self.c.execute(
-            update(t.accounts).where(t.accounts.c.id == account_id).values(**fields)
+            update(t.accounts).where(t.accounts.c.id == account_id).values(**enum_values(fields))
         )
 
     async def ids_after(self, after_id: int, limit: int) -> list[int]:
@@ -237,24 +236,10 @@ class SqlTokens(_Repo):
 
 class SqlGroups(_Repo):
     async def add(self, group: Group, direct_key: str | None = None) -> Group:
-        values = {
-            "number": group.number,
-            "kind": group.kind.value,
-            "name": group.name,
-            "category": group.category.value if group.category else None,
-            "join_policy": group.join_policy.value,
-            "discoverable": group.discoverable,
-            "owner_id": group.owner_id,
-            "state": group.state.value,
-            "created_at": group.created_at,
-            "last_seq": group.last_seq,
-            "rules_version": group.rules_version,
-            "member_count": group.member_count,
-            "direct_key": direct_key,
-        }
+        values = row_values(group, exclude=("id",), direct_key=direct_key)
         res = await self.c.execute(t.groups.insert().values(**values).returning(t.groups.c.id))
         gid = res.scalar_one()
-        return Group(**{**_group_fields(group), "id": gid})
+        return replace(group, id=gid)
 
     async def get(self, group_id: int) -> Group | None:
         row = (await self.c.execute(_GROUP_BY_ID, {"group_id": group_id})).first()
@@ -280,10 +265,9 @@ class SqlGroups(_Repo):
         return int(res.scalar_one())
 
     async def update(self, group_id: int, **fields: Any) -> None:
-        for key in ("kind", "category", "join_policy", "state"):
-            if key in fields and fields[key] is not None and hasattr(fields[key], "value"):
-                fields[key] = fields[key].value
-        await self.c.execute(update(t.groups).where(t.groups.c.id == group_id).values(**fields))
+        await self.c.execute(
+            update(t.groups).where(t.groups.c.id == group_id).values(**enum_values(fields))
+        )
 
     async def add_member_count(self, group_id: int, delta: int) -> None:
         await self.c.execute(
@@ -304,10 +288,6 @@ class SqlGroups(_Repo):
         return [convert.group(r) for r in rows]
 
 
-def _group_fields(group: Group) -> dict[str, Any]:
-    return {f: getattr(group, f) for f in Group.__dataclass_fields__}
-
-
 class SqlMemberships(_Repo):
     async def get(self, group_id: int, account_id: int) -> Membership | None:
         row = (
@@ -317,14 +297,7 @@ class SqlMemberships(_Repo):
 
     async def put(self, membership: Membership) -> None:
         m = t.memberships
-        values = {
-            "role": membership.role.value,
-            "state": membership.state.value,
-            "joined_at": membership.joined_at,
-            "joined_seq": membership.joined_seq,
-            "left_seq": membership.left_seq,
-            "accepted_rules_version": membership.accepted_rules_version,
-        }
+        values = row_values(membership, exclude=("group_id", "account_id"))
         res = await self.c.execute(
             update(m)
             .where(m.c.group_id == membership.group_id, m.c.account_id == membership.account_id)
