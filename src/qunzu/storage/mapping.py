@@ -18,7 +18,6 @@ import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
-from functools import cache
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -68,21 +67,29 @@ def _writer_for(hint: Any) -> Convert:
     return None
 
 
-@cache
 def _fields(cls: type) -> tuple[tuple[str, Any], ...]:
     module = sys.modules[cls.__module__]
     hints = typing.get_type_hints(cls, vars(module))
     return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls) if f.init)
 
 
-@cache
-def _read_plan(cls: type) -> tuple[tuple[str, Convert], ...]:
-    return tuple((name, _reader_for(hint)) for name, hint in _fields(cls))
+Plan = tuple[tuple[str, Convert], ...]
+_read_plans: dict[type, Plan] = {}
+_write_plans: dict[type, Plan] = {}
 
 
-@cache
-def _write_plan(cls: type) -> tuple[tuple[str, Convert], ...]:
-    return tuple((name, _writer_for(hint)) for name, hint in _fields(cls))
+def _read_plan(cls: type) -> Plan:
+    plan = _read_plans.get(cls)
+    if plan is None:
+        plan = _read_plans[cls] = tuple((n, _reader_for(h)) for n, h in _fields(cls))
+    return plan
+
+
+def _write_plan(cls: type) -> Plan:
+    plan = _write_plans.get(cls)
+    if plan is None:
+        plan = _write_plans[cls] = tuple((n, _writer_for(h)) for n, h in _fields(cls))
+    return plan
 
 
 def from_row(cls: type[T], row: Any, /, **given: Any) -> T:
