@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from qunzu.domain.models import (
-    Account,
-    ApiToken,
     Group,
     GroupCategory,
     GroupRole,
-    Invitation,
     JoinPolicy,
-    JoinRequest,
     Membership,
-    OwnershipOffer,
-    TimelineEntry,
 )
 
 MAX_ID = 2**62
@@ -27,6 +21,17 @@ IdInt = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 class In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Out(BaseModel):
+    """A response body read from a domain object's attributes: its fields are named once,
+    here, and ``Out.of(obj)`` fills them (enumerations are sent as their values)."""
+
+    model_config = ConfigDict(from_attributes=True, use_enum_values=True)
+
+    @classmethod
+    def of(cls, obj: Any) -> Self:
+        return cls.model_validate(obj)
 
 
 # ---- requests ------------------------------------------------------------------------------
@@ -124,33 +129,16 @@ class IdentityReadIn(In):
 # ---- responses -----------------------------------------------------------------------------
 
 
-class AccountOut(BaseModel):
+class AccountOut(Out):
     id: int
     handle: str
     display_name: str
     identity_verified: bool
     created_at: datetime
 
-    @classmethod
-    def of(cls, a: Account) -> AccountOut:
-        return cls(
-            id=a.id,
-            handle=a.handle,
-            display_name=a.display_name,
-            identity_verified=a.identity_verified,
-            created_at=a.created_at,
-        )
-
 
 class MeOut(AccountOut):
     platform_role: str | None
-
-    @classmethod
-    def of_me(cls, a: Account) -> MeOut:
-        return cls(
-            **AccountOut.of(a).model_dump(),
-            platform_role=a.platform_role.value if a.platform_role else None,
-        )
 
 
 class TokenOut(BaseModel):
@@ -160,22 +148,12 @@ class TokenOut(BaseModel):
     account: AccountOut | None = None
 
 
-class TokenInfoOut(BaseModel):
+class TokenInfoOut(Out):
     id: int
     label: str
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
-
-    @classmethod
-    def of(cls, t: ApiToken) -> TokenInfoOut:
-        return cls(
-            id=t.id,
-            label=t.label,
-            created_at=t.created_at,
-            expires_at=t.expires_at,
-            revoked_at=t.revoked_at,
-        )
 
 
 class MaskedIdentityOut(BaseModel):
@@ -196,7 +174,7 @@ class FullIdentityOut(BaseModel):
     verifier: str
 
 
-class MembershipOut(BaseModel):
+class MembershipOut(Out):
     group_id: int
     account_id: int
     role: GroupRole
@@ -205,19 +183,6 @@ class MembershipOut(BaseModel):
     joined_seq: int
     left_seq: int | None
     accepted_rules_version: int
-
-    @classmethod
-    def of(cls, m: Membership) -> MembershipOut:
-        return cls(
-            group_id=m.group_id,
-            account_id=m.account_id,
-            role=m.role,
-            state=m.state.value,
-            joined_at=m.joined_at,
-            joined_seq=m.joined_seq,
-            left_seq=m.left_seq,
-            accepted_rules_version=m.accepted_rules_version,
-        )
 
 
 class GroupOut(BaseModel):
@@ -310,7 +275,7 @@ class RulesOut(BaseModel):
     set_at: datetime
 
 
-class InvitationOut(BaseModel):
+class InvitationOut(Out):
     id: int
     group_id: int
     inviter_id: int
@@ -319,20 +284,8 @@ class InvitationOut(BaseModel):
     created_at: datetime
     expires_at: datetime
 
-    @classmethod
-    def of(cls, i: Invitation) -> InvitationOut:
-        return cls(
-            id=i.id,
-            group_id=i.group_id,
-            inviter_id=i.inviter_id,
-            invitee_id=i.invitee_id,
-            state=i.state.value,
-            created_at=i.created_at,
-            expires_at=i.expires_at,
-        )
 
-
-class JoinRequestOut(BaseModel):
+class JoinRequestOut(Out):
     id: int
     group_id: int
     account_id: int
@@ -342,21 +295,8 @@ class JoinRequestOut(BaseModel):
     created_at: datetime
     decided_by: int | None
 
-    @classmethod
-    def of(cls, r: JoinRequest) -> JoinRequestOut:
-        return cls(
-            id=r.id,
-            group_id=r.group_id,
-            account_id=r.account_id,
-            note=r.note,
-            state=r.state.value,
-            rules_version=r.rules_version,
-            created_at=r.created_at,
-            decided_by=r.decided_by,
-        )
 
-
-class OfferOut(BaseModel):
+class OfferOut(Out):
     id: int
     group_id: int
     from_id: int
@@ -364,19 +304,8 @@ class OfferOut(BaseModel):
     state: str
     created_at: datetime
 
-    @classmethod
-    def of(cls, o: OwnershipOffer) -> OfferOut:
-        return cls(
-            id=o.id,
-            group_id=o.group_id,
-            from_id=o.from_id,
-            to_id=o.to_id,
-            state=o.state.value,
-            created_at=o.created_at,
-        )
 
-
-class EntryOut(BaseModel):
+class EntryOut(Out):
     group_id: int
     seq: int
     kind: str
@@ -385,19 +314,6 @@ class EntryOut(BaseModel):
     client_txn_id: str | None
     data: dict[str, Any]
     created_at: datetime
-
-    @classmethod
-    def of(cls, e: TimelineEntry) -> EntryOut:
-        return cls(
-            group_id=e.group_id,
-            seq=e.seq,
-            kind=e.kind.value,
-            sender_id=e.sender_id,
-            body=e.body,
-            client_txn_id=e.client_txn_id,
-            data=e.data,
-            created_at=e.created_at,
-        )
 
 
 class HistoryOut(BaseModel):

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from qunzu.api.schemas import IdInt, In
+from qunzu.api.schemas import IdInt, In, Out
 
 # ---- governance: rulebook and credit ------------------------------------------------------
 
@@ -25,22 +25,12 @@ class CreditLockIn(In):
     reason: str = Field(max_length=500)
 
 
-class CreditStateOut(BaseModel):
+class CreditStateOut(Out):
     account_id: int
     score: int
     level: int
     locked_level: int | None
     computed_at: datetime
-
-    @classmethod
-    def of(cls, s: Any) -> CreditStateOut:
-        return cls(
-            account_id=s.account_id,
-            score=s.score,
-            level=s.level,
-            locked_level=s.locked_level,
-            computed_at=s.computed_at,
-        )
 
 
 class LevelOut(BaseModel):

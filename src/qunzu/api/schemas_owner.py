@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from qunzu.api.schemas import MAX_ID, IdInt, In
+from qunzu.api.schemas import MAX_ID, IdInt, In, Out
 from qunzu.api.schemas_reports import ReportTargetIn
 
 
@@ -47,7 +47,7 @@ class NoticeIn(In):
     text: str = Field(max_length=2000)
 
 
-class ControlsOut(BaseModel):
+class ControlsOut(Out):
     group_id: int
     mute_all: bool
     slow_mode_seconds: int
@@ -56,19 +56,6 @@ class ControlsOut(BaseModel):
     notice_at: datetime | None
     unattended_since: datetime | None
     read_only_since: datetime | None
-
-    @classmethod
-    def of(cls, c: Any) -> ControlsOut:
-        return cls(
-            group_id=c.group_id,
-            mute_all=c.mute_all,
-            slow_mode_seconds=c.slow_mode_seconds,
-            notice_text=c.notice_text,
-            notice_by=c.notice_by,
-            notice_at=c.notice_at,
-            unattended_since=c.unattended_since,
-            read_only_since=c.read_only_since,
-        )
 
 
 class ReadIn(In):

@@ -58,12 +58,12 @@ async def logout(ctx: Ctx, actor: CurrentActor) -> Response:
 
 @router.get("/me", response_model=MeOut)
 async def me(actor: CurrentActor) -> MeOut:
-    return MeOut.of_me(actor.account)
+    return MeOut.of(actor.account)
 
 
 @router.patch("/me", response_model=MeOut)
 async def update_me(body: ProfileIn, ctx: Ctx, actor: CurrentActor) -> MeOut:
-    return MeOut.of_me(await accounts.do_update_profile(ctx, actor, body.display_name))
+    return MeOut.of(await accounts.do_update_profile(ctx, actor, body.display_name))
 
 
 @router.get("/me/tokens", response_model=list[TokenInfoOut])
