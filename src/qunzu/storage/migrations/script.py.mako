@@ -1,20 +1,14 @@
-"""${message}
-
-Revision ID: ${up_revision}
-Revises: ${down_revision | comma,n}
-Create Date: ${create_date}
-"""
+"""${up_revision}: ${message}."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
+from qunzu.storage.migrations.columns import ID, TS, fk
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
-branch_labels = ${repr(branch_labels)}
-depends_on = ${repr(depends_on)}
 
 
 def upgrade() -> None:

@@ -1,74 +1,59 @@
-"""reports cases sanctions appeals
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-27 19:30:03.739381
-"""
+"""0003: reports cases sanctions appeals."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
+from qunzu.storage.migrations.columns import ID, TS, fk
+
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "reporter_stats",
-        sa.Column(
-            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("account_id", ID, nullable=False),
         sa.Column("upheld", sa.Integer(), nullable=False),
         sa.Column("unfounded", sa.Integer(), nullable=False),
         sa.Column("no_violation", sa.Integer(), nullable=False),
-        sa.Column("warned_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("suspended_until", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["account_id"], ["accounts.id"], name=op.f("fk_reporter_stats_account_id_accounts")
-        ),
+        sa.Column("warned_at", TS, nullable=True),
+        sa.Column("suspended_until", TS, nullable=True),
+        fk("reporter_stats", "account_id", "accounts"),
         sa.PrimaryKeyConstraint("account_id", name=op.f("pk_reporter_stats")),
     )
     op.create_table(
         "cases",
         sa.Column(
             "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            ID,
             autoincrement=True,
             nullable=False,
         ),
         sa.Column("target_key", sa.String(length=96), nullable=False),
         sa.Column("target_kind", sa.String(length=16), nullable=False),
-        sa.Column("group_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("group_id", ID, nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=True),
-        sa.Column(
-            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
+        sa.Column("account_id", ID, nullable=True),
         sa.Column("category", sa.String(length=32), nullable=False),
         sa.Column("severity", sa.String(length=16), nullable=False),
         sa.Column("tier", sa.String(length=16), nullable=False),
         sa.Column("route", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=24), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("deadline_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("platform_visible_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("conduct_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("deadline_at", TS, nullable=False),
+        sa.Column("platform_visible_at", TS, nullable=False),
+        sa.Column("conduct_at", TS, nullable=False),
         sa.Column("priority", sa.Float(), nullable=False),
         sa.Column("reporters", sa.Integer(), nullable=False),
-        sa.Column(
-            "claimed_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
+        sa.Column("claimed_by", ID, nullable=True),
         sa.Column("decision", sa.String(length=16), nullable=True),
-        sa.Column(
-            "decided_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
-        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decided_by", ID, nullable=True),
+        sa.Column("decided_at", TS, nullable=True),
         sa.Column("decision_note", sa.Text(), nullable=False),
         sa.Column("rulebook_version", sa.String(length=32), nullable=False),
-        sa.ForeignKeyConstraint(["group_id"], ["groups.id"], name=op.f("fk_cases_group_id_groups")),
+        fk("cases", "group_id", "groups"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cases")),
     )
     with op.batch_alter_table("cases", schema=None) as batch_op:
@@ -78,39 +63,35 @@ def upgrade() -> None:
 
     op.create_table(
         "evidence",
-        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("case_id", ID, nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("sender_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("sender_id", ID, nullable=True),
         sa.Column("body", sa.Text(), nullable=True),
         sa.Column("kind", sa.String(length=32), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
         sa.Column("reported", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_evidence_case_id_cases")),
+        fk("evidence", "case_id", "cases"),
         sa.PrimaryKeyConstraint("case_id", "seq", name=op.f("pk_evidence")),
     )
     op.create_table(
         "reports",
         sa.Column(
             "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            ID,
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "reporter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("case_id", ID, nullable=False),
+        sa.Column("reporter_id", ID, nullable=False),
         sa.Column("target_key", sa.String(length=96), nullable=False),
         sa.Column("category", sa.String(length=32), nullable=False),
         sa.Column("statement", sa.Text(), nullable=False),
         sa.Column("extra_seqs", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
         sa.Column("reporter_weight", sa.Float(), nullable=False),
         sa.Column("manifestly_unfounded", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_reports_case_id_cases")),
-        sa.ForeignKeyConstraint(
-            ["reporter_id"], ["accounts.id"], name=op.f("fk_reports_reporter_id_accounts")
-        ),
+        fk("reports", "case_id", "cases"),
+        fk("reports", "reporter_id", "accounts"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reports")),
         sa.UniqueConstraint("reporter_id", "target_key", name="uq_reports_reporter_target"),
     )
@@ -124,31 +105,27 @@ def upgrade() -> None:
         "sanctions",
         sa.Column(
             "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            ID,
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("case_id", ID, nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("target", sa.String(length=16), nullable=False),
-        sa.Column("group_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column(
-            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
+        sa.Column("group_id", ID, nullable=True),
+        sa.Column("account_id", ID, nullable=True),
         sa.Column("article", sa.String(length=32), nullable=False),
         sa.Column("rulebook_version", sa.String(length=32), nullable=False),
         sa.Column("facts", sa.Text(), nullable=False),
-        sa.Column(
-            "decided_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("decided_by", ID, nullable=False),
         sa.Column("automated", sa.Boolean(), nullable=False),
-        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("starts_at", TS, nullable=False),
+        sa.Column("ends_at", TS, nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("appeal_until", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("appeal_until", TS, nullable=False),
+        sa.Column("acknowledged_at", TS, nullable=True),
         sa.Column("credit_delta", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_sanctions_case_id_cases")),
+        fk("sanctions", "case_id", "cases"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sanctions")),
     )
     with op.batch_alter_table("sanctions", schema=None) as batch_op:
@@ -161,33 +138,23 @@ def upgrade() -> None:
         "appeals",
         sa.Column(
             "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            ID,
             autoincrement=True,
             nullable=False,
         ),
         sa.Column("kind", sa.String(length=24), nullable=False),
-        sa.Column(
-            "sanction_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
-        sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "appellant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("sanction_id", ID, nullable=True),
+        sa.Column("case_id", ID, nullable=False),
+        sa.Column("appellant_id", ID, nullable=False),
         sa.Column("statement", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column(
-            "decided_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
-        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decided_by", ID, nullable=True),
+        sa.Column("decided_at", TS, nullable=True),
         sa.Column("note", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["appellant_id"], ["accounts.id"], name=op.f("fk_appeals_appellant_id_accounts")
-        ),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_appeals_case_id_cases")),
-        sa.ForeignKeyConstraint(
-            ["sanction_id"], ["sanctions.id"], name=op.f("fk_appeals_sanction_id_sanctions")
-        ),
+        fk("appeals", "appellant_id", "accounts"),
+        fk("appeals", "case_id", "cases"),
+        fk("appeals", "sanction_id", "sanctions"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_appeals")),
         sa.UniqueConstraint(
             "kind", "case_id", "appellant_id", "sanction_id", name="uq_appeals_once"

@@ -1,13 +1,8 @@
-"""review queue indexes
+"""0004: review queue indexes
 
 The queue reads one status at a time in deadline order (reports_repo.queue): a
 category filter gets its own index, and the overdue count (the /metrics gauge)
-becomes an index-only scan with platform_visible_at in ix_cases_queue.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-27 20:10:00.000000
-"""
+becomes an index-only scan with platform_visible_at in ix_cases_queue.."""
 
 from __future__ import annotations
 
@@ -15,8 +10,6 @@ from alembic import op
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
