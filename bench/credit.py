@@ -637,7 +637,7 @@ async def bench_checks(rounds: int, per_round: int, loop_n: int) -> dict[str, An
                 if name == "check_may_post":
                     call = lambda fn=fn: fn(ctx, uow, aid, gid, membership)  # noqa: E731
                 else:
-                    # Since session 2 the controls and the mute come with the posting read.
+                    # On the send path the controls and the mute come with the posting read.
                     controls = await uow.owner.get_controls(gid)
                     mute = await uow.owner.get_mute(gid, aid)
                     call = lambda fn=fn, c=controls, m=mute: fn(  # noqa: E731
