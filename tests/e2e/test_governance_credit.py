@@ -20,8 +20,8 @@ from qunzu.domain.clock import FrozenClock
 from qunzu.domain.credit import CreditReason
 from qunzu.domain.models import PlatformRole
 from qunzu.policy import default_rulebook_text
-from qunzu.services.accounts import do_register
-from qunzu.services.audit import list_audit
+from qunzu.services.accounts import do_create_platform_user
+from qunzu.services.actor import SYSTEM
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.ledgers import record_credit
 from qunzu.services.ports import AuditRecord
@@ -137,7 +137,9 @@ async def platform_user(server: ServerThread, role: PlatformRole) -> QunzuClient
     handle = unique_handle(role.value.replace("-", "_"))
     ctx = ctx_of(server)
     await server.acall(
-        lambda: do_register(ctx, handle, PASSWORD, f"Platform {role.value}", platform_role=role)
+        lambda: do_create_platform_user(
+            ctx, SYSTEM, handle, PASSWORD, role, f"Platform {role.value}"
+        )
     )
     client = QunzuClient(server.url)
     await client.login(handle, PASSWORD)
@@ -147,7 +149,12 @@ async def platform_user(server: ServerThread, role: PlatformRole) -> QunzuClient
 
 async def audit_entries(server: ServerThread) -> list[AuditRecord]:
     ctx = ctx_of(server)
-    return await server.acall(lambda: list_audit(ctx, 0, 100_000))
+
+    async def read() -> list[AuditRecord]:
+        async with ctx.uow(write=False) as uow:
+            return await uow.audit.scan(0, 100_000)
+
+    return await server.acall(read)
 
 
 async def lock(

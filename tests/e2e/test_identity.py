@@ -13,8 +13,8 @@ from qunzu.client import QunzuClient
 from qunzu.client.http import QunzuAPIError
 from qunzu.domain.identity import make_resident_id, resident_id_check_char
 from qunzu.domain.models import PlatformRole
-from qunzu.services.accounts import do_register
-from qunzu.services.audit import list_audit
+from qunzu.services.accounts import do_create_platform_user
+from qunzu.services.actor import SYSTEM
 from qunzu.services.context import ServiceContext
 from qunzu.services.ports import AuditRecord
 from tests.factories import PASSWORD, add_member, make_group, make_user, unique_handle
@@ -61,7 +61,9 @@ async def make_platform_user(server: ServerThread, role: PlatformRole) -> QunzuC
     handle = unique_handle(role.value.replace("-", "_"))
     ctx = ctx_of(server)
     await server.acall(
-        lambda: do_register(ctx, handle, PASSWORD, f"Platform {role.value}", platform_role=role)
+        lambda: do_create_platform_user(
+            ctx, SYSTEM, handle, PASSWORD, role, f"Platform {role.value}"
+        )
     )
     client = QunzuClient(server.url)
     await client.login(handle, PASSWORD)
@@ -71,7 +73,12 @@ async def make_platform_user(server: ServerThread, role: PlatformRole) -> QunzuC
 
 async def audit_entries(server: ServerThread) -> list[AuditRecord]:
     ctx = ctx_of(server)
-    return await server.acall(lambda: list_audit(ctx, 0, 100_000))
+
+    async def read() -> list[AuditRecord]:
+        async with ctx.uow(write=False) as uow:
+            return await uow.audit.scan(0, 100_000)
+
+    return await server.acall(read)
 
 
 @pytest.fixture
