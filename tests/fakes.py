@@ -588,7 +588,7 @@ class FakeAudit(_Repo):
         s = self._writing()
         detail = _json_roundtrip(detail)
         head = s.audit_head
-        prev = head.last_hash if head else GENESIS
+        prev = s.audit[-1].hash if s.audit else GENESIS
         digest = entry_hash(prev, audit_content(at, actor_id, action, subject, detail))
         record = AuditRecord(
             self._uow.store.next_id("audit"), at, actor_id, action, subject, detail, prev, digest

@@ -481,14 +481,16 @@ async def test_a_lock_writes_an_audit_entry_and_the_chain_still_verifies(
         await lock(senior, me(verified)["id"], 2, "manual review of case 17")
         after = await auditor.verify_audit()
     assert before["ok"] is True and after["ok"] is True
-    assert after["checked"] == before["checked"] + 1
-    last = (await audit_entries(srv))[-1]
-    assert (last.action, last.subject, last.actor_id) == (
+    # the lock's entry, and the first verification's own
+    assert after["checked"] == after["expected"] == before["checked"] + 2
+    lock_entry, check_entry = (await audit_entries(srv))[-2:]
+    assert (lock_entry.action, lock_entry.subject, lock_entry.actor_id) == (
         "credit.lock",
         f"account:{me(verified)['id']}",
         me(senior)["id"],
     )
-    assert last.detail == {"level": 2, "previous": 1, "reason": "manual review of case 17"}
+    assert (check_entry.action, check_entry.actor_id) == ("audit.verify", me(auditor)["id"])
+    assert lock_entry.detail == {"level": 2, "previous": 1, "reason": "manual review of case 17"}
 
 
 async def test_releasing_a_lock_returns_the_level_to_the_band_of_the_score(

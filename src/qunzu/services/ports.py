@@ -215,7 +215,7 @@ class AuditRepository(Protocol):
         detail: dict[str, Any],
         seal: HeadSealer,
     ) -> AuditRecord:
-        """Add an entry after the head's last one and move the head to it, sealed by ``seal``."""
+        """Add an entry after the last one and move the head to it, sealed by ``seal``."""
         ...
 
     async def scan(self, after_id: int, limit: int) -> list[AuditRecord]: ...

@@ -205,9 +205,8 @@ class SqlAudit(_Repo):
         at = at.astimezone(UTC)
         await self.lock()
         head = await self.head()
-        # The head, not the last row, is the parent: an entry cut from the end leaves the
-        # next one pointing at it, so the cut stays visible after further appends.
-        prev = head.last_hash if head else GENESIS
+        last = (await self.c.execute(select(a.c.hash).order_by(a.c.id.desc()).limit(1))).first()
+        prev = last[0] if last else GENESIS
         content = audit_content(at, actor_id, action, subject, detail)
         digest = entry_hash(prev, content)
         res = await self.c.execute(
