@@ -355,3 +355,39 @@ async def test_the_audit_chain_verifies_after_identity_reads(
 async def test_an_ordinary_user_cannot_verify_the_audit_chain(alice: QunzuClient) -> None:
     err = await refused(alice.verify_audit())
     assert (err.status, err.code) == (403, "platform_role_required")
+
+
+async def test_the_verification_reports_the_length_its_sealed_head_expects(
+    admin: QunzuClient,
+) -> None:
+    report = await admin.verify_audit()
+    assert report["ok"] is True and report["expected"] == report["checked"]
+
+
+async def test_an_officer_cannot_read_their_own_identity(
+    server: ServerThread, admin: QunzuClient
+) -> None:
+    await admin.submit_identity("张三", fresh_id(), "13812345678")
+    before = len(await audit_entries(server))
+    err = await refused(admin.read_identity(me(admin)["id"], "checking my own record"))
+    assert (err.status, err.code) == (403, "officer_self_action")
+    assert len(await audit_entries(server)) == before
+
+
+async def test_an_auditor_reads_the_audit_log_and_the_read_is_audited(
+    server: ServerThread, admin: QunzuClient
+) -> None:
+    auditor = await make_platform_user(server, PlatformRole.auditor)
+    try:
+        entries = await auditor.audit_entries(after=0, limit=1000)
+        assert entries and [e["id"] for e in entries] == sorted(e["id"] for e in entries)
+        assert {"action", "actor_id", "subject", "detail", "hash"} <= entries[0].keys()
+        last = (await audit_entries(server))[-1]
+        assert (last.action, last.actor_id) == ("audit.read", me(auditor)["id"])
+    finally:
+        await auditor.aclose()
+
+
+async def test_an_ordinary_user_cannot_read_the_audit_log(alice: QunzuClient) -> None:
+    err = await refused(alice.audit_entries())
+    assert (err.status, err.code) == (403, "platform_role_required")

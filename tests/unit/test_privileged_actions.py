@@ -1,5 +1,6 @@
 """Every service entry point that needs a platform role is a privileged action: it writes
 exactly one audit entry, naming the officer, when it succeeds, and none when it is refused.
+Officers never act on themselves, and periodic jobs act as the system.
 
 The entry points are found by reading the services' source (a public ``async def`` that
 calls ``require_platform_role`` or ``privileged``, itself or through a helper of its
@@ -16,12 +17,12 @@ import itertools
 import pkgutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 import qunzu.services
-from qunzu.domain.audit import AuditAction
+from qunzu.domain.audit import SYSTEM_ACTOR_ID, AuditAction
 from qunzu.domain.errors import Forbidden
 from qunzu.domain.models import GroupCategory, JoinPolicy, PlatformRole
 from qunzu.domain.reports import Decision, QueueFilter, TargetKind
@@ -140,7 +141,7 @@ async def sanctioned(ctx: ServiceContext) -> tuple[Actor, int]:
     return offender, imposed.id
 
 
-def period(ctx: ServiceContext) -> tuple[object, object]:
+def period(ctx: ServiceContext) -> tuple[datetime, datetime]:
     now = frozen_clock(ctx).now()
     return now - timedelta(days=1), now + timedelta(days=1)
 
@@ -187,11 +188,11 @@ async def read_identity(ctx: ServiceContext) -> Call:
 
 
 async def export_regulator(ctx: ServiceContext) -> Call:
-    return lambda actor: records.regulator_rows(ctx, *period(ctx), actor)  # type: ignore[arg-type]
+    return lambda actor: records.regulator_rows(ctx, *period(ctx), actor)
 
 
 async def transparency(ctx: ServiceContext) -> Call:
-    return lambda actor: records.transparency(ctx, *period(ctx), actor)  # type: ignore[arg-type]
+    return lambda actor: records.transparency(ctx, *period(ctx), actor)
 
 
 async def list_queue(ctx: ServiceContext) -> Call:
@@ -334,3 +335,38 @@ async def test_a_refused_privileged_action_writes_nothing(name: str) -> None:
         await call(member)
     assert caught.value.code == "platform_role_required"
     assert log(ctx)[before:] == []
+
+
+async def test_a_senior_reviewer_cannot_give_an_unattended_group_to_themselves() -> None:
+    ctx = make_ctx()
+    owner = await register(ctx, handle("owner"))
+    senior = await register(ctx, handle("senior"), role=PlatformRole.senior_reviewer)
+    group = await do_create_group(ctx, owner, "家人群", GroupCategory.family)
+    await add_member(ctx, owner, group.id, senior)
+    async with ctx.uow() as uow:
+        controls = await uow.owner.get_controls(group.id)
+        await uow.owner.put_controls(replace(controls, unattended_since=ctx.clock.now()))
+        await uow.commit()
+    before = len(log(ctx))
+    with pytest.raises(Forbidden) as caught:
+        await attendance.do_assign_owner(ctx, senior, group.id, senior.id, "nobody else is here")
+    assert caught.value.code == "officer_self_action"
+    assert log(ctx)[before:] == []
+
+
+async def test_the_unattended_sweep_acts_as_the_system_and_audits_each_move() -> None:
+    ctx = make_ctx()
+    owner, member = await register(ctx, handle("owner")), await register(ctx, handle("member"))
+    group = await do_create_group(ctx, owner, "家人群", GroupCategory.family)
+    await add_member(ctx, owner, group.id, member)
+    frozen_clock(ctx).advance(timedelta(days=ctx.rulebooks.latest.attendance.inactive_days + 1))
+    await do_send_message(ctx, member, group.id, "anyone?", handle("txn"))
+    before = len(log(ctx))
+    assert (await attendance.sweep_unattended(ctx))["unattended"] == 1
+    [entry] = log(ctx)[before:]
+    assert (entry.actor_id, entry.action, entry.subject, entry.detail) == (
+        SYSTEM_ACTOR_ID,
+        "group.attendance",
+        f"group:{group.id}",
+        {"state": "unattended"},
+    )
