@@ -469,7 +469,8 @@ async def measure(settings: Any, queue_n: int, decide_n: int) -> dict[str, Any]:
     from qunzu.domain.reports import Decision, QueueFilter
     from qunzu.domain.sanctions import SanctionRequest
     from qunzu.services import review
-    from qunzu.services.accounts import authenticate, do_login, do_register
+    from qunzu.services.accounts import authenticate, do_create_platform_user, do_login
+    from qunzu.services.actor import SYSTEM
 
     app = build(settings)
     await app.start()
@@ -477,8 +478,8 @@ async def measure(settings: Any, queue_n: int, decide_n: int) -> dict[str, Any]:
         load = os.getloadavg()
         print(f"    (load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})", flush=True)
         ctx = app.ctx
-        await do_register(
-            ctx, "benchsenior", PASSWORD, "Bench senior", platform_role=PlatformRole.senior_reviewer
+        await do_create_platform_user(
+            ctx, SYSTEM, "benchsenior", PASSWORD, PlatformRole.senior_reviewer, "Bench senior"
         )
         actor = await authenticate(ctx, (await do_login(ctx, "benchsenior", PASSWORD)).token)
         out: dict[str, Any] = {"load_average_before": load}

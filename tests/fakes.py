@@ -63,11 +63,13 @@ from qunzu.services.context import Limits, ServiceContext
 from qunzu.services.ports import (
     AccountRepository,
     ActivityRepository,
+    AuditHead,
     AuditRecord,
     AuditRepository,
     CreditRepository,
     GroupActivity,
     GroupRepository,
+    HeadSealer,
     IdentityRecord,
     IdentityRepository,
     InvitationRepository,
@@ -118,6 +120,7 @@ class FakeState:
     join_requests: dict[int, JoinRequest] = field(default_factory=dict)
     ownership_offers: dict[int, OwnershipOffer] = field(default_factory=dict)
     audit: list[AuditRecord] = field(default_factory=list)
+    audit_head: AuditHead | None = field(default_factory=lambda: AuditHead(0, 0, GENESIS, None))
     credit_ledger: list[tuple[int, CreditEntry]] = field(default_factory=list)
     credit_states: dict[int, CreditState] = field(default_factory=dict)
     active_days: set[tuple[int, str]] = field(default_factory=set)
@@ -568,28 +571,41 @@ class FakeOwnershipOffers(_Repo):
 
 
 class FakeAudit(_Repo):
-    """The audit log with a real hash chain, computed as ``storage`` computes it."""
+    """The audit log with a real hash chain and head, kept as ``storage`` keeps them."""
+
+    async def lock(self) -> None:
+        self._writing()  # one writer at a time already: commits are serialised
 
     async def append(
         self,
         at: datetime,
-        actor_id: int | None,
+        actor_id: int,
         action: str,
         subject: str,
         detail: dict[str, Any],
+        seal: HeadSealer,
     ) -> AuditRecord:
         s = self._writing()
         detail = _json_roundtrip(detail)
+        head = s.audit_head
         prev = s.audit[-1].hash if s.audit else GENESIS
         digest = entry_hash(prev, audit_content(at, actor_id, action, subject, detail))
         record = AuditRecord(
             self._uow.store.next_id("audit"), at, actor_id, action, subject, detail, prev, digest
         )
         s.audit.append(record)
+        count = (head.count if head else 0) + 1
+        s.audit_head = AuditHead(count, record.id, digest, seal(head, count, record.id, digest))
         return record
 
     async def scan(self, after_id: int, limit: int) -> list[AuditRecord]:
         return sorted((r for r in self.s.audit if r.id > after_id), key=lambda r: r.id)[:limit]
+
+    async def head(self) -> AuditHead | None:
+        return self.s.audit_head
+
+    async def put_head(self, head: AuditHead) -> None:
+        self._writing().audit_head = head
 
 
 class FakeCredit(_Repo):
@@ -910,6 +926,13 @@ def make_ctx(
         run_blocking=run_blocking,
         rulebooks=rulebooks or generous_rulebooks(),
     )
+
+
+def restart_audit_log(ctx: ServiceContext) -> None:
+    """Empty the audit log and its head, so that a test's own entries start the chain."""
+    state = fake_uow(ctx).state
+    state.audit.clear()
+    state.audit_head = AuditHead(0, 0, GENESIS, None)
 
 
 def fake_uow(ctx: ServiceContext) -> FakeUnitOfWorkFactory:

@@ -222,7 +222,8 @@ def create_platform_user(
 ) -> None:
     """Create a platform staff account (audited)."""
     from qunzu.domain.models import PlatformRole
-    from qunzu.services.accounts import do_register
+    from qunzu.services.accounts import do_create_platform_user
+    from qunzu.services.actor import SYSTEM
 
     try:
         platform_role = PlatformRole(role)
@@ -237,7 +238,7 @@ def create_platform_user(
     )
     account = _with_services(
         data_dir,
-        lambda ctx: do_register(ctx, handle, secret, platform_role=platform_role),
+        lambda ctx: do_create_platform_user(ctx, SYSTEM, handle, secret, platform_role),
         refused=1,
     )
     typer.echo(f"created {account.handle} (id {account.id}) with role {platform_role.value}")
@@ -245,18 +246,32 @@ def create_platform_user(
 
 @audit_app.command("verify")
 def audit_verify(data_dir: DataDir = None) -> None:
-    """Walk the audit hash chain; exit 1 and name the first broken entry if any."""
+    """Walk the audit hash chain and hold its end against the sealed head; exit 1 and name
+    the first broken entry if any. The check is itself audited (as the system)."""
+    from qunzu.services.actor import SYSTEM
     from qunzu.services.audit import verify_audit_chain
 
-    report = _with_services(data_dir, verify_audit_chain)
+    report = _with_services(data_dir, lambda ctx: verify_audit_chain(ctx, SYSTEM))
     if report.ok:
-        typer.echo(f"audit chain intact: {report.checked} entries")
+        typer.echo(f"audit chain intact: {report.checked} entries, as its sealed head says")
         return
+    where = f" at entry {report.first_broken_id}" if report.first_broken_id is not None else ""
     typer.echo(
-        f"audit chain BROKEN at entry {report.first_broken_id}: {report.reason} "
-        f"({report.checked} entries verified before it)"
+        f"audit chain BROKEN{where}: {report.reason} "
+        f"({report.checked} entries verified; the head says {report.expected})"
     )
     raise typer.Exit(1)
+
+
+@audit_app.command("seal")
+def audit_seal(data_dir: DataDir = None) -> None:
+    """Seal the chain's head at its end as it stands (a log whose head is not sealed, or
+    one accepted after an incident was looked into). Refused while links are broken."""
+    from qunzu.services.actor import SYSTEM
+    from qunzu.services.audit import do_seal_audit_head
+
+    report = _with_services(data_dir, lambda ctx: do_seal_audit_head(ctx, SYSTEM), refused=1)
+    typer.echo(f"audit head sealed at {report.checked} entries")
 
 
 @rulebook_app.command("check")
@@ -329,12 +344,13 @@ def export_regulator(
     data_dir: DataDir = None,
 ) -> None:
     """Sanctions on groups and accounts, with articles and reasons (schema: docs/records.md)."""
+    from qunzu.services.actor import SYSTEM
     from qunzu.services.records import regulator_rows, render
 
     first, last = _period_or_exit(start, end, period)
 
     async def rows(ctx: Any) -> str:
-        return render(await regulator_rows(ctx, first, last), fmt)
+        return render(await regulator_rows(ctx, first, last, SYSTEM), fmt)
 
     text = _with_services(data_dir, rows)
     if out:
@@ -353,10 +369,11 @@ def report_transparency(
     """Counts by category, tier, decision and sanction; time to decision; appeals (JSON)."""
     import json
 
+    from qunzu.services.actor import SYSTEM
     from qunzu.services.records import transparency
 
     first, last = _period_or_exit(start, end, period)
-    report = _with_services(data_dir, lambda ctx: transparency(ctx, first, last))
+    report = _with_services(data_dir, lambda ctx: transparency(ctx, first, last, SYSTEM))
     typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
 
 

@@ -125,3 +125,23 @@ def test_tampered_audit_entry_is_named(tmp_path: Path) -> None:
     result = run_cli("audit", "verify", data_dir=tmp_path)
     assert result.returncode == 1
     assert "BROKEN at entry 1" in result.stdout
+
+
+def test_a_cut_log_is_reported_until_an_operator_seals_it_as_it_stands(tmp_path: Path) -> None:
+    import sqlite3
+
+    for handle in ("adm1", "adm2"):
+        created = run_cli(
+            "admin", "create-platform-user", handle, "--role", "admin", data_dir=tmp_path
+        )
+        assert created.returncode == 0, created.stderr
+    with sqlite3.connect(tmp_path / "qunzu.db") as db:
+        db.execute("DELETE FROM audit_log WHERE id = 2")
+    cut = run_cli("audit", "verify", data_dir=tmp_path)
+    assert cut.returncode == 1
+    assert "entries missing at the end" in cut.stdout
+    assert "1 entries verified; the head says 2" in cut.stdout
+    sealed = run_cli("audit", "seal", data_dir=tmp_path)
+    assert sealed.returncode == 0, sealed.stderr
+    assert "audit head sealed at 2 entries" in sealed.stdout  # adm1's, and the failed check's
+    assert run_cli("audit", "verify", data_dir=tmp_path).returncode == 0

@@ -20,8 +20,8 @@ from qunzu.domain.clock import FrozenClock
 from qunzu.domain.credit import CreditReason
 from qunzu.domain.models import PlatformRole
 from qunzu.policy import default_rulebook_text
-from qunzu.services.accounts import do_register
-from qunzu.services.audit import list_audit
+from qunzu.services.accounts import do_create_platform_user
+from qunzu.services.actor import SYSTEM
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.ledgers import record_credit
 from qunzu.services.ports import AuditRecord
@@ -137,7 +137,9 @@ async def platform_user(server: ServerThread, role: PlatformRole) -> QunzuClient
     handle = unique_handle(role.value.replace("-", "_"))
     ctx = ctx_of(server)
     await server.acall(
-        lambda: do_register(ctx, handle, PASSWORD, f"Platform {role.value}", platform_role=role)
+        lambda: do_create_platform_user(
+            ctx, SYSTEM, handle, PASSWORD, role, f"Platform {role.value}"
+        )
     )
     client = QunzuClient(server.url)
     await client.login(handle, PASSWORD)
@@ -147,7 +149,12 @@ async def platform_user(server: ServerThread, role: PlatformRole) -> QunzuClient
 
 async def audit_entries(server: ServerThread) -> list[AuditRecord]:
     ctx = ctx_of(server)
-    return await server.acall(lambda: list_audit(ctx, 0, 100_000))
+
+    async def read() -> list[AuditRecord]:
+        async with ctx.uow(write=False) as uow:
+            return await uow.audit.scan(0, 100_000)
+
+    return await server.acall(read)
 
 
 async def lock(
@@ -474,14 +481,16 @@ async def test_a_lock_writes_an_audit_entry_and_the_chain_still_verifies(
         await lock(senior, me(verified)["id"], 2, "manual review of case 17")
         after = await auditor.verify_audit()
     assert before["ok"] is True and after["ok"] is True
-    assert after["checked"] == before["checked"] + 1
-    last = (await audit_entries(srv))[-1]
-    assert (last.action, last.subject, last.actor_id) == (
+    # the lock's entry, and the first verification's own
+    assert after["checked"] == after["expected"] == before["checked"] + 2
+    lock_entry, check_entry = (await audit_entries(srv))[-2:]
+    assert (lock_entry.action, lock_entry.subject, lock_entry.actor_id) == (
         "credit.lock",
         f"account:{me(verified)['id']}",
         me(senior)["id"],
     )
-    assert last.detail == {"level": 2, "previous": 1, "reason": "manual review of case 17"}
+    assert (check_entry.action, check_entry.actor_id) == ("audit.verify", me(auditor)["id"])
+    assert lock_entry.detail == {"level": 2, "previous": 1, "reason": "manual review of case 17"}
 
 
 async def test_releasing_a_lock_returns_the_level_to_the_band_of_the_score(

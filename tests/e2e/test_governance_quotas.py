@@ -19,7 +19,8 @@ from qunzu.client.http import QunzuAPIError
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.models import PlatformRole
 from qunzu.policy import default_rulebook_text, parse_rulebook
-from qunzu.services.accounts import do_register
+from qunzu.services.accounts import do_create_platform_user
+from qunzu.services.actor import SYSTEM
 from qunzu.services.context import ServiceContext
 from tests.factories import PASSWORD, make_user, unique_handle
 from tests.server import ServerThread, test_settings
@@ -112,8 +113,8 @@ async def senior(srv: ServerThread) -> AsyncIterator[QunzuClient]:
     handle = unique_handle("senior")
     ctx: ServiceContext = srv.app.state.qunzu.ctx
     await srv.acall(
-        lambda: do_register(
-            ctx, handle, PASSWORD, "Senior", platform_role=PlatformRole.senior_reviewer
+        lambda: do_create_platform_user(
+            ctx, SYSTEM, handle, PASSWORD, PlatformRole.senior_reviewer, "Senior"
         )
     )
     client = QunzuClient(srv.url)

@@ -13,8 +13,8 @@ from qunzu.client import QunzuClient
 from qunzu.client.http import QunzuAPIError
 from qunzu.domain.identity import make_resident_id, resident_id_check_char
 from qunzu.domain.models import PlatformRole
-from qunzu.services.accounts import do_register
-from qunzu.services.audit import list_audit
+from qunzu.services.accounts import do_create_platform_user
+from qunzu.services.actor import SYSTEM
 from qunzu.services.context import ServiceContext
 from qunzu.services.ports import AuditRecord
 from tests.factories import PASSWORD, add_member, make_group, make_user, unique_handle
@@ -61,7 +61,9 @@ async def make_platform_user(server: ServerThread, role: PlatformRole) -> QunzuC
     handle = unique_handle(role.value.replace("-", "_"))
     ctx = ctx_of(server)
     await server.acall(
-        lambda: do_register(ctx, handle, PASSWORD, f"Platform {role.value}", platform_role=role)
+        lambda: do_create_platform_user(
+            ctx, SYSTEM, handle, PASSWORD, role, f"Platform {role.value}"
+        )
     )
     client = QunzuClient(server.url)
     await client.login(handle, PASSWORD)
@@ -71,7 +73,12 @@ async def make_platform_user(server: ServerThread, role: PlatformRole) -> QunzuC
 
 async def audit_entries(server: ServerThread) -> list[AuditRecord]:
     ctx = ctx_of(server)
-    return await server.acall(lambda: list_audit(ctx, 0, 100_000))
+
+    async def read() -> list[AuditRecord]:
+        async with ctx.uow(write=False) as uow:
+            return await uow.audit.scan(0, 100_000)
+
+    return await server.acall(read)
 
 
 @pytest.fixture
@@ -347,4 +354,40 @@ async def test_the_audit_chain_verifies_after_identity_reads(
 
 async def test_an_ordinary_user_cannot_verify_the_audit_chain(alice: QunzuClient) -> None:
     err = await refused(alice.verify_audit())
+    assert (err.status, err.code) == (403, "platform_role_required")
+
+
+async def test_the_verification_reports_the_length_its_sealed_head_expects(
+    admin: QunzuClient,
+) -> None:
+    report = await admin.verify_audit()
+    assert report["ok"] is True and report["expected"] == report["checked"]
+
+
+async def test_an_officer_cannot_read_their_own_identity(
+    server: ServerThread, admin: QunzuClient
+) -> None:
+    await admin.submit_identity("张三", fresh_id(), "13812345678")
+    before = len(await audit_entries(server))
+    err = await refused(admin.read_identity(me(admin)["id"], "checking my own record"))
+    assert (err.status, err.code) == (403, "officer_self_action")
+    assert len(await audit_entries(server)) == before
+
+
+async def test_an_auditor_reads_the_audit_log_and_the_read_is_audited(
+    server: ServerThread, admin: QunzuClient
+) -> None:
+    auditor = await make_platform_user(server, PlatformRole.auditor)
+    try:
+        entries = await auditor.audit_entries(after=0, limit=1000)
+        assert entries and [e["id"] for e in entries] == sorted(e["id"] for e in entries)
+        assert {"action", "actor_id", "subject", "detail", "hash"} <= entries[0].keys()
+        last = (await audit_entries(server))[-1]
+        assert (last.action, last.actor_id) == ("audit.read", me(auditor)["id"])
+    finally:
+        await auditor.aclose()
+
+
+async def test_an_ordinary_user_cannot_read_the_audit_log(alice: QunzuClient) -> None:
+    err = await refused(alice.audit_entries())
     assert (err.status, err.code) == (403, "platform_role_required")

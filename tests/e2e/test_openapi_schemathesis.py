@@ -56,7 +56,8 @@ from schemathesis.checks import (
 
 from qunzu.client import QunzuClient
 from qunzu.domain.models import PlatformRole
-from qunzu.services.accounts import do_register
+from qunzu.services.accounts import do_create_platform_user
+from qunzu.services.actor import SYSTEM
 from tests.factories import PASSWORD, add_member, make_group, make_user, unique_handle
 from tests.integration.databases import fresh_postgres_database, require_postgres
 from tests.server import ServerThread
@@ -110,7 +111,7 @@ async def _make_admin(server: ServerThread) -> str:
     handle = unique_handle("fuzzadmin")
     ctx = server.app.state.qunzu.ctx
     await server.acall(
-        lambda: do_register(ctx, handle, PASSWORD, "Admin", platform_role=PlatformRole.admin)
+        lambda: do_create_platform_user(ctx, SYSTEM, handle, PASSWORD, PlatformRole.admin, "Admin")
     )
     async with QunzuClient(server.url) as admin:
         await admin.login(handle, PASSWORD)

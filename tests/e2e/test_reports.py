@@ -17,7 +17,8 @@ import pytest
 from qunzu.client import EventStream, QunzuClient
 from qunzu.client.http import QunzuAPIError
 from qunzu.domain.models import PlatformRole
-from qunzu.services.accounts import do_register
+from qunzu.services.accounts import do_create_platform_user
+from qunzu.services.actor import SYSTEM
 from tests.factories import PASSWORD, add_member, make_group, make_user, unique_handle
 from tests.rulebooks import generous_rulebook_text
 from tests.server import ServerThread, test_settings
@@ -56,7 +57,9 @@ class People:
     async def staff(self, role: PlatformRole) -> QunzuClient:
         handle = unique_handle("staff")
         ctx = self.server.app.state.qunzu.ctx
-        await self.server.acall(lambda: do_register(ctx, handle, PASSWORD, platform_role=role))
+        await self.server.acall(
+            lambda: do_create_platform_user(ctx, SYSTEM, handle, PASSWORD, role)
+        )
         client = QunzuClient(self.server.url)
         await client.login(handle, PASSWORD)
         self.clients.append(client)

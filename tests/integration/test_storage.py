@@ -48,7 +48,8 @@ from qunzu.domain.models import (
     RequestState,
     TimelineEntry,
 )
-from qunzu.services.audit import verify_audit_chain
+from qunzu.services.actor import SYSTEM
+from qunzu.services.audit import head_sealer, verify_audit_chain
 from qunzu.services.context import ServiceContext
 from qunzu.services.ledgers import recompute_account
 from qunzu.services.ports import GroupActivity, IdentityRecord
@@ -85,12 +86,16 @@ async def empty_engine(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
     await eng.dispose()
 
 
+CIPHER = FieldCipher(os.urandom(32))
+SEAL = head_sealer(CIPHER)  # as services.audit.record seals, for appends made here directly
+
+
 def context_for(factory: SqlUnitOfWorkFactory) -> ServiceContext:
     return ServiceContext(
         uow=factory,
         bus=MemoryBus(),
         clock=FrozenClock(T0),
-        cipher=FieldCipher(os.urandom(32)),
+        cipher=CIPHER,
         hasher=Argon2Hasher(1, 64, 1),
         verifier=FormatCheckVerifier(),
     )
@@ -550,7 +555,7 @@ async def test_rollback_on_exception_leaves_nothing(
             acc = await u.accounts.add(handle, "Ghost", "h", T0)
             group = await new_group(u, acc)
             await u.groups.next_seq(group.id)
-            await u.audit.append(T0, acc.id, "ghost.created", f"account:{acc.id}", {})
+            await u.audit.append(T0, acc.id, "ghost.created", f"account:{acc.id}", {}, SEAL)
             raise Boom
     assert await count(engine, "SELECT count(*) FROM accounts WHERE handle = :h", h=handle) == 0
     assert await count(engine, "SELECT count(*) FROM groups WHERE number = :n", n=group.number) == 0
@@ -575,12 +580,13 @@ async def test_audit_chain_links_entries_and_detects_a_tampered_row(
                     f"action.{i}",
                     f"subject:{i}",
                     {"n": i, "名": "值"},
+                    SEAL,
                 )
             )
             await u.commit()
     async with factory() as u:  # two entries in one transaction chain as well
-        records.append(await u.audit.append(T0, None, "action.3", "s", {}))
-        records.append(await u.audit.append(T0, None, "action.4", "s", {"list": [1, 2]}))
+        records.append(await u.audit.append(T0, 0, "action.3", "s", {}, SEAL))
+        records.append(await u.audit.append(T0, 0, "action.4", "s", {"list": [1, 2]}, SEAL))
         await u.commit()
 
     assert records[0].prev_hash == GENESIS
@@ -592,7 +598,7 @@ async def test_audit_chain_links_entries_and_detects_a_tampered_row(
         assert await u.audit.scan(records[1].id, 2) == records[2:4]
 
     ctx = context_for(factory)
-    report = await verify_audit_chain(ctx, page=2)
+    report = await verify_audit_chain(ctx, SYSTEM, page=2)
     assert report.ok and report.checked == 5
 
     tampered = records[2]
@@ -603,7 +609,7 @@ async def test_audit_chain_links_entries_and_detects_a_tampered_row(
             ),
             {"detail": {"n": 999, "名": "值"}, "id": tampered.id},
         )
-    report = await verify_audit_chain(ctx, page=2)
+    report = await verify_audit_chain(ctx, SYSTEM, page=2)
     assert not report.ok
     assert report.first_broken_id == tampered.id
     assert report.checked == 2
@@ -618,12 +624,12 @@ async def test_audit_entries_stamped_in_another_timezone_still_verify(
     factory = SqlUnitOfWorkFactory(empty_engine)
     beijing = timezone(timedelta(hours=8))
     async with factory() as u:
-        rec = await u.audit.append(T0.astimezone(beijing), 7, "tz.check", "s", {"k": "v"})
+        rec = await u.audit.append(T0.astimezone(beijing), 7, "tz.check", "s", {"k": "v"}, SEAL)
         await u.commit()
     assert rec.at == T0 and rec.at.utcoffset() == timedelta(0)
     async with factory(write=False) as u:
         assert await u.audit.scan(0, 10) == [rec]
-    report = await verify_audit_chain(context_for(factory))
+    report = await verify_audit_chain(context_for(factory), SYSTEM)
     assert report.ok and report.checked == 1
 
 
@@ -635,12 +641,12 @@ async def test_concurrent_audit_appends_keep_one_unbroken_chain(
 
     async def append(i: int) -> None:
         async with factory() as u:
-            await u.audit.append(T0, i, "concurrent", f"n:{i}", {"i": i})
+            await u.audit.append(T0, i, "concurrent", f"n:{i}", {"i": i}, SEAL)
             await asyncio.sleep(0.01)
             await u.commit()
 
     await asyncio.gather(*(append(i) for i in range(10)))
-    report = await verify_audit_chain(context_for(factory))
+    report = await verify_audit_chain(context_for(factory), SYSTEM)
     assert report.ok and report.checked == 10
 
 
@@ -791,7 +797,7 @@ async def test_two_processes_writing_one_sqlite_file_wait_for_each_other(tmp_pat
                 factory = SqlUnitOfWorkFactory(own)
                 for i in range(first, first + count):
                     async with factory() as u:  # reads the chain's end, then writes
-                        await u.audit.append(T0, i, "two.processes", f"n:{i}", {"i": i})
+                        await u.audit.append(T0, i, "two.processes", f"n:{i}", {"i": i}, SEAL)
                         await asyncio.sleep(0.002)
                         await u.commit()
             finally:
@@ -801,7 +807,7 @@ async def test_two_processes_writing_one_sqlite_file_wait_for_each_other(tmp_pat
 
     try:
         await asyncio.gather(asyncio.to_thread(process, 0, 20), asyncio.to_thread(process, 100, 20))
-        report = await verify_audit_chain(context_for(SqlUnitOfWorkFactory(engine)))
+        report = await verify_audit_chain(context_for(SqlUnitOfWorkFactory(engine)), SYSTEM)
         assert report.ok and report.checked == 40
     finally:
         await engine.dispose()

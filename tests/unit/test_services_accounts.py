@@ -6,11 +6,13 @@ from datetime import timedelta
 
 import pytest
 
+from qunzu.domain.audit import SYSTEM_ACTOR_ID
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from qunzu.domain.models import PlatformRole
 from qunzu.services.accounts import (
     TOKEN_PREFIX,
     authenticate,
+    do_create_platform_user,
     do_issue_token,
     do_login,
     do_logout,
@@ -21,7 +23,7 @@ from qunzu.services.accounts import (
     hash_token,
     list_tokens,
 )
-from qunzu.services.actor import require_platform_role
+from qunzu.services.actor import SYSTEM, require_platform_role
 from tests.fakes import FakePasswordHasher, fake_uow, frozen_clock, make_ctx
 from tests.unit.world import PASSWORD, register
 
@@ -78,18 +80,35 @@ async def test_register_of_an_ordinary_user_writes_no_audit_entry() -> None:
     assert fake_uow(ctx).state.audit == []
 
 
-async def test_register_of_platform_staff_is_audited_with_its_creator() -> None:
+async def test_creating_platform_staff_from_the_command_line_is_audited_as_the_system() -> None:
     ctx = make_ctx()
-    account = await do_register(
-        ctx, "reviewer1", PASSWORD, platform_role=PlatformRole.reviewer, created_by=99
+    account = await do_create_platform_user(
+        ctx, SYSTEM, "reviewer1", PASSWORD, PlatformRole.reviewer
     )
+    assert account.platform_role is PlatformRole.reviewer
     [entry] = fake_uow(ctx).state.audit
     assert (entry.actor_id, entry.action, entry.subject) == (
-        99,
+        SYSTEM_ACTOR_ID,
         "platform_user.create",
         f"account:{account.id}",
     )
     assert entry.detail == {"role": "reviewer"}
+
+
+async def test_an_admin_creating_platform_staff_is_named_in_the_audit_entry() -> None:
+    ctx = make_ctx()
+    admin = await register(ctx, "admin1", verified=False, role=PlatformRole.admin)
+    account = await do_create_platform_user(ctx, admin, "auditor1", PASSWORD, PlatformRole.auditor)
+    entry = fake_uow(ctx).state.audit[-1]
+    assert (entry.actor_id, entry.subject) == (admin.id, f"account:{account.id}")
+
+
+async def test_a_taken_handle_creates_no_staff_account_and_no_entry() -> None:
+    ctx = make_ctx()
+    await do_register(ctx, "taken", PASSWORD)
+    with pytest.raises(Conflict):
+        await do_create_platform_user(ctx, SYSTEM, "taken", PASSWORD, PlatformRole.admin)
+    assert fake_uow(ctx).state.audit == []
 
 
 # ---- login -------------------------------------------------------------------------------
@@ -304,6 +323,7 @@ async def test_require_platform_role_refuses_ordinary_users() -> None:
     alice = await register(ctx, "alice", verified=False)
     admin = await register(ctx, "admin1", verified=False, role=PlatformRole.admin)
     require_platform_role(admin, PlatformRole.admin)
+    require_platform_role(SYSTEM, PlatformRole.admin)  # the operator holds every role
     with pytest.raises(Forbidden) as caught:
         require_platform_role(alice, PlatformRole.admin, PlatformRole.reviewer)
     assert caught.value.code == "platform_role_required"

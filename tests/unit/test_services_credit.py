@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from qunzu.domain.audit import SYSTEM_ACTOR_ID
 from qunzu.domain.credit import CreditEntry, CreditReason, CreditState
 from qunzu.domain.errors import Forbidden, InvalidInput, NotFound, QuotaExceeded
 from qunzu.domain.models import GroupCategory, JoinPolicy, PlatformRole
@@ -374,3 +375,27 @@ async def test_a_released_lock_keeps_a_level_the_score_earned() -> None:
     assert (await fresh_actor(ctx, alice)).level == 0
     released = await do_lock_level(ctx, senior, alice.id, None, "review found nothing")
     assert released.level == 3
+
+
+async def test_a_senior_reviewer_cannot_lock_their_own_level() -> None:
+    ctx = make_ctx()
+    senior = await register(ctx, "senior", verified=False, role=PlatformRole.senior_reviewer)
+    audit_before = len(fake_uow(ctx).state.audit)
+    with pytest.raises(Forbidden) as info:
+        await do_lock_level(ctx, senior, senior.id, 4, "I deserve the top level")
+    assert info.value.code == "officer_self_action"
+    assert len(fake_uow(ctx).state.audit) == audit_before
+    assert stored(ctx, senior.id).locked_level is None
+
+
+async def test_the_periodic_recompute_is_audited_as_the_system() -> None:
+    ctx = make_ctx()
+    await register(ctx, "alice")
+    count = await recompute_all(ctx)
+    last = fake_uow(ctx).state.audit[-1]
+    assert (last.actor_id, last.action, last.subject) == (
+        SYSTEM_ACTOR_ID,
+        "credit.recompute",
+        "accounts",
+    )
+    assert last.detail == {"count": count}

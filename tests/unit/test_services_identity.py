@@ -11,7 +11,7 @@ from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from qunzu.domain.identity import make_resident_id
 from qunzu.domain.models import PlatformRole
 from qunzu.services import audit
-from qunzu.services.actor import Actor
+from qunzu.services.actor import SYSTEM, Actor
 from qunzu.services.context import Limits, ServiceContext
 from qunzu.services.identity import (
     do_read_identity,
@@ -19,7 +19,7 @@ from qunzu.services.identity import (
     get_masked_identity,
 )
 from qunzu.verification import RejectAllVerifier
-from tests.fakes import fake_uow, make_ctx
+from tests.fakes import fake_uow, make_ctx, restart_audit_log
 from tests.unit.world import refresh, register
 
 ID = "11010519491231002X"
@@ -147,7 +147,7 @@ async def _world() -> tuple[ServiceContext, Actor, Actor]:
     alice = await register(ctx, "alice", verified=False)
     await do_submit_identity(ctx, alice, "欧阳娜娜", ID, PHONE)
     officer = await register(ctx, "officer", verified=False, role=PlatformRole.senior_reviewer)
-    fake_uow(ctx).state.audit.clear()  # start the log at this test's action
+    restart_audit_log(ctx)  # start the log at this test's action
     return ctx, alice, officer
 
 
@@ -166,7 +166,7 @@ async def test_a_full_read_writes_one_audit_entry_naming_reader_subject_and_reas
     assert entry.action == "identity.read"
     assert entry.subject == f"account:{alice.id}"
     assert entry.detail == {"reason": "police request 2026-17"}
-    assert (await audit.verify_audit_chain(ctx)).ok
+    assert (await audit.verify_audit_chain(ctx, SYSTEM)).ok
 
 
 async def test_a_full_read_and_its_audit_entry_share_one_unit_of_work() -> None:
@@ -192,7 +192,7 @@ async def test_without_the_role_nothing_is_read_and_no_entry_is_written(
 ) -> None:
     ctx, alice, _ = await _world()
     outsider = await register(ctx, "curious", verified=False, role=role)
-    fake_uow(ctx).state.audit.clear()
+    restart_audit_log(ctx)
     units_before = len(fake_uow(ctx).opened)
     with pytest.raises(Forbidden) as caught:
         await do_read_identity(ctx, outsider, alice.id, "just curious, honestly")
@@ -213,4 +213,14 @@ async def test_a_full_read_of_an_account_without_identity_leaves_no_entry() -> N
     ctx, _, officer = await _world()
     with pytest.raises(NotFound):
         await do_read_identity(ctx, officer, 9999, "police request 2026-17")
+    assert fake_uow(ctx).state.audit == []
+
+
+async def test_an_officer_cannot_read_their_own_identity() -> None:
+    ctx, _, officer = await _world()
+    await do_submit_identity(ctx, officer, "张三", "110101199001011237", PHONE)
+    restart_audit_log(ctx)
+    with pytest.raises(Forbidden) as caught:
+        await do_read_identity(ctx, officer, officer.id, "checking my own record")
+    assert caught.value.code == "officer_self_action"
     assert fake_uow(ctx).state.audit == []

@@ -21,7 +21,7 @@ from qunzu.domain.reports import reporter_weight as weight_rule
 from qunzu.domain.rulebook import RulebookSet
 from qunzu.domain.sanctions import AppealState, SanctionRequest, SanctionState
 from qunzu.policy import default_rulebook_text, parse_rulebook
-from qunzu.services.actor import Actor
+from qunzu.services.actor import SYSTEM, Actor
 from qunzu.services.appeals import (
     do_appeal_sanction,
     do_decide_appeal,
@@ -696,7 +696,7 @@ async def test_the_regulator_export_lists_each_sanction_with_its_article_and_rea
         Decision.violation,
         [blacklist(), SanctionRequest("refer_to_authority", "art-13", FACTS)],
     )
-    rows = await regulator_rows(ctx, now - timedelta(hours=1), now + timedelta(hours=1))
+    rows = await regulator_rows(ctx, now - timedelta(hours=1), now + timedelta(hours=1), SYSTEM)
     assert [(r["measure"], r["article"], r["account_id"]) for r in rows] == [
         ("blacklist", "art-11", offender.id),
         ("refer_to_authority", "art-13", offender.id),
@@ -706,7 +706,8 @@ async def test_the_regulator_export_lists_each_sanction_with_its_article_and_rea
     csv_text = render(rows, "csv")
     assert csv_text.splitlines()[0].startswith("sanction_id,case_id,measure,target")
     assert len(csv_text.splitlines()) == 3
-    assert await regulator_rows(ctx, now + timedelta(hours=1), now + timedelta(hours=2)) == []
+    later = (now + timedelta(hours=1), now + timedelta(hours=2))
+    assert await regulator_rows(ctx, *later, SYSTEM) == []
 
 
 async def test_the_transparency_report_counts_a_period() -> None:
@@ -724,7 +725,7 @@ async def test_the_transparency_report_counts_a_period() -> None:
     owner, _, _, _, second = await insult_case(ctx)
     frozen_clock(ctx).advance(timedelta(hours=30))  # past the deadline
     await do_decide_case(ctx, reviewer, second.case.id, Decision.no_violation, [])
-    report = await transparency(ctx, start, frozen_clock(ctx).now())
+    report = await transparency(ctx, start, frozen_clock(ctx).now(), SYSTEM)
     assert report["cases"] == 2 and report["reports"] == 2
     assert report["by_category"] == {"insult-defamation": 2}
     assert report["by_tier"] == {"public": 2}

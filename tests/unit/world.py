@@ -11,8 +11,14 @@ from typing import Any
 from qunzu.domain.events import account_topic, group_topic
 from qunzu.domain.identity import make_resident_id
 from qunzu.domain.models import Group, GroupCategory, JoinPolicy, Membership, PlatformRole
-from qunzu.services.accounts import authenticate, do_login, do_register, get_account
-from qunzu.services.actor import Actor
+from qunzu.services.accounts import (
+    authenticate,
+    do_create_platform_user,
+    do_login,
+    do_register,
+    get_account,
+)
+from qunzu.services.actor import SYSTEM, Actor
 from qunzu.services.context import ServiceContext
 from qunzu.services.groups import do_create_group
 from qunzu.services.identity import do_submit_identity
@@ -38,7 +44,10 @@ async def register(
     resident_id: str | None = None,
 ) -> Actor:
     """Register, log in and (by default) verify an account; the actor holds a fresh token."""
-    await do_register(ctx, handle, PASSWORD, platform_role=role)
+    if role is None:
+        await do_register(ctx, handle, PASSWORD)
+    else:
+        await do_create_platform_user(ctx, SYSTEM, handle, PASSWORD, role)
     issued = await do_login(ctx, handle, PASSWORD)
     actor = await authenticate(ctx, issued.token)
     if verified:

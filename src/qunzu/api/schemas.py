@@ -325,8 +325,20 @@ class HistoryOut(BaseModel):
 class AuditVerifyOut(BaseModel):
     ok: bool
     checked: int
+    expected: int | None = Field(description="Entries the sealed head says the chain holds.")
     first_broken_id: int | None
     reason: str
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    actor_id: int | None = Field(description="The acting account; 0 is the system.")
+    action: str
+    subject: str
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
 
 
 class HealthOut(BaseModel):

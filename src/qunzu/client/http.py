@@ -530,6 +530,11 @@ class QunzuClient:
     async def verify_audit(self) -> dict[str, Any]:
         return await self._json("GET", "/v1/platform/audit/verify")
 
+    async def audit_entries(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        return await self._json(
+            "GET", "/v1/platform/audit", params={"after": after, "limit": limit}
+        )
+
     async def health(self) -> dict[str, Any]:
         return await self._json("GET", "/healthz")
 

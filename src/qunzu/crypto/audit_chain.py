@@ -2,7 +2,16 @@
 
 The hash covers the previous hash and a canonical JSON of the entry's content,
 so changing, removing or reordering any entry breaks every hash after it, and
-``verify_chain`` names the first entry that no longer fits.
+the verifier names the first entry that no longer fits.
+
+A chain alone cannot show that entries were cut from its end: what remains is
+still a sound chain. So every append also writes the chain's *head* (how many
+entries, the last one's id and hash) in a row apart from the entries, in the
+same transaction, and seals it with a keyed MAC (``head_message``) whose key
+lives with the application, not in the database. Verification walks the chain
+and then holds its end against the head: deleting the last entry, or all of
+them, leaves a head that names entries the chain no longer has; rewriting the
+entries and the head together needs the key.
 """
 
 from __future__ import annotations
@@ -17,9 +26,19 @@ from typing import Any
 GENESIS = "0" * 64
 
 
+def canonical_json(content: dict[str, object]) -> str:
+    """One text per content: keys sorted, no optional whitespace, characters as they are.
+    Whitespace inside a value is part of the value, so any change to it changes the hash."""
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def entry_hash(prev_hash: str, content: dict[str, object]) -> str:
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{prev_hash}|{canonical}".encode()).hexdigest()
+    return hashlib.sha256(f"{prev_hash}|{canonical_json(content)}".encode()).hexdigest()
+
+
+def head_message(count: int, last_id: int, last_hash: str) -> str:
+    """What the head's seal covers."""
+    return f"qunzu audit head v1|{count}|{last_id}|{last_hash}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +55,7 @@ class ChainReport:
     checked: int
     first_broken_id: int | None = None
     reason: str = ""
+    expected: int | None = None  # entries the head says the chain holds, when it was read
 
 
 class ChainVerifier:
@@ -44,6 +64,7 @@ class ChainVerifier:
     def __init__(self) -> None:
         self.expected_prev = GENESIS
         self.checked = 0
+        self.last_id = 0
         self.failure: ChainReport | None = None
 
     def feed(self, link: ChainLink) -> bool:
@@ -59,11 +80,40 @@ class ChainVerifier:
             )
             return False
         self.expected_prev = link.hash
+        self.last_id = link.id
         self.checked += 1
         return True
 
     def report(self) -> ChainReport:
         return self.failure or ChainReport(True, self.checked)
+
+    def against_head(self, count: int, last_id: int, last_hash: str) -> ChainReport:
+        """The report once every link is fed, holding the chain's end against its head."""
+
+        def broken(first: int | None, reason: str) -> ChainReport:
+            return ChainReport(False, self.checked, first, reason, count)
+
+        if self.failure is not None:
+            return ChainReport(
+                False,
+                self.failure.checked,
+                self.failure.first_broken_id,
+                self.failure.reason,
+                count,
+            )
+        if self.last_id < last_id:
+            return broken(
+                last_id,
+                f"entries missing at the end: the head counts {count} entries up to entry "
+                f"{last_id}; the chain holds {self.checked}, up to entry {self.last_id}",
+            )
+        if self.last_id > last_id:
+            return broken(None, f"entries after the head's last entry {last_id}")
+        if self.checked != count:
+            return broken(None, f"the chain holds {self.checked} entries, its head {count}")
+        if self.expected_prev != last_hash:
+            return broken(last_id or None, "the last entry's hash does not match the head")
+        return ChainReport(True, self.checked, expected=count)
 
 
 def verify_chain(links: Iterable[ChainLink]) -> ChainReport:

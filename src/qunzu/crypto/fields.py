@@ -1,8 +1,10 @@
-"""Field encryption for identity data (AES-256-GCM) and a keyed blind index.
+"""Field encryption for identity data (AES-256-GCM), a keyed blind index, and a seal.
 
-One master key (32 random bytes) yields two subkeys through HKDF: one encrypts
+One master key (32 random bytes) yields three subkeys through HKDF: one encrypts
 fields, one computes the blind index (HMAC-SHA256) that lets the platform count
-accounts per real identity without storing the ID number in the clear.
+accounts per real identity without storing the ID number in the clear, and one
+seals the audit chain's head (HMAC-SHA256), so that whoever can write to the
+database but does not hold the key cannot cut the audit log unseen.
 Ciphertexts are bound to their row and field through the associated data, so a
 ciphertext copied to another account does not decrypt.
 """
@@ -37,6 +39,7 @@ class FieldCipher:
             raise KeyMaterialError("The identity master key must be at least 32 bytes.")
         self._aead = AESGCM(_derive(master_key, b"qunzu identity fields v1"))
         self._index_key = _derive(master_key, b"qunzu identity blind index v1")
+        self._seal_key = _derive(master_key, b"qunzu audit head seal v1")
 
     def encrypt(self, plaintext: str, context: str) -> str:
         nonce = os.urandom(12)
@@ -52,6 +55,9 @@ class FieldCipher:
 
     def blind_index(self, value: str) -> str:
         return hmac.new(self._index_key, value.encode(), hashlib.sha256).hexdigest()
+
+    def seal(self, message: str) -> str:
+        return hmac.new(self._seal_key, message.encode(), hashlib.sha256).hexdigest()
 
 
 def load_or_create_key(key_b64: str | None, key_file: Path) -> bytes:

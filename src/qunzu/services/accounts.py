@@ -14,12 +14,14 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from qunzu.domain.audit import AuditAction
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from qunzu.domain.models import Account, ApiToken, PlatformRole
-from qunzu.services import audit
-from qunzu.services.actor import Actor, normalize_handle
+from qunzu.services.actor import Actor, Principal, normalize_handle
+from qunzu.services.audit import privileged
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.ledgers import recompute_account
+from qunzu.services.ports import UnitOfWork
 
 _HANDLE_RE = re.compile(r"^[a-z][a-z0-9_]{2,31}$")
 TOKEN_PREFIX = "qz_"
@@ -51,34 +53,61 @@ def hash_token(token: str) -> str:
 
 
 async def do_register(
-    ctx: ServiceContext,
-    handle: str,
-    password: str,
-    display_name: str | None = None,
-    platform_role: PlatformRole | None = None,
-    created_by: int | None = None,
+    ctx: ServiceContext, handle: str, password: str, display_name: str | None = None
 ) -> Account:
     """Create an account. The display name is free (前台自愿); identity comes separately."""
+    handle, name, password_hash = await _new_account_fields(ctx, handle, password, display_name)
+    async with transaction(ctx) as uow:
+        return await _add_account(ctx, uow, handle, name, password_hash, None)
+
+
+async def do_create_platform_user(
+    ctx: ServiceContext,
+    by: Principal,
+    handle: str,
+    password: str,
+    role: PlatformRole,
+    display_name: str | None = None,
+) -> Account:
+    """Create a platform staff account: an admin's act, or the operator's (the system,
+    ``qunzu admin create-platform-user``). Audited."""
+    handle, name, password_hash = await _new_account_fields(ctx, handle, password, display_name)
+    async with privileged(
+        ctx,
+        by,
+        (PlatformRole.admin,),
+        AuditAction.platform_user_create,
+        f"handle:{handle}",
+        role=role.value,
+    ) as act:
+        account = await _add_account(ctx, act.uow, handle, name, password_hash, role)
+        act.subject = f"account:{account.id}"
+    return account
+
+
+async def _new_account_fields(
+    ctx: ServiceContext, handle: str, password: str, display_name: str | None
+) -> tuple[str, str, str]:
     handle = normalize_handle(handle)
     name = normalize_display_name(display_name if display_name is not None else handle)
     check_password(password)
-    password_hash = await ctx.run_blocking(ctx.hasher.hash, password)
-    async with transaction(ctx) as uow:
-        if await uow.accounts.get_by_handle(handle) is not None:
-            raise Conflict("handle_taken", f"The handle {handle!r} is taken.")
-        account = await uow.accounts.add(
-            handle, name, password_hash, ctx.clock.now(), platform_role=platform_role
-        )
-        await recompute_account(ctx, uow, account.id)
-        if platform_role is not None:
-            await audit.record(
-                ctx,
-                uow,
-                created_by,
-                "platform_user.create",
-                f"account:{account.id}",
-                role=platform_role.value,
-            )
+    return handle, name, await ctx.run_blocking(ctx.hasher.hash, password)
+
+
+async def _add_account(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    handle: str,
+    name: str,
+    password_hash: str,
+    role: PlatformRole | None,
+) -> Account:
+    if await uow.accounts.get_by_handle(handle) is not None:
+        raise Conflict("handle_taken", f"The handle {handle!r} is taken.")
+    account = await uow.accounts.add(
+        handle, name, password_hash, ctx.clock.now(), platform_role=role
+    )
+    await recompute_account(ctx, uow, account.id)
     return account
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from qunzu.domain.audit import SYSTEM_ACTOR_ID, SYSTEM_ACTOR_NAME
 from qunzu.domain.errors import Forbidden, InvalidInput
 from qunzu.domain.models import Account, PlatformRole
 
@@ -32,6 +33,28 @@ class Actor:
         return self.account.id
 
 
+@dataclass(frozen=True, slots=True)
+class SystemActor:
+    """The platform itself: periodic jobs and the operator's command line.
+
+    It holds every platform role: whoever runs ``qunzu`` on the server already holds the
+    database and the keys. No request can become it; only code at those entry points
+    passes ``SYSTEM``. Its acts are audited like anyone's, under ``SYSTEM_ACTOR_ID``.
+    """
+
+    name: str = SYSTEM_ACTOR_NAME
+
+    @property
+    def id(self) -> int:
+        return SYSTEM_ACTOR_ID
+
+
+SYSTEM = SystemActor()
+
+# Who can be behind a privileged action: an account, or the system.
+Principal = Actor | SystemActor
+
+
 def normalize_handle(raw: str) -> str:
     handle = raw.strip().lower()
     if not _HANDLE_RE.match(handle):
@@ -50,6 +73,8 @@ def handle_key(raw: str) -> str | None:
         return None
 
 
-def require_platform_role(actor: Actor, *roles: PlatformRole) -> None:
+def require_platform_role(actor: Principal, *roles: PlatformRole) -> None:
+    if isinstance(actor, SystemActor):
+        return
     if actor.account.platform_role not in roles:
         raise Forbidden("platform_role_required", "This needs a platform role you do not hold.")

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from qunzu.domain.audit import AuditAction, check_not_self
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from qunzu.domain.models import EntryKind, GroupRole, PlatformRole
+from qunzu.domain.models import EntryKind, GroupRole
 from qunzu.domain.owner_tools import Attendance, attendance
 from qunzu.services import audit
-from qunzu.services.actor import Actor, require_platform_role
+from qunzu.services.actor import SENIORS, SYSTEM, Actor
+from qunzu.services.audit import privileged
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import append_entry, notify
@@ -25,7 +27,8 @@ CHOICES = ["appoint_admins", "transfer_ownership", "dissolve"]
 
 
 async def sweep_unattended(ctx: ServiceContext, batch: int = 500) -> dict[str, int]:
-    """Move groups between attended, unattended and read-only; returns the counts moved."""
+    """Move groups between attended, unattended and read-only, acting as the system (each
+    move is audited); returns the counts moved."""
     policy = ctx.rulebooks.in_force(ctx.clock.now()).attendance
     moved = {"unattended": 0, "read_only": 0, "attended": 0}
     after = 0
@@ -71,8 +74,13 @@ async def sweep_unattended(ctx: ServiceContext, batch: int = 500) -> dict[str, i
 
 
 async def _changed(ctx: ServiceContext, uow: UnitOfWork, group_id: int, state: str) -> None:
+    """The sweep moved a group: members see it in the timeline, and the move, the system's
+    act (read-only restricts a whole group), is audited."""
     await append_entry(
         ctx, uow, group_id, EntryKind.attendance_changed, None, data={"state": state}
+    )
+    await audit.record(
+        ctx, uow, SYSTEM, AuditAction.group_attendance, f"group:{group_id}", state=state
     )
 
 
@@ -134,23 +142,22 @@ async def do_assign_owner(
     ctx: ServiceContext, actor: Actor, group_id: int, account_id: int, reason: str
 ) -> None:
     """A platform decision giving an unattended group without admins a new owner. Audited."""
-    require_platform_role(actor, PlatformRole.senior_reviewer, PlatformRole.admin)
-    if len(reason.strip()) < 5:
-        raise InvalidInput("reason_required", "State the reason for the decision.")
-    async with transaction(ctx) as uow:
-        controls = await uow.owner.get_controls(group_id)
+    async with privileged(
+        ctx,
+        actor,
+        SENIORS,
+        AuditAction.group_assign_owner,
+        f"group:{group_id}",
+        account_id=account_id,
+        reason=reason.strip()[:500],
+    ) as act:
+        check_not_self(actor.id, account_id)  # no officer hands a group to themselves
+        if len(reason.strip()) < 5:
+            raise InvalidInput("reason_required", "State the reason for the decision.")
+        controls = await act.uow.owner.get_controls(group_id)
         if controls.unattended_since is None:
             raise Conflict("group_attended", "This group has an active owner.")
-        member = await uow.memberships.get(group_id, account_id)
+        member = await act.uow.memberships.get(group_id, account_id)
         if member is None or not member.is_active:
             raise NotFound("member_not_found", "The new owner must be a member.")
-        await _take_ownership(ctx, uow, group_id, account_id, "platform")
-        await audit.record(
-            ctx,
-            uow,
-            actor.id,
-            "group.assign_owner",
-            f"group:{group_id}",
-            account_id=account_id,
-            reason=reason.strip()[:500],
-        )
+        await _take_ownership(ctx, act.uow, group_id, account_id, "platform")

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from qunzu.domain.audit import AuditAction, check_not_self
 from qunzu.domain.credit import (
     REASON_TEXT,
     CreditEntry,
     CreditState,
 )
 from qunzu.domain.errors import InvalidInput
-from qunzu.domain.models import PlatformRole
 from qunzu.domain.rulebook import CreditLevel, Rulebook
 from qunzu.services import audit
-from qunzu.services.actor import Actor, require_platform_role
+from qunzu.services.actor import SENIORS, SYSTEM, Actor
+from qunzu.services.audit import privileged
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.ledgers import recompute_account, rulebook_at
 
@@ -51,28 +52,23 @@ async def get_my_credit(ctx: ServiceContext, actor: Actor, limit: int = 20) -> C
 async def do_lock_level(
     ctx: ServiceContext, actor: Actor, account_id: int, level: int | None, reason: str
 ) -> CreditState:
-    """A senior reviewer fixes (or releases, with ``None``) an account's level. Audited."""
-    require_platform_role(actor, PlatformRole.senior_reviewer, PlatformRole.admin)
+    """A senior reviewer fixes (or releases, with ``None``) another account's level. Audited."""
     reason = " ".join(reason.split())
-    if len(reason) < 5:
-        raise InvalidInput("reason_required", "State why the level is being locked.")
-    if "\x00" in reason:
-        raise InvalidInput("invalid_reason", "A reason cannot contain NUL characters.")
-    book = rulebook_at(ctx, ctx.clock.now())
-    if level is not None and level not in {lvl.level for lvl in book.credit.levels}:
-        raise InvalidInput("unknown_level", f"No credit level {level} in the rulebook.")
-    async with transaction(ctx) as uow:
+    action = AuditAction.credit_lock if level is not None else AuditAction.credit_unlock
+    async with privileged(
+        ctx, actor, SENIORS, action, f"account:{account_id}", level=level, reason=reason[:500]
+    ) as act:
+        check_not_self(actor.id, account_id)
+        if len(reason) < 5:
+            raise InvalidInput("reason_required", "State why the level is being locked.")
+        if "\x00" in reason:
+            raise InvalidInput("invalid_reason", "A reason cannot contain NUL characters.")
+        book = rulebook_at(ctx, ctx.clock.now())
+        if level is not None and level not in {lvl.level for lvl in book.credit.levels}:
+            raise InvalidInput("unknown_level", f"No credit level {level} in the rulebook.")
+        uow = act.uow
         state = await recompute_account(ctx, uow, account_id)
-        await audit.record(
-            ctx,
-            uow,
-            actor.id,
-            "credit.lock" if level is not None else "credit.unlock",
-            f"account:{account_id}",
-            level=level,
-            previous=state.level,
-            reason=reason[:500],
-        )
+        act.note(previous=state.level)
         locked = replace(
             state, locked_level=level, locked_by=actor.id if level is not None else None
         )
@@ -86,11 +82,14 @@ async def do_lock_level(
 
 
 async def recompute_all(ctx: ServiceContext) -> int:
-    """Recompute every account (the periodic job and ``qunzu credit recompute``).
+    """Recompute every account (the periodic job and ``qunzu credit recompute``), acting as
+    the system; the run is audited with the number of accounts.
 
     Storage does it set-based; the rules are the same as ``recompute_account``'s
     (tests hold the two paths to the same results).
     """
     now = ctx.clock.now()
     async with transaction(ctx) as uow:
-        return await uow.credit.recompute_all(now, rulebook_at(ctx, now).credit)
+        count = await uow.credit.recompute_all(now, rulebook_at(ctx, now).credit)
+        await audit.record(ctx, uow, SYSTEM, AuditAction.credit_recompute, "accounts", count=count)
+    return count

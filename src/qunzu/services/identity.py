@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from qunzu.domain.audit import AuditAction, check_not_self
 from qunzu.domain.credit import CreditReason
 from qunzu.domain.errors import Conflict, InvalidInput, NotFound
 from qunzu.domain.identity import IdentityClaim
 from qunzu.domain.models import PlatformRole
-from qunzu.services import audit
-from qunzu.services.actor import Actor, require_platform_role
+from qunzu.services.actor import Actor
+from qunzu.services.audit import privileged
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.ledgers import record_credit
 from qunzu.services.ports import IdentityRecord
@@ -145,20 +146,25 @@ IDENTITY_READERS = (PlatformRole.admin, PlatformRole.senior_reviewer)
 async def do_read_identity(
     ctx: ServiceContext, actor: Actor, account_id: int, reason: str
 ) -> FullIdentity:
-    """Decrypt an identity for a platform officer. Audited in the same transaction."""
-    require_platform_role(actor, *IDENTITY_READERS)
+    """Decrypt another account's identity for a platform officer. Audited in the same
+    transaction."""
     reason = " ".join(reason.split())
-    if len(reason) < 5:
-        raise InvalidInput("reason_required", "State why you need to read this identity.")
-    if "\x00" in reason:
-        raise InvalidInput("invalid_reason", "A reason cannot contain NUL characters.")
-    async with transaction(ctx) as uow:
-        rec = await uow.identities.get(account_id)
+    async with privileged(
+        ctx,
+        actor,
+        IDENTITY_READERS,
+        AuditAction.identity_read,
+        f"account:{account_id}",
+        reason=reason[:500],
+    ) as act:
+        check_not_self(actor.id, account_id)
+        if len(reason) < 5:
+            raise InvalidInput("reason_required", "State why you need to read this identity.")
+        if "\x00" in reason:
+            raise InvalidInput("invalid_reason", "A reason cannot contain NUL characters.")
+        rec = await act.uow.identities.get(account_id)
         if rec is None:
             raise NotFound("identity_not_submitted", "That account has no identity on file.")
-        await audit.record(
-            ctx, uow, actor.id, "identity.read", f"account:{account_id}", reason=reason[:500]
-        )
 
         def unseal(value: str, field: str) -> str:
             return ctx.cipher.decrypt(value, f"identity:{account_id}:{field}")

@@ -187,16 +187,44 @@ class OwnershipOfferRepository(Protocol):
     async def set_state(self, offer_id: int, state: RequestState) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class AuditHead:
+    """The audit chain's end, kept in a row apart from the entries (crypto.audit_chain)."""
+
+    count: int
+    last_id: int
+    last_hash: str
+    seal: str | None  # a MAC over the three, keyed outside the database; None: unsealed
+
+
+class HeadSealer(Protocol):
+    """Given the head an append extends and the new end, the new head's seal (or None)."""
+
+    def __call__(
+        self, previous: AuditHead | None, count: int, last_id: int, last_hash: str
+    ) -> str | None: ...
+
+
 class AuditRepository(Protocol):
     async def append(
         self,
         at: datetime,
-        actor_id: int | None,
+        actor_id: int,
         action: str,
         subject: str,
         detail: dict[str, Any],
-    ) -> AuditRecord: ...
+        seal: HeadSealer,
+    ) -> AuditRecord:
+        """Add an entry after the last one and move the head to it, sealed by ``seal``."""
+        ...
+
     async def scan(self, after_id: int, limit: int) -> list[AuditRecord]: ...
+    async def head(self) -> AuditHead | None: ...
+    async def lock(self) -> None:
+        """Hold off other appends until this transaction ends (``append`` takes it too)."""
+        ...
+
+    async def put_head(self, head: AuditHead) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,13 +15,14 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from qunzu.domain.audit import AuditAction
 from qunzu.domain.errors import InvalidInput
 from qunzu.domain.models import PlatformRole
 from qunzu.domain.reports import OPEN_STATUSES
 from qunzu.domain.sanctions import AppealState
-from qunzu.services import audit
-from qunzu.services.actor import Actor, require_platform_role
-from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.actor import Principal, SystemActor
+from qunzu.services.audit import privileged
+from qunzu.services.context import ServiceContext
 
 EXPORT_FIELDS = (
     "sanction_id", "case_id", "measure", "target", "group_id", "group_number", "account_id",
@@ -39,14 +40,26 @@ def _check_period(start: datetime, end: datetime) -> None:
 
 
 async def regulator_rows(
-    ctx: ServiceContext, start: datetime, end: datetime, actor: Actor | None = None
+    ctx: ServiceContext, start: datetime, end: datetime, actor: Principal
 ) -> list[dict[str, Any]]:
-    """Sanctions (and referrals) begun in [start, end), with their articles and reasons."""
-    if actor is not None:
-        require_platform_role(actor, *RECORDS_ROLES)
-    _check_period(start, end)
-    rows = []
-    async with transaction(ctx) as uow:
+    """Sanctions (and referrals) begun in [start, end), with their articles and reasons.
+    Every export is audited: through the API as the officer, from the command line as
+    the system."""
+    via = "cli" if isinstance(actor, SystemActor) else "api"
+    async with privileged(
+        ctx,
+        actor,
+        RECORDS_ROLES,
+        AuditAction.records_export,
+        "regulator",
+        write=False,
+        start=start.isoformat(),
+        end=end.isoformat(),
+        via=via,
+    ) as act:
+        _check_period(start, end)
+        rows = []
+        uow = act.uow
         for s in await uow.reports.sanctions_between(start, end):
             case = await uow.reports.get_case(s.case_id)
             assert case is not None
@@ -75,18 +88,7 @@ async def regulator_rows(
                     "decided_at": case.decided_at.isoformat() if case.decided_at else None,
                 }
             )
-        # Every export is audited; from the command line the actor is the operator (None).
-        await audit.record(
-            ctx,
-            uow,
-            actor.id if actor is not None else None,
-            "records.export",
-            "regulator",
-            start=start.isoformat(),
-            end=end.isoformat(),
-            rows=len(rows),
-            via="api" if actor is not None else "cli",
-        )
+        act.note(rows=len(rows))
     return rows
 
 
@@ -104,18 +106,25 @@ def render(rows: list[dict[str, Any]], fmt: str) -> str:
 
 
 async def transparency(
-    ctx: ServiceContext, start: datetime, end: datetime, actor: Actor | None = None
+    ctx: ServiceContext, start: datetime, end: datetime, actor: Principal
 ) -> dict[str, Any]:
     """Counts for a period: reports by category and tier, decisions, sanctions, time to
-    decision, deadlines missed, appeals and how many overturned."""
-    if actor is not None:
-        require_platform_role(actor, *RECORDS_ROLES)
-    _check_period(start, end)
+    decision, deadlines missed, appeals and how many overturned. Audited."""
     now = ctx.clock.now()
-    async with transaction(ctx, write=False) as uow:
-        cases = await uow.reports.cases_between(start, end)
-        sanctions = await uow.reports.sanctions_between(start, end)
-        appeals = await uow.reports.appeals_between(start, end)
+    async with privileged(
+        ctx,
+        actor,
+        RECORDS_ROLES,
+        AuditAction.records_transparency,
+        "transparency",
+        write=False,
+        start=start.isoformat(),
+        end=end.isoformat(),
+    ) as act:
+        _check_period(start, end)
+        cases = await act.uow.reports.cases_between(start, end)
+        sanctions = await act.uow.reports.sanctions_between(start, end)
+        appeals = await act.uow.reports.appeals_between(start, end)
     hours = [(c.decided_at - c.created_at).total_seconds() / 3600 for c in cases if c.decided_at]
     missed = sum(
         1

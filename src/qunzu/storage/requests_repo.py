@@ -14,7 +14,7 @@ from qunzu.domain.models import (
     OwnershipOffer,
     RequestState,
 )
-from qunzu.services.ports import AuditRecord
+from qunzu.services.ports import AuditHead, AuditRecord, HeadSealer
 from qunzu.storage import convert
 from qunzu.storage import tables as t
 from qunzu.storage.repositories import _Repo
@@ -182,13 +182,20 @@ class SqlOwnershipOffers(_Repo):
 
 
 class SqlAudit(_Repo):
+    async def lock(self) -> None:
+        if self.c.dialect.name == "postgresql":
+            # One writer at a time extends the chain, or two entries would share a parent.
+            # (SQLite's write transaction already excludes every other writer.)
+            await self.c.execute(text("SELECT pg_advisory_xact_lock(7172017)"))
+
     async def append(
         self,
         at: datetime,
-        actor_id: int | None,
+        actor_id: int,
         action: str,
         subject: str,
         detail: dict[str, Any],
+        seal: HeadSealer,
     ) -> AuditRecord:
         a = t.audit_log
         if at.tzinfo is None:
@@ -196,9 +203,8 @@ class SqlAudit(_Repo):
         # Hash the time as the database will give it back (UTC), or a clock in another
         # zone would make every honest entry look tampered with at verification.
         at = at.astimezone(UTC)
-        if self.c.dialect.name == "postgresql":
-            # One writer at a time extends the chain, or two entries would share a parent.
-            await self.c.execute(text("SELECT pg_advisory_xact_lock(7172017)"))
+        await self.lock()
+        head = await self.head()
         last = (await self.c.execute(select(a.c.hash).order_by(a.c.id.desc()).limit(1))).first()
         prev = last[0] if last else GENESIS
         content = audit_content(at, actor_id, action, subject, detail)
@@ -216,7 +222,10 @@ class SqlAudit(_Repo):
             )
             .returning(a.c.id)
         )
-        return AuditRecord(res.scalar_one(), at, actor_id, action, subject, detail, prev, digest)
+        entry_id = res.scalar_one()
+        count = (head.count if head else 0) + 1
+        await self.put_head(AuditHead(count, entry_id, digest, seal(head, count, entry_id, digest)))
+        return AuditRecord(entry_id, at, actor_id, action, subject, detail, prev, digest)
 
     async def scan(self, after_id: int, limit: int) -> list[AuditRecord]:
         a = t.audit_log
@@ -229,3 +238,20 @@ class SqlAudit(_Repo):
             )
             for r in rows
         ]
+
+    async def head(self) -> AuditHead | None:
+        h = t.audit_head
+        row = (await self.c.execute(select(h).where(h.c.id == 1))).first()
+        return AuditHead(row.entries, row.last_id, row.last_hash, row.seal) if row else None
+
+    async def put_head(self, head: AuditHead) -> None:
+        h = t.audit_head
+        values = {
+            "entries": head.count,
+            "last_id": head.last_id,
+            "last_hash": head.last_hash,
+            "seal": head.seal,
+        }
+        res = await self.c.execute(update(h).where(h.c.id == 1).values(**values))
+        if res.rowcount == 0:  # the row was deleted: put it back, telling what it knows
+            await self.c.execute(h.insert().values(id=1, **values))

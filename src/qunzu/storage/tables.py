@@ -213,6 +213,17 @@ audit_log = Table(
     Column("hash", String(64), nullable=False),
 )
 
+# One row (id 1): the chain's end as the last append left it, sealed (crypto.audit_chain).
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("entries", Id, nullable=False),
+    Column("last_id", Id, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("seal", String(64), nullable=True),
+)
+
 # ---- credit, activity and tiers (rulebook issue; migration 0002) --------------------------
 
 credit_ledger = Table(

@@ -1,34 +1,53 @@
-"""Platform staff endpoints. Every one of them is audited."""
+"""Platform staff endpoints. Every one of them is audited (services.audit.privileged)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from qunzu.api.deps import Ctx, CurrentActor
 from qunzu.api.errors import ERROR_RESPONSES
-from qunzu.api.schemas import AuditVerifyOut, FullIdentityOut, IdentityReadIn
-from qunzu.domain.models import PlatformRole
+from qunzu.api.schemas import (
+    MAX_ID,
+    AuditEntryOut,
+    AuditVerifyOut,
+    FullIdentityOut,
+    IdentityReadIn,
+)
 from qunzu.services import audit, identity
-from qunzu.services.actor import require_platform_role
 
 router = APIRouter(prefix="/v1/platform", tags=["platform"], responses=ERROR_RESPONSES)
 
 
 @router.post("/identity-reads", response_model=FullIdentityOut)
 async def read_identity(body: IdentityReadIn, ctx: Ctx, actor: CurrentActor) -> FullIdentityOut:
-    """Read an account's identity in full. Admins and senior reviewers only; audited."""
+    """Read another account's identity in full. Admins and senior reviewers only; audited."""
     full = await identity.do_read_identity(ctx, actor, body.account_id, body.reason)
     return FullIdentityOut.model_validate(full, from_attributes=True)
 
 
 @router.get("/audit/verify", response_model=AuditVerifyOut)
 async def verify_audit(ctx: Ctx, actor: CurrentActor) -> AuditVerifyOut:
-    """Walk the audit hash chain and name the first broken entry, if any."""
-    require_platform_role(actor, PlatformRole.auditor, PlatformRole.admin)
-    report = await audit.verify_audit_chain(ctx)
+    """Walk the audit hash chain, hold its end against the sealed head, and name the first
+    broken entry, if any. Auditors and admins; the check and its outcome are audited."""
+    report = await audit.verify_audit_chain(ctx, actor)
     return AuditVerifyOut(
         ok=report.ok,
         checked=report.checked,
+        expected=report.expected,
         first_broken_id=report.first_broken_id,
         reason=report.reason,
     )
+
+
+@router.get("/audit", response_model=list[AuditEntryOut])
+async def read_audit(
+    ctx: Ctx,
+    actor: CurrentActor,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditEntryOut]:
+    """Audit entries after id ``after``, oldest first. Auditors and admins; audited."""
+    entries = await audit.list_audit(ctx, actor, after, limit)
+    return [AuditEntryOut.model_validate(e, from_attributes=True) for e in entries]
