@@ -622,11 +622,15 @@ class FakeCredit(_Repo):
     async def active_days_since(self, account_id: int, first_day: str) -> int:
         return sum(1 for a, d in self.s.active_days if a == account_id and d >= first_day)
 
-    async def recompute_all(self, now: datetime, policy: CreditPolicy) -> int:
-        """The per-account rules applied to everyone, as the SQL bulk path does."""
+    async def recompute_batch(
+        self, now: datetime, policy: CreditPolicy, after: int, limit: int
+    ) -> tuple[int, int]:
+        """The per-account rules applied to a batch of accounts, as the SQL bulk path does."""
         s = self._writing()
         first_day = (now - timedelta(days=policy.inputs.active_days_window)).date().isoformat()
-        for account in list(s.accounts.values()):
+        batch = sorted((a for a in s.accounts.values() if a.id > after), key=lambda a: a.id)
+        batch = batch[:limit]
+        for account in batch:
             state = s.credit_states.get(account.id)
             new_age = age_points((now - account.created_at).total_seconds() / 86_400, policy)
             new_act = activity_points(await self.active_days_since(account.id, first_day), policy)
@@ -655,7 +659,7 @@ class FakeCredit(_Repo):
                 new_age,
                 new_act,
             )
-        return len(s.accounts)
+        return len(batch), batch[-1].id if batch else after
 
 
 class FakeActivity(_Repo):

@@ -70,7 +70,9 @@ async def migrate_database(settings: Settings) -> str | None:
     """Apply migrations to the configured database; return the revision now in place."""
     from qunzu.storage.migrate import current_revision
 
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(
+        settings.resolved_database_url, settings.sqlite_mode, settings.sqlite_busy_wait_seconds
+    )
     try:
         await migrate(engine)
         return await current_revision(engine)
@@ -80,7 +82,9 @@ async def migrate_database(settings: Settings) -> str | None:
 
 def build(settings: Settings, clock: Clock | None = None, observer: Observer | None = None) -> App:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(
+        settings.resolved_database_url, settings.sqlite_mode, settings.sqlite_busy_wait_seconds
+    )
     bus = make_bus(settings.bus_url, settings.bus_namespace)
     key = load_or_create_key(settings.identity_key, settings.resolved_identity_key_file)
     verifier = load_object(settings.identity_verifier)()

@@ -26,6 +26,7 @@ STATUS_BY_KIND = {
     "conflict": 409,
     "gone": 410,
     "quota": 429,
+    "unavailable": 503,
 }
 
 TITLES = {
@@ -41,6 +42,7 @@ TITLES = {
     422: "Unprocessable content",
     429: "Too many requests",
     500: "Internal error",
+    503: "Service unavailable",
 }
 
 
@@ -65,7 +67,13 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
         "code": code,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = (
+        {"WWW-Authenticate": "Bearer"}
+        if status == 401
+        else {"Retry-After": "1"}
+        if status == 503
+        else None
+    )
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -124,5 +132,5 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": TITLES[status],
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
-    for status in (400, 401, 403, 404, 409, 410, 413, 422, 429)
+    for status in (400, 401, 403, 404, 409, 410, 413, 422, 429, 503)
 }
