@@ -71,6 +71,8 @@ from qunzu.services.ports import (
     IdentityRecord,
     IdentityRepository,
     InvitationRepository,
+    JobRepository,
+    JobRun,
     JoinRequestRepository,
     MembershipRepository,
     OwnershipOfferRepository,
@@ -125,6 +127,7 @@ class FakeState:
     member_activity: dict[tuple[int, int], datetime] = field(default_factory=dict)
     reports_tables: FakeReportsTables = field(default_factory=FakeReportsTables)
     owner_tables: FakeOwnerTables = field(default_factory=FakeOwnerTables)
+    job_runs: dict[str, JobRun] = field(default_factory=dict)
 
     def snapshot(self) -> FakeState:
         return FakeState(
@@ -731,6 +734,19 @@ class FakeActivity(_Repo):
         return self.s.member_activity.get((group_id, account_id))
 
 
+class FakeJobs(_Repo):
+    """``JobRepository``, mirroring ``storage.jobs_repo.SqlJobs``."""
+
+    async def get(self, name: str) -> JobRun | None:
+        return self.s.job_runs.get(name)
+
+    async def all(self) -> list[JobRun]:
+        return [self.s.job_runs[n] for n in sorted(self.s.job_runs)]
+
+    async def put(self, run: JobRun) -> None:
+        self._writing().job_runs[run.name] = run
+
+
 class FakePosting:
     """``PostingRepository`` composed from the other fakes (the SQL one is one statement)."""
 
@@ -783,6 +799,7 @@ class FakeUnitOfWork:
         self.reports: ReportsRepository = FakeReports(self)
         self.owner: OwnerToolsRepository = FakeOwnerTools(self)
         self.posting: PostingRepository = FakePosting(self)
+        self.jobs: JobRepository = FakeJobs(self)
 
     @property
     def state(self) -> FakeState:

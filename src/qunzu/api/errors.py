@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qunzu.domain.errors import DomainError
+from qunzu.logs import REQUEST_ID_HEADER, current_request_id
 
 log = logging.getLogger("qunzu.api")
 
@@ -117,7 +118,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return problem(500, "internal_error", "Something went wrong on our side.")
+        response = problem(500, "internal_error", "Something went wrong on our side.")
+        # Sent from outside the request-id middleware: name the id here, so the client
+        # can quote what the log line says.
+        request_id = current_request_id()
+        if request_id is not None:
+            response.headers[REQUEST_ID_HEADER] = request_id
+        return response
 
 
 def _jsonable(extra: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,10 @@ from qunzu.crypto.audit_chain import ChainLink, ChainReport, ChainVerifier, audi
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.ports import AuditRecord, UnitOfWork
 
+# The actor of what the server does by itself (its periodic jobs): no account has id 0.
+# ``None`` stays the operator at the command line (records.py).
+SYSTEM_ACTOR_ID = 0
+
 
 async def record(
     ctx: ServiceContext,

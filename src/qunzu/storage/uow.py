@@ -27,6 +27,7 @@ from qunzu.services.ports import (
     GroupRepository,
     IdentityRepository,
     InvitationRepository,
+    JobRepository,
     JoinRequestRepository,
     MembershipRepository,
     OwnershipOfferRepository,
@@ -39,6 +40,7 @@ from qunzu.services.ports import (
 )
 from qunzu.storage.credit_repo import SqlActivity, SqlCredit
 from qunzu.storage.engine import SQLITE_BEGIN_OPTION, is_busy, is_sqlite
+from qunzu.storage.jobs_repo import SqlJobs
 from qunzu.storage.owner_repo import SqlOwnerTools
 from qunzu.storage.posting_repo import SqlPosting
 from qunzu.storage.reports_repo import SqlReports
@@ -108,6 +110,7 @@ class SqlUnitOfWork:
         self.reports: ReportsRepository = SqlReports(c)
         self.owner: OwnerToolsRepository = SqlOwnerTools(c)
         self.posting: PostingRepository = SqlPosting(c)
+        self.jobs: JobRepository = SqlJobs(c)
         return self
 
     async def __aexit__(
