@@ -530,6 +530,10 @@ class QunzuClient:
     async def verify_audit(self) -> dict[str, Any]:
         return await self._json("GET", "/v1/platform/audit/verify")
 
+    async def platform_status(self) -> dict[str, Any]:
+        """What runs on the node that answers (admins and auditors)."""
+        return await self._json("GET", "/v1/platform/status")
+
     async def health(self) -> dict[str, Any]:
         return await self._json("GET", "/healthz")
 
