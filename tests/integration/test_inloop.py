@@ -180,3 +180,14 @@ async def test_a_writer_that_never_gets_the_lock_is_told_the_database_is_busy(
         await new_account(u)
         await u.commit()
     await engine.dispose()
+
+
+def test_the_mode_chooses_the_driver_and_a_url_naming_the_other_is_refused(
+    tmp_path: Path,
+) -> None:
+    assert isinstance(make_engine(f"sqlite:///{tmp_path / 'a.db'}"), InLoopEngine)
+    thread = make_engine(f"sqlite:///{tmp_path / 'b.db'}", "thread")
+    assert not isinstance(thread, InLoopEngine)
+    assert thread.url.drivername == "sqlite+aiosqlite"
+    with pytest.raises(ValueError, match="aiosqlite"):
+        make_engine(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", "on-loop")
