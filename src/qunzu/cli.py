@@ -157,7 +157,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
     data_dir: DataDir = None,
-    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy async URL.")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="sqlite:///path or postgresql+asyncpg://user@host/db")
+    ] = None,
     bus_url: Annotated[str | None, typer.Option(help="memory://, redis://, nats://")] = None,
 ) -> None:
     """Run the API server (migrations are applied on start)."""

@@ -58,6 +58,12 @@ def _add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def _drop_color_message(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    # uvicorn passes a second, ANSI-coloured copy of its message as an "extra".
+    event.pop("color_message", None)
+    return event
+
+
 def configure_logging(
     level: str = "info",
     fmt: Literal["json", "console"] = "json",
@@ -70,6 +76,7 @@ def configure_logging(
         structlog.stdlib.add_logger_name,
         _add_request_id,
         structlog.stdlib.ExtraAdder(),
+        _drop_color_message,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: Any = (
