@@ -1,6 +1,6 @@
 """job runs (the server's periodic jobs)
 
-Revision ID: 0007_job_runs
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02 10:00:00.000000
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_job_runs"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
