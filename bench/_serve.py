@@ -21,7 +21,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--ws", default="auto", help="uvicorn WebSocket implementation")
+    parser.add_argument(
+        "--ws", default=None, help="uvicorn WebSocket implementation (default QUNZU_WS_PROTOCOL)"
+    )
     args = parser.parse_args()
     settings = Settings()
     uvicorn.run(
@@ -31,7 +33,7 @@ def main() -> None:
         workers=1,
         loop="uvloop",
         http="httptools",
-        ws=args.ws,
+        ws=args.ws or settings.ws_protocol,
         ws_max_size=2**20,
         lifespan="on",
         log_level="warning",

@@ -73,6 +73,8 @@ from qunzu.services.ports import (
     IdentityRecord,
     IdentityRepository,
     InvitationRepository,
+    JobRepository,
+    JobRun,
     JoinRequestRepository,
     MembershipRepository,
     OwnershipOfferRepository,
@@ -128,6 +130,7 @@ class FakeState:
     member_activity: dict[tuple[int, int], datetime] = field(default_factory=dict)
     reports_tables: FakeReportsTables = field(default_factory=FakeReportsTables)
     owner_tables: FakeOwnerTables = field(default_factory=FakeOwnerTables)
+    job_runs: dict[str, JobRun] = field(default_factory=dict)
 
     def snapshot(self) -> FakeState:
         return FakeState(
@@ -638,11 +641,15 @@ class FakeCredit(_Repo):
     async def active_days_since(self, account_id: int, first_day: str) -> int:
         return sum(1 for a, d in self.s.active_days if a == account_id and d >= first_day)
 
-    async def recompute_all(self, now: datetime, policy: CreditPolicy) -> int:
-        """The per-account rules applied to everyone, as the SQL bulk path does."""
+    async def recompute_batch(
+        self, now: datetime, policy: CreditPolicy, after: int, limit: int
+    ) -> tuple[int, int]:
+        """The per-account rules applied to a batch of accounts, as the SQL bulk path does."""
         s = self._writing()
         first_day = (now - timedelta(days=policy.inputs.active_days_window)).date().isoformat()
-        for account in list(s.accounts.values()):
+        batch = sorted((a for a in s.accounts.values() if a.id > after), key=lambda a: a.id)
+        batch = batch[:limit]
+        for account in batch:
             state = s.credit_states.get(account.id)
             new_age = age_points((now - account.created_at).total_seconds() / 86_400, policy)
             new_act = activity_points(await self.active_days_since(account.id, first_day), policy)
@@ -671,7 +678,7 @@ class FakeCredit(_Repo):
                 new_age,
                 new_act,
             )
-        return len(s.accounts)
+        return len(batch), batch[-1].id if batch else after
 
 
 class FakeActivity(_Repo):
@@ -743,6 +750,19 @@ class FakeActivity(_Repo):
         return self.s.member_activity.get((group_id, account_id))
 
 
+class FakeJobs(_Repo):
+    """``JobRepository``, mirroring ``storage.jobs_repo.SqlJobs``."""
+
+    async def get(self, name: str) -> JobRun | None:
+        return self.s.job_runs.get(name)
+
+    async def all(self) -> list[JobRun]:
+        return [self.s.job_runs[n] for n in sorted(self.s.job_runs)]
+
+    async def put(self, run: JobRun) -> None:
+        self._writing().job_runs[run.name] = run
+
+
 class FakePosting:
     """``PostingRepository`` composed from the other fakes (the SQL one is one statement)."""
 
@@ -795,6 +815,7 @@ class FakeUnitOfWork:
         self.reports: ReportsRepository = FakeReports(self)
         self.owner: OwnerToolsRepository = FakeOwnerTools(self)
         self.posting: PostingRepository = FakePosting(self)
+        self.jobs: JobRepository = FakeJobs(self)
 
     @property
     def state(self) -> FakeState:

@@ -27,8 +27,9 @@ def free_port() -> int:
 
 
 def test_settings(data_dir: Path, **overrides: object) -> Settings:
-    """Settings for tests: cheap argon2 so logins do not dominate the suite, and the
-    generous test rulebook (pass ``rulebook_files=[]`` for the real default)."""
+    """Settings for tests: cheap argon2 so logins do not dominate the suite, the
+    generous test rulebook (pass ``rulebook_files=[]`` for the real default), and no
+    job schedule (a test about the jobs passes ``jobs=True``)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     values: dict[str, object] = {
         "environment": "test",
@@ -37,6 +38,7 @@ def test_settings(data_dir: Path, **overrides: object) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_kib": 64,
         "argon2_parallelism": 1,
+        "jobs": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -57,6 +59,7 @@ class ServerThread:
             port=self.port,
             log_level="warning",
             lifespan="on",
+            ws=settings.ws_protocol,
             ws_max_size=2**20,
         )
         self.server = uvicorn.Server(config)

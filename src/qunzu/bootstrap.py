@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import os
+import socket
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -15,10 +19,17 @@ from qunzu.config import Settings
 from qunzu.crypto.fields import FieldCipher, load_or_create_key
 from qunzu.domain.clock import Clock, SystemClock
 from qunzu.policy import load_rulebooks
+from qunzu.services import attendance, credit
 from qunzu.services.context import Limits, Observer, ServiceContext
-from qunzu.storage.engine import make_engine
+from qunzu.services.jobs import Job, JobRunner, LocalJobLocks
+from qunzu.services.ports import JobLocks
+from qunzu.storage.engine import describe_storage, is_sqlite, make_engine
+from qunzu.storage.jobs_repo import PgJobLocks
 from qunzu.storage.migrate import migrate
 from qunzu.storage.uow import SqlUnitOfWorkFactory
+
+CREDIT_RECOMPUTE = "credit_recompute"
+UNATTENDED_SWEEP = "unattended_sweep"
 
 
 class Argon2Hasher:
@@ -49,12 +60,42 @@ def load_object(path: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
+async def _credit_recompute(ctx: ServiceContext) -> dict[str, int]:
+    return {"accounts": await credit.recompute_all(ctx)}
+
+
+async def _unattended_sweep(ctx: ServiceContext) -> dict[str, int]:
+    return await attendance.sweep_unattended(ctx)
+
+
+def standard_jobs(settings: Settings) -> list[Job]:
+    """The periodic jobs; one with an interval of 0 hours runs only when asked (CLI)."""
+
+    def every(hours: float) -> timedelta | None:
+        return timedelta(hours=hours) if hours > 0 else None
+
+    return [
+        Job(CREDIT_RECOMPUTE, every(settings.job_credit_recompute_hours), _credit_recompute),
+        Job(UNATTENDED_SWEEP, every(settings.job_unattended_sweep_hours), _unattended_sweep),
+    ]
+
+
+def public_url(url: str) -> str:
+    """A service URL fit for logs: scheme, host, port and path; no credentials."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
+
+
 @dataclass
 class App:
     settings: Settings
     engine: AsyncEngine
     bus: EventBus
     ctx: ServiceContext
+    jobs: JobRunner
+    storage: str  # what runs, in words (describe_storage)
+    node: str
 
     async def start(self) -> None:
         if self.settings.run_migrations:
@@ -62,6 +103,7 @@ class App:
         await self.bus.start()
 
     async def close(self) -> None:
+        await self.jobs.stop()
         await self.bus.close()
         await self.engine.dispose()
 
@@ -70,7 +112,9 @@ async def migrate_database(settings: Settings) -> str | None:
     """Apply migrations to the configured database; return the revision now in place."""
     from qunzu.storage.migrate import current_revision
 
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(
+        settings.resolved_database_url, settings.sqlite_mode, settings.sqlite_busy_wait_seconds
+    )
     try:
         await migrate(engine)
         return await current_revision(engine)
@@ -80,7 +124,10 @@ async def migrate_database(settings: Settings) -> str | None:
 
 def build(settings: Settings, clock: Clock | None = None, observer: Observer | None = None) -> App:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url)
+    url = settings.resolved_database_url
+    engine = make_engine(
+        settings.resolved_database_url, settings.sqlite_mode, settings.sqlite_busy_wait_seconds
+    )
     bus = make_bus(settings.bus_url, settings.bus_namespace)
     key = load_or_create_key(settings.identity_key, settings.resolved_identity_key_file)
     verifier = load_object(settings.identity_verifier)()
@@ -106,4 +153,9 @@ def build(settings: Settings, clock: Clock | None = None, observer: Observer | N
     )
     if observer is not None:
         ctx.observer = observer
-    return App(settings, engine, bus, ctx)
+    node = f"{socket.gethostname()}:{os.getpid()}"
+    # PostgreSQL: one node runs each job. SQLite: one server process is assumed.
+    locks: JobLocks = LocalJobLocks() if is_sqlite(url) else PgJobLocks(engine)
+    jobs = JobRunner(ctx, standard_jobs(settings), locks, node, settings.jobs_check_seconds)
+    storage = describe_storage(url, settings.sqlite_mode)
+    return App(settings, engine, bus, ctx, jobs, storage, node)

@@ -38,14 +38,24 @@ def _with_services(
 ) -> T:
     """Build the app from settings, run one service call, close it; a refusal (a domain
     error) prints its code and exits with ``refused``."""
+    return _with_app(data_dir, lambda qunzu: use(qunzu.ctx), refused)
+
+
+def _with_app(data_dir: Path | None, use: Callable[[Any], Awaitable[T]], refused: int = 2) -> T:
+    """``_with_services`` for commands that need more of the app than its services."""
     from qunzu.bootstrap import build
     from qunzu.domain.errors import DomainError
+    from qunzu.logs import configure_logging
+
+    settings = _settings(data_dir)
+    # A command's output is for people; its log lines only say what went wrong.
+    configure_logging("warning", settings.log_format)
 
     async def run() -> T:
-        qunzu = build(_settings(data_dir))
+        qunzu = build(settings)
         await qunzu.start()
         try:
-            return await use(qunzu.ctx)
+            return await use(qunzu)
         finally:
             await qunzu.close()
 
@@ -120,18 +130,23 @@ def _check_rulebooks(settings: Settings) -> None:
 def _uvicorn_config(settings: Settings, host: str, port: int) -> object:
     import uvicorn
 
+    from qunzu.logs import configure_logging
+
     _check_rulebooks(settings)
     from qunzu.api import create_app
 
+    configure_logging(settings.log_level, settings.log_format)
     return uvicorn.Config(
         create_app(settings),
         host=host,
         port=port,
         log_level=settings.log_level,
+        log_config=None,  # uvicorn's loggers go through ours (qunzu.logs)
         access_log=settings.access_log,
         loop="auto",
         http="auto",
-        ws="auto",
+        # Named, not "auto": direct writes need this implementation (QUNZU_WS_PROTOCOL).
+        ws=settings.ws_protocol,
         lifespan="on",
         proxy_headers=True,
     )
@@ -142,7 +157,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
     data_dir: DataDir = None,
-    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy async URL.")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="sqlite:///path or postgresql+asyncpg://user@host/db")
+    ] = None,
     bus_url: Annotated[str | None, typer.Option(help="memory://, redis://, nats://")] = None,
 ) -> None:
     """Run the API server (migrations are applied on start)."""
@@ -322,15 +339,30 @@ def rulebook_show(
     typer.echo(json.dumps(rulebook_document(book), ensure_ascii=False, indent=2))
 
 
+def _run_job_now(data_dir: Path | None, name: str) -> dict[str, Any]:
+    """Run a periodic job now (short transactions: safe beside a live server); exit 1
+    if another node is running it."""
+    from qunzu.services.jobs import run_now
+
+    async def run(qunzu: Any) -> Any:
+        return await run_now(qunzu.ctx, qunzu.jobs.job(name), qunzu.jobs.locks, qunzu.node)
+
+    done = _with_app(data_dir, run)
+    if done is None:
+        typer.echo(f"{name} is running on another node now; not run again", err=True)
+        raise typer.Exit(1)
+    return dict(done.detail)
+
+
 @credit_app.command("recompute")
 def credit_recompute(data_dir: DataDir = None) -> None:
-    """Recompute every account's score and level (age, activity, fading penalties)."""
+    """Recompute every account's score and level now (the server also runs it daily)."""
     import time
 
-    from qunzu.services.credit import recompute_all
+    from qunzu.bootstrap import CREDIT_RECOMPUTE
 
     started = time.perf_counter()
-    count = _with_services(data_dir, recompute_all)
+    count = _run_job_now(data_dir, CREDIT_RECOMPUTE)["accounts"]
     typer.echo(f"recomputed {count} accounts in {time.perf_counter() - started:.2f}s")
 
 
@@ -379,10 +411,11 @@ def report_transparency(
 
 @groups_app.command("sweep-unattended")
 def groups_sweep_unattended(data_dir: DataDir = None) -> None:
-    """Mark unattended groups, remind owners, turn long-unattended groups read-only (daily)."""
-    from qunzu.services.attendance import sweep_unattended
+    """Mark unattended groups, remind owners, turn long-unattended groups read-only, now
+    (the server also runs it daily)."""
+    from qunzu.bootstrap import UNATTENDED_SWEEP
 
-    moved = _with_services(data_dir, sweep_unattended)
+    moved = _run_job_now(data_dir, UNATTENDED_SWEEP)
     typer.echo(
         f"unattended: {moved['unattended']}, read-only: {moved['read_only']}, "
         f"attended again: {moved['attended']}"

@@ -13,6 +13,12 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+SqliteMode = Literal["on-loop", "thread"]
+WsProtocol = Literal["websockets-sansio", "websockets", "wsproto"]
+
+# The SQLite driver each mode runs; a URL may name it (or name none: ``sqlite:///``).
+SQLITE_DRIVER_OF_MODE = {"on-loop": "pysqlite", "thread": "aiosqlite"}
+
 _PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "development"}
 
 
@@ -23,8 +29,15 @@ class Settings(BaseSettings):
     data_dir: Path = Path("qunzu-data")
     database_url: str | None = Field(
         default=None,
-        description="SQLAlchemy async URL; defaults to SQLite in data_dir.",
+        description="SQLAlchemy URL; defaults to SQLite (sqlite:///) in data_dir.",
     )
+    # How SQLite statements run: "on-loop" (the sync sqlite3 driver on the event loop,
+    # the fast path: storage/inloop.py) or "thread" (aiosqlite: each statement on a
+    # worker thread). PostgreSQL ignores it.
+    sqlite_mode: SqliteMode = "on-loop"
+    # How long a write may wait, without blocking the event loop, for SQLite's write lock
+    # held by another process (a CLI job); past it the request gets 503 database_busy.
+    sqlite_busy_wait_seconds: float = Field(default=10.0, gt=0, le=300)
     bus_url: str = "memory://"
     # Prefix of every bus topic: deployments sharing a Redis or NATS server need their own.
     bus_namespace: str = Field(default="qunzu", pattern=r"^[A-Za-z0-9_-]{1,64}$")
@@ -57,6 +70,9 @@ class Settings(BaseSettings):
     # Live events written straight to each socket (api/ws_fastpath.py). Off: every frame
     # goes through the ASGI send, compressed where the client negotiated deflate.
     ws_direct_writes: bool = True
+    # uvicorn's WebSocket implementation for ``qunzu serve``. Direct writes need
+    # websockets-sansio; with any other every frame takes the ASGI path.
+    ws_protocol: WsProtocol = "websockets-sansio"
 
     # argon2id costs; the defaults follow RFC 9106's second recommended option.
     argon2_time_cost: int = Field(default=3, ge=1)
@@ -65,7 +81,16 @@ class Settings(BaseSettings):
 
     run_migrations: bool = True
     log_level: str = "info"
+    # "json": one JSON object a line (structlog); "console": the same, for people.
+    log_format: Literal["json", "console"] = "json"
     access_log: bool = False
+
+    # The periodic jobs, run by the server itself (services/jobs.py). Intervals in hours;
+    # 0 turns one job off. The scheduler looks for due jobs every ``jobs_check_seconds``.
+    jobs: bool = True
+    job_credit_recompute_hours: float = Field(default=24.0, ge=0)
+    job_unattended_sweep_hours: float = Field(default=24.0, ge=0)
+    jobs_check_seconds: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
@@ -74,11 +99,25 @@ class Settings(BaseSettings):
             raise ValueError("QUNZU_IDENTITY_KEY is a placeholder; set a real key in production.")
         return self
 
+    @model_validator(mode="after")
+    def _sqlite_url_matches_mode(self) -> Settings:
+        # The mode chooses the driver: a URL naming the other one would say one thing
+        # while another runs.
+        scheme = (self.database_url or "").partition("://")[0].lower()
+        backend, _, driver = scheme.partition("+")
+        if backend == "sqlite" and driver and driver != SQLITE_DRIVER_OF_MODE[self.sqlite_mode]:
+            raise ValueError(
+                f"QUNZU_DATABASE_URL names the {driver} driver but QUNZU_SQLITE_MODE is "
+                f"{self.sqlite_mode} (driver {SQLITE_DRIVER_OF_MODE[self.sqlite_mode]}); "
+                "write the URL as sqlite:///path and choose with QUNZU_SQLITE_MODE."
+            )
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'qunzu.db'}"
+        return f"sqlite:///{self.data_dir.resolve() / 'qunzu.db'}"
 
     @property
     def resolved_identity_key_file(self) -> Path:

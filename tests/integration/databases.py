@@ -17,10 +17,18 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from qunzu.storage.engine import make_engine
+
 POSTGRES_ENV = "QUNZU_TEST_POSTGRES_URL"
+
+
+def engine_for(url: str) -> AsyncEngine:
+    """The engine for a test database URL: ``sqlite+aiosqlite://`` stands for SQLite's
+    thread mode (the plain path), ``sqlite://`` for on-loop (the fast path)."""
+    return make_engine(url, "thread" if url.startswith("sqlite+aiosqlite") else "on-loop")
 
 
 def postgres_server_url() -> str | None:

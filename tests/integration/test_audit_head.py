@@ -37,7 +37,7 @@ T0 = datetime(2026, 3, 1, 9, 30, 15, tzinfo=UTC)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database of this test's own: each test is about the whole chain."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}"
+        yield f"sqlite:///{tmp_path / 'audit.db'}"
         return
     with fresh_postgres_database(require_postgres()) as url:
         yield url

@@ -31,7 +31,7 @@ NOW = T0 + timedelta(hours=1)
 
 @pytest.fixture
 async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'fast.db'}")
+    eng = make_engine(f"sqlite:///{tmp_path / 'fast.db'}")
     await migrate(eng)
     yield eng
     await eng.dispose()

@@ -58,9 +58,9 @@ from qunzu.storage.engine import make_engine
 from qunzu.storage.migrate import alembic_config, current_revision, migrate
 from qunzu.storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 from qunzu.verification import FormatCheckVerifier
-from tests.integration.databases import fresh_postgres_database, require_postgres
+from tests.integration.databases import engine_for, fresh_postgres_database, require_postgres
 
-BACKENDS = ["sqlite", "postgresql"]
+BACKENDS = ["sqlite", "sqlite-thread", "postgresql"]
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 _seq = itertools.count(1)
 
@@ -73,6 +73,9 @@ _seq = itertools.count(1)
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database nobody has touched, for tests about the whole schema or the whole chain."""
     if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    if request.param == "sqlite-thread":
         yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
         return
     with fresh_postgres_database(require_postgres()) as url:
@@ -81,7 +84,7 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 @pytest.fixture
 async def empty_engine(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(empty_database_url)
+    eng = engine_for(empty_database_url)
     yield eng
     await eng.dispose()
 
@@ -690,7 +693,8 @@ async def test_bulk_credit_recompute_agrees_with_the_per_account_rules(
     empty_engine: AsyncEngine,
 ) -> None:
     """The set-based recompute is dialect-specific SQL; on each backend, recomputing one
-    account by the Python rules at the same moment must find nothing left to change."""
+    account by the Python rules at the same moment must find nothing left to change,
+    whichever batch the account was recomputed in."""
     await migrate(empty_engine)
     factory = SqlUnitOfWorkFactory(empty_engine)
     ctx = context_for(factory)
@@ -714,9 +718,11 @@ async def test_bulk_credit_recompute_agrees_with_the_per_account_rules(
             await u.credit.mark_active_day(old.id, (now - timedelta(days=back)).date().isoformat())
         await u.commit()
 
-    async with factory() as u:
-        assert await u.credit.recompute_all(now, policy) == 3
-        await u.commit()
+    # In batches of two, one transaction each, as the job runs it.
+    for after, expected in ((0, (2, young.id)), (young.id, (1, mid.id)), (mid.id, (0, mid.id))):
+        async with factory() as u:
+            assert await u.credit.recompute_batch(now, policy, after, 2) == expected
+            await u.commit()
     async with factory(write=False) as u:
         bulk = {a.id: await u.credit.get_state(a.id) for a in (old, young, mid)}
         ledgers = {a.id: await u.credit.entries(a.id) for a in (old, young, mid)}
@@ -739,7 +745,7 @@ async def test_bulk_credit_recompute_agrees_with_the_per_account_rules(
 async def test_nodes_migrating_one_database_at_once_apply_the_schema_once(
     empty_database_url: str,
 ) -> None:
-    engines = [make_engine(empty_database_url) for _ in range(3)]
+    engines = [engine_for(empty_database_url) for _ in range(3)]
     try:
         await asyncio.gather(*(migrate(e) for e in engines))
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -758,7 +764,7 @@ def test_migrations_in_several_threads_at_once_each_complete(tmp_path: Path) -> 
 
     def start_node(path: Path) -> None:
         async def run() -> None:
-            eng = make_engine(f"sqlite+aiosqlite:///{path}")
+            eng = make_engine(f"sqlite:///{path}")
             try:
                 await migrate(eng)
                 assert await current_revision(eng) == head
@@ -786,7 +792,7 @@ async def test_two_processes_writing_one_sqlite_file_wait_for_each_other(tmp_pat
     """Two threads, each with its own event loop and engine, stand for two processes (say
     the server and a `qunzu admin` command): neither shares the other's in-process write
     lock, so SQLite's own lock must order them, and every write must succeed."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
     engine = make_engine(url)
     await migrate(engine)
 

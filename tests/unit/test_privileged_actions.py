@@ -34,9 +34,11 @@ from qunzu.services import (
     audit,
     credit,
     identity,
+    jobs,
     records,
     reports,
     review,
+    status,
 )
 from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext
@@ -234,6 +236,14 @@ async def decide_appeal(ctx: ServiceContext) -> Call:
     return lambda actor: appeals.do_decide_appeal(ctx, actor, appeal.id, overturn=False)
 
 
+async def read_status(ctx: ServiceContext) -> Call:
+    facts = status.RuntimeFacts(
+        "0", "node-a", "sqlite on-loop", "websockets-sansio", True, "memory://", False
+    )
+    runner = jobs.JobRunner(ctx, [], jobs.LocalJobLocks(), "node-a")
+    return lambda actor: status.do_read_status(ctx, actor, facts, runner)
+
+
 @dataclass(frozen=True)
 class Row:
     role: PlatformRole  # a role that may do it
@@ -266,6 +276,9 @@ ROWS: dict[str, Row] = {
     ),
     S + "records.transparency": Row(
         PlatformRole.auditor, AuditAction.records_transparency, transparency
+    ),
+    S + "status.do_read_status": Row(
+        PlatformRole.auditor, AuditAction.platform_status, read_status
     ),
     S + "review.list_queue": Row(
         PlatformRole.reviewer, AuditAction.case_queue, list_queue, audited=False

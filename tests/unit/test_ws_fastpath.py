@@ -17,7 +17,13 @@ from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from qunzu.api.ws_fastpath import FLUSH_BYTES, DirectSocket, encode_text_frame, find_protocol
+from qunzu.api.ws_fastpath import (
+    FLUSH_BYTES,
+    DirectSocket,
+    direct_writes_supported,
+    encode_text_frame,
+    find_protocol,
+)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -195,3 +201,20 @@ def test_direct_writes_need_a_finished_handshake_and_no_extension_but_deflate(
     assert DirectSocket.of(protocol.send) is not None
     protocol.conn.extensions = [SimpleNamespace(name="x-unknown")]  # type: ignore[list-item]
     assert DirectSocket.of(protocol.send) is None
+
+
+def test_direct_writes_need_uvicorns_write_flow_control(
+    protocol: WebSocketsSansIOProtocol,
+) -> None:
+    """Without it (uvicorn before 0.52.1) a paused transport cannot be told: no direct writes."""
+    protocol.transport = FakeTransport()  # type: ignore[assignment]
+    protocol.handshake_complete = True
+    assert DirectSocket.of(protocol.send) is not None
+    del protocol.writable
+    assert DirectSocket.of(protocol.send) is None
+
+
+def test_only_the_sans_io_implementation_supports_direct_writes() -> None:
+    assert direct_writes_supported("websockets-sansio")
+    assert not direct_writes_supported("websockets")
+    assert not direct_writes_supported("wsproto")

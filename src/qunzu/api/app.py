@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
 from qunzu import __version__
 from qunzu.api.errors import Problem, install_error_handlers
 from qunzu.api.metrics import Metrics, MetricsMiddleware
-from qunzu.api.middleware import BodyLimitMiddleware
+from qunzu.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from qunzu.api.realtime import Hub
 from qunzu.api.realtime import router as realtime_router
 from qunzu.api.routers import (
@@ -26,10 +28,27 @@ from qunzu.api.routers import (
     reports,
 )
 from qunzu.api.schemas import HealthOut
-from qunzu.bootstrap import App, build
+from qunzu.api.ws_fastpath import direct_writes_supported
+from qunzu.bootstrap import App, build, public_url
 from qunzu.config import Settings
 from qunzu.domain.clock import Clock
 from qunzu.services import review
+from qunzu.services.status import RuntimeFacts, startup_fields
+
+log = structlog.get_logger("qunzu")
+
+
+def runtime_facts(qunzu: App) -> RuntimeFacts:
+    settings = qunzu.settings
+    return RuntimeFacts(
+        version=__version__,
+        node=qunzu.node,
+        storage=qunzu.storage,
+        websocket_protocol=settings.ws_protocol,
+        direct_writes=settings.ws_direct_writes and direct_writes_supported(settings.ws_protocol),
+        bus=public_url(settings.bus_url),
+        jobs_enabled=settings.jobs,
+    )
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
@@ -40,8 +59,16 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         qunzu: App = build(settings, clock=clock, observer=metrics)
         await qunzu.start()
         app.state.qunzu = qunzu
+        facts = app.state.runtime = runtime_facts(qunzu)
         app.state.hub = Hub(qunzu.bus, metrics)
-        app.state.hub.direct_writes = settings.ws_direct_writes
+        app.state.hub.direct_writes = facts.direct_writes
+        if settings.jobs:
+            qunzu.jobs.start()
+        log.info(
+            "qunzu started",
+            loop=type(asyncio.get_running_loop()).__module__.partition(".")[0],
+            **startup_fields(facts, qunzu.ctx.rulebooks, qunzu.ctx.clock.now()),
+        )
         # Move everything built at start-up out of the cyclic GC's reach: a full collection
         # over it paused the server ~100 ms under load (bench/fanout.py, py-spy).
         gc.collect()
@@ -109,4 +136,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestIdMiddleware)
     return app

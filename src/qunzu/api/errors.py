@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qunzu.domain.errors import DomainError
+from qunzu.logs import REQUEST_ID_HEADER, current_request_id
 
 log = logging.getLogger("qunzu.api")
 
@@ -26,6 +27,7 @@ STATUS_BY_KIND = {
     "conflict": 409,
     "gone": 410,
     "quota": 429,
+    "unavailable": 503,
 }
 
 TITLES = {
@@ -41,6 +43,7 @@ TITLES = {
     422: "Unprocessable content",
     429: "Too many requests",
     500: "Internal error",
+    503: "Service unavailable",
 }
 
 
@@ -65,7 +68,13 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
         "code": code,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = (
+        {"WWW-Authenticate": "Bearer"}
+        if status == 401
+        else {"Retry-After": "1"}
+        if status == 503
+        else None
+    )
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -109,7 +118,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return problem(500, "internal_error", "Something went wrong on our side.")
+        response = problem(500, "internal_error", "Something went wrong on our side.")
+        # Sent from outside the request-id middleware: name the id here, so the client
+        # can quote what the log line says.
+        request_id = current_request_id()
+        if request_id is not None:
+            response.headers[REQUEST_ID_HEADER] = request_id
+        return response
 
 
 def _jsonable(extra: dict[str, Any]) -> dict[str, Any]:
@@ -124,5 +139,5 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": TITLES[status],
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
-    for status in (400, 401, 403, 404, 409, 410, 413, 422, 429)
+    for status in (400, 401, 403, 404, 409, 410, 413, 422, 429, 503)
 }

@@ -1,4 +1,4 @@
-"""Request body limit: refuse oversized bodies with 413 before they are parsed."""
+"""ASGI middleware: the request id, and the body limit (413 before parsing)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,42 @@ import json
 
 from qunzu.api.errors import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 from qunzu.api.metrics import ASGIApp, Message, Receive, Scope, Send
+from qunzu.logs import bind_request_id, request_id_from
+
+_ID_HEADER = b"x-request-id"
+
+
+class RequestIdMiddleware:
+    """Give each request an id (the client's ``X-Request-ID`` when sane), bind it to
+    every log line of the request, and return it in the response's ``X-Request-ID``.
+    A WebSocket's id is bound for the life of the connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        given = None
+        for name, value in scope.get("headers", ()):
+            if name == _ID_HEADER:
+                given = value
+                break
+        request_id = request_id_from(given)
+        bind_request_id(request_id)
+        if kind == "websocket":
+            await self.app(scope, receive, send)
+            return
+        header = (_ID_HEADER, request_id.encode("ascii"))
+
+        async def _send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        await self.app(scope, receive, _send)
 
 
 class _TooLarge(Exception):

@@ -116,6 +116,9 @@ class Hub:
         # switch for operators, and for tests that need compressed frames).
         self.direct_writes = True
         self._unflushed: list[DirectSocket] = []
+        # Streams opened so far with direct writes and without (platform status).
+        self.streams_direct = 0
+        self.streams_asgi = 0
 
     async def attach(self, stream: LiveStream, topic: str) -> None:
         async with self._lock:
@@ -546,6 +549,10 @@ async def events(ws: WebSocket) -> None:
             return
         await ws.accept()
         stream.direct = DirectSocket.of(ws._send)
+        if hub.direct_writes and stream.direct is not None:
+            hub.streams_direct += 1
+        else:
+            hub.streams_asgi += 1
         if metrics:
             metrics.sockets.inc()
         try:

@@ -344,3 +344,33 @@ class AuditEntryOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok"]
     version: str
+
+
+class JobOut(BaseModel):
+    name: str
+    every_hours: float | None = Field(description="None: not scheduled, run only on demand.")
+    next_due_at: datetime | None = Field(
+        description="None: at the scheduler's next check (never run), or never (not scheduled)."
+    )
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    last_outcome: Literal["running", "ok", "failed"] | None
+    last_via: str | None = Field(description="schedule or cli")
+    last_node: str | None
+    last_detail: dict[str, Any] = Field(description="What the run did (counts), or its error.")
+
+
+class PlatformStatusOut(BaseModel):
+    """What runs on the node that answered."""
+
+    version: str
+    node: str
+    storage: str = Field(description="sqlite on-loop, sqlite thread or postgresql (asyncpg).")
+    websocket_protocol: str = Field(description="uvicorn's WebSocket implementation.")
+    direct_writes: bool = Field(description="Live events written straight to sockets.")
+    streams_direct: int = Field(description="Event streams opened with direct writes.")
+    streams_asgi: int = Field(description="Event streams opened on the ASGI path.")
+    bus: str
+    rulebook_version: str
+    jobs_enabled: bool = Field(description="The periodic jobs run on a schedule here.")
+    jobs: list[JobOut]

@@ -30,6 +30,7 @@ flushes the buffer first, so order is kept.
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -61,6 +62,15 @@ _MAX_WRAPPERS = 8
 # Past this much buffered, write at once: memory stays bounded, and the transport's
 # own back-pressure (pause_writing) applies to a burst as it would to single frames.
 FLUSH_BYTES = 64 * 1024
+
+
+# The uvicorn WebSocket implementation direct writes need (``QUNZU_WS_PROTOCOL``).
+DIRECT_WRITES_PROTOCOL = "websockets-sansio"
+
+
+def direct_writes_supported(protocol: str) -> bool:
+    """Whether connections served by uvicorn's ``protocol`` can take direct writes."""
+    return protocol == DIRECT_WRITES_PROTOCOL and WebSocketsSansIOProtocol is not None
 
 
 def encode_text_frame(payload: bytes) -> bytes:
@@ -119,6 +129,10 @@ class DirectSocket:
         """For an accepted connection's ASGI ``send``; None when direct writes are not safe."""
         proto = find_protocol(send)
         if proto is None or not proto.handshake_complete or proto.transport is None:
+            return None
+        # Write flow control (uvicorn >= 0.52.1) tells a paused transport; without it
+        # a slow reader could not be told from a fast one.
+        if not isinstance(getattr(proto, "writable", None), asyncio.Event):
             return None
         # Only permessage-deflate may be in force (see the module doc); any other
         # extension could need to transform every frame.

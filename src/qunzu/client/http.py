@@ -535,6 +535,10 @@ class QunzuClient:
             "GET", "/v1/platform/audit", params={"after": after, "limit": limit}
         )
 
+    async def platform_status(self) -> dict[str, Any]:
+        """What runs on the node that answers (admins and auditors)."""
+        return await self._json("GET", "/v1/platform/status")
+
     async def health(self) -> dict[str, Any]:
         return await self._json("GET", "/healthz")
 

@@ -47,6 +47,9 @@ class AuditAction(StrEnum):
     audit_read = "audit.read"
     audit_verify = "audit.verify"
     audit_seal = "audit.seal"
+    # what runs (services.status, services.jobs)
+    platform_status = "platform.status"
+    job_run = "job.run"
 
 
 def check_not_self(officer_id: int, subject_account_id: int | None) -> None:

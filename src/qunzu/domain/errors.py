@@ -62,3 +62,9 @@ class QuotaExceeded(DomainError):
     """A quota or rate limit refuses the request (429)."""
 
     kind = "quota"
+
+
+class Unavailable(DomainError):
+    """The service cannot answer now but may shortly: a busy database (503)."""
+
+    kind = "unavailable"

@@ -81,15 +81,28 @@ async def do_lock_level(
     return state
 
 
-async def recompute_all(ctx: ServiceContext) -> int:
+# Accounts per transaction of a full recompute: each batch holds SQLite's write lock for
+# a few milliseconds, so a live server beside the job hardly waits (docs/deployment.md).
+RECOMPUTE_BATCH = 500
+
+
+async def recompute_all(ctx: ServiceContext, batch: int = RECOMPUTE_BATCH) -> int:
     """Recompute every account (the periodic job and ``qunzu credit recompute``), acting as
     the system; the run is audited with the number of accounts.
 
-    Storage does it set-based; the rules are the same as ``recompute_account``'s
-    (tests hold the two paths to the same results).
+    Storage does it set-based, one short transaction per batch of accounts, all as of
+    the same moment; the rules are the same as ``recompute_account``'s (tests hold the
+    two paths to the same results).
     """
     now = ctx.clock.now()
-    async with transaction(ctx) as uow:
-        count = await uow.credit.recompute_all(now, rulebook_at(ctx, now).credit)
-        await audit.record(ctx, uow, SYSTEM, AuditAction.credit_recompute, "accounts", count=count)
-    return count
+    policy = rulebook_at(ctx, now).credit
+    total, after = 0, 0
+    while True:
+        async with transaction(ctx) as uow:
+            count, after = await uow.credit.recompute_batch(now, policy, after, batch)
+            total += count
+            if count < batch:
+                await audit.record(
+                    ctx, uow, SYSTEM, AuditAction.credit_recompute, "accounts", count=total
+                )
+                return total

@@ -7,6 +7,7 @@ them with dictionaries for the unit tests of the services.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -272,6 +273,7 @@ class UnitOfWork(Protocol):
     reports: ReportsRepository
     owner: OwnerToolsRepository
     posting: PostingRepository
+    jobs: JobRepository
     events: list[Event]
 
     async def __aenter__(self) -> Self: ...
@@ -283,6 +285,33 @@ class UnitOfWork(Protocol):
     ) -> None: ...
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class JobRun:
+    """A periodic job's last run: ``outcome`` is "running", "ok" or "failed"."""
+
+    name: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    via: str  # "schedule" or "cli"
+    node: str
+    detail: dict[str, Any]
+
+
+class JobRepository(Protocol):
+    async def get(self, name: str) -> JobRun | None: ...
+    async def all(self) -> list[JobRun]: ...
+    async def put(self, run: JobRun) -> None: ...
+
+
+class JobLocks(Protocol):
+    """One runner of a job at a time across nodes (PostgreSQL: an advisory lock)."""
+
+    def hold(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """Try to take the job's lock without waiting; yields whether it was taken."""
+        ...
 
 
 class UnitOfWorkFactory(Protocol):
@@ -305,7 +334,11 @@ class CreditRepository(Protocol):
     async def put_state(self, state: CreditState) -> None: ...
     async def mark_active_day(self, account_id: int, day: str) -> None: ...
     async def active_days_since(self, account_id: int, first_day: str) -> int: ...
-    async def recompute_all(self, now: datetime, policy: CreditPolicy) -> int: ...
+    async def recompute_batch(
+        self, now: datetime, policy: CreditPolicy, after: int, limit: int
+    ) -> tuple[int, int]:
+        """Recompute up to ``limit`` accounts with ids above ``after``: (how many, last id)."""
+        ...
 
 
 class ActivityRepository(Protocol):

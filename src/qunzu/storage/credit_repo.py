@@ -147,8 +147,10 @@ class SqlCredit(_Repo):
         )
         return int(res.scalar_one())
 
-    async def recompute_all(self, now: datetime, policy: CreditPolicy) -> int:
-        return await bulk_recompute(self.c, now, policy)
+    async def recompute_batch(
+        self, now: datetime, policy: CreditPolicy, after: int, limit: int
+    ) -> tuple[int, int]:
+        return await bulk_recompute(self.c, now, policy, after, limit)
 
 
 class SqlActivity(_Repo):
@@ -303,8 +305,13 @@ _levels = Table(
 _SCRATCH = (_derived, _fresh, _levels)
 
 
-async def bulk_recompute(conn: Any, now: datetime, policy: CreditPolicy) -> int:
-    """Recompute every account in a few set-based statements (``qunzu credit recompute``).
+async def bulk_recompute(
+    conn: Any, now: datetime, policy: CreditPolicy, after: int = 0, limit: int = 1000
+) -> tuple[int, int]:
+    """Recompute up to ``limit`` accounts with ids above ``after`` in a few set-based
+    statements; returns how many, and the last id (``qunzu credit recompute`` and the
+    scheduled job call it batch after batch, one short transaction each, so SQLite's
+    write lock is never held long beside a live server).
 
     The same rules as ``services.credit.recompute_account``, expressed in SQL so a
     million accounts take seconds: derived inputs become ledger entries for their
@@ -318,6 +325,16 @@ async def bulk_recompute(conn: Any, now: datetime, policy: CreditPolicy) -> int:
     dialect = conn.dialect.name
     a, ac, days, ledger = t.accounts, t.account_credit, t.account_active_days, t.credit_ledger
     inputs = policy.inputs
+    ids = (
+        await conn.execute(select(a.c.id).where(a.c.id > after).order_by(a.c.id).limit(limit))
+    ).all()
+    if not ids:
+        return 0, after
+    last = int(ids[-1][0])
+
+    def in_batch(column: Any) -> Any:
+        return and_(column > after, column <= last)
+
     for scratch in _SCRATCH:
         await conn.run_sync(scratch.create)
 
@@ -335,7 +352,7 @@ async def bulk_recompute(conn: Any, now: datetime, policy: CreditPolicy) -> int:
     first_day = (now - timedelta(days=inputs.active_days_window)).date().isoformat()
     active = (
         select(days.c.account_id, func.count().label("n"))
-        .where(days.c.day >= first_day)
+        .where(days.c.day >= first_day, in_batch(days.c.account_id))
         .group_by(days.c.account_id)
         .subquery()
     )
@@ -349,11 +366,13 @@ async def bulk_recompute(conn: Any, now: datetime, policy: CreditPolicy) -> int:
                 new_activity,
                 func.coalesce(ac.c.age_points, 0),
                 func.coalesce(ac.c.activity_points, 0),
-            ).select_from(
+            )
+            .select_from(
                 a.outerjoin(ac, ac.c.account_id == a.c.id).outerjoin(
                     active, active.c.account_id == a.c.id
                 )
-            ),
+            )
+            .where(in_batch(a.c.id)),
         )
     )
     await analyze(_derived)
@@ -393,7 +412,7 @@ async def bulk_recompute(conn: Any, now: datetime, policy: CreditPolicy) -> int:
     )
     sums = (
         select(ledger.c.account_id, func.sum(weighted).label("total"))
-        .where(ledger.c.at <= now_param)
+        .where(ledger.c.at <= now_param, in_batch(ledger.c.account_id))
         .group_by(ledger.c.account_id)
         .subquery()
     )
@@ -412,11 +431,13 @@ async def bulk_recompute(conn: Any, now: datetime, policy: CreditPolicy) -> int:
                 ac.c.level,
                 ac.c.locked_level,
                 ac.c.locked_by,
-            ).select_from(
+            )
+            .select_from(
                 a.outerjoin(sums, sums.c.account_id == a.c.id)
                 .outerjoin(ac, ac.c.account_id == a.c.id)
                 .join(_derived, derived.account_id == a.c.id)
-            ),
+            )
+            .where(in_batch(a.c.id)),
         )
     )
     await analyze(_fresh)
@@ -446,7 +467,7 @@ async def bulk_recompute(conn: Any, now: datetime, policy: CreditPolicy) -> int:
     if levels:
         await conn.execute(_levels.insert(), levels)
     lv = _levels.c
-    await conn.execute(ac.delete())
+    await conn.execute(ac.delete().where(in_batch(ac.c.account_id)))
     await conn.execute(
         ac.insert().from_select(
             [
@@ -483,4 +504,4 @@ async def bulk_recompute(conn: Any, now: datetime, policy: CreditPolicy) -> int:
     count = (await conn.execute(select(func.count()).select_from(_fresh))).scalar_one()
     for scratch in reversed(_SCRATCH):
         await conn.run_sync(scratch.drop)
-    return int(count)
+    return int(count), last

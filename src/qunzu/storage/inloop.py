@@ -7,6 +7,12 @@ small indexed statements in tens of microseconds, so running them directly on th
 loop costs less than the hop to avoid blocking it. Writes are serialised by the
 unit of work's lock anyway (SQLite has one writer). PostgreSQL keeps asyncpg.
 
+Another process (a CLI job) may hold SQLite's write lock. SQLite's own busy wait
+would block the loop, so these connections keep it a few milliseconds
+(``engine.LOOP_BUSY_TIMEOUT_MS``) and a transaction that cannot take the write lock
+tries again after an ``asyncio.sleep``, up to the engine's ``busy_wait`` in all;
+then the busy error goes to the caller (the unit of work answers 503).
+
 Only the subset of ``AsyncEngine``/``AsyncConnection`` that qunzu uses is offered:
 ``connect()``, ``begin()``, ``dispose()``, ``url``, ``dialect``, and on connections
 ``execute``, ``exec_driver_sql``, ``execution_options``, ``begin``, ``commit``,
@@ -15,12 +21,15 @@ Only the subset of ``AsyncEngine``/``AsyncConnection`` that qunzu uses is offere
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL, Dialect, Result
+from sqlalchemy.exc import DBAPIError
 
 from qunzu.storage import fastsql
 from qunzu.storage.fastsql import plan_for
@@ -34,6 +43,23 @@ SQLITE_BEGIN_OPTION = "qunzu_sqlite_begin"
 # Connections kept open between units of work, per engine: opening one through the
 # pool (checkout, reset, events) cost about as much as a whole send's statements.
 MAX_IDLE_CONNECTIONS = 8
+
+# Between tries for a busy write lock: short first (the holder is usually a short
+# transaction), doubling up to the cap.
+BUSY_FIRST_DELAY = 0.002
+BUSY_MAX_DELAY = 0.025
+_SQLITE_BUSY = 5
+
+
+def is_busy(error: BaseException) -> bool:
+    """SQLITE_BUSY (any extended code): another connection holds a lock we need."""
+    orig = error.orig if isinstance(error, DBAPIError) else error
+    code = getattr(orig, "sqlite_errorcode", None)
+    return (
+        isinstance(orig, sqlite3.OperationalError)
+        and code is not None
+        and code & 0xFF == (_SQLITE_BUSY)
+    )
 
 
 class InLoopConnection:
@@ -70,7 +96,34 @@ class InLoopConnection:
         return self
 
     async def begin(self) -> None:
-        self.sync_connection.begin()
+        try:
+            self.sync_connection.begin()
+        except DBAPIError as err:
+            if self._engine is None or not is_busy(err):
+                self._reusable = False  # a failed BEGIN leaves SQLAlchemy half-begun
+                raise
+            try:
+                await self._begin_when_free(self._engine.busy_wait)
+            except BaseException:
+                self._reusable = False
+                raise
+
+    async def _begin_when_free(self, busy_wait: float) -> None:
+        """BEGIN IMMEDIATE found the write lock taken: try again, sleeping between tries
+        so the loop serves everyone else meanwhile; past ``busy_wait`` the error goes up."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + busy_wait
+        delay = BUSY_FIRST_DELAY
+        while True:
+            last_try = loop.time() + delay >= deadline
+            await asyncio.sleep(max(0.0, min(delay, deadline - loop.time())))
+            delay = min(delay * 2, BUSY_MAX_DELAY)
+            try:
+                self.sync_connection.begin()
+                return
+            except DBAPIError as err:
+                if last_try or not is_busy(err):
+                    raise
 
     async def commit(self) -> None:
         self.sync_connection.commit()
@@ -118,8 +171,10 @@ class _Connecting:
 
 
 class InLoopEngine:
-    def __init__(self, sync_engine: Engine) -> None:
+    def __init__(self, sync_engine: Engine, busy_wait: float = 10.0) -> None:
         self.sync_engine = sync_engine
+        # Seconds a transaction may wait for another process's write lock.
+        self.busy_wait = busy_wait
         self._idle: list[Connection] = []
 
     def checkout(self) -> InLoopConnection:

@@ -470,3 +470,17 @@ member_bars = Table(
     Column("by", Id, nullable=False),
     Column("at", TS, nullable=False),
 )
+
+# The periodic jobs' last runs (services/jobs.py): when each last started, how it ended,
+# on which node. The scheduler reads it to know what is due, across restarts and nodes.
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("started_at", TS, nullable=False),
+    Column("finished_at", TS, nullable=True),
+    Column("outcome", String(16), nullable=False),
+    Column("via", String(16), nullable=False),
+    Column("node", String(128), nullable=False),
+    Column("detail", JSON, nullable=False),
+)

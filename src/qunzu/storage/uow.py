@@ -3,6 +3,9 @@
 SQLite allows one writer at a time; rather than let concurrent writers collide
 on the file lock, write transactions in one process take an asyncio lock. Read
 transactions do not (WAL lets them run beside the writer).
+
+Another process holding SQLite's lock past the engine's wait (a CLI job in a long
+transaction) is answered with ``Unavailable`` (503 ``database_busy``), not a 500.
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ import asyncio
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from qunzu.domain.errors import Conflict
+from qunzu.domain.errors import Conflict, Unavailable
 from qunzu.domain.events import Event
 from qunzu.services.ports import (
     AccountRepository,
@@ -24,6 +27,7 @@ from qunzu.services.ports import (
     GroupRepository,
     IdentityRepository,
     InvitationRepository,
+    JobRepository,
     JoinRequestRepository,
     MembershipRepository,
     OwnershipOfferRepository,
@@ -35,7 +39,8 @@ from qunzu.services.ports import (
     TokenRepository,
 )
 from qunzu.storage.credit_repo import SqlActivity, SqlCredit
-from qunzu.storage.engine import SQLITE_BEGIN_OPTION, is_sqlite
+from qunzu.storage.engine import SQLITE_BEGIN_OPTION, is_busy, is_sqlite
+from qunzu.storage.jobs_repo import SqlJobs
 from qunzu.storage.owner_repo import SqlOwnerTools
 from qunzu.storage.posting_repo import SqlPosting
 from qunzu.storage.reports_repo import SqlReports
@@ -56,6 +61,12 @@ from qunzu.storage.requests_repo import (
 )
 
 
+def _busy() -> Unavailable:
+    return Unavailable(
+        "database_busy", "The database is busy with another process; try again shortly."
+    )
+
+
 class SqlUnitOfWork:
     def __init__(self, engine: AsyncEngine, write_lock: asyncio.Lock | None, write: bool) -> None:
         self._engine = engine
@@ -73,12 +84,14 @@ class SqlUnitOfWork:
             if self._write and self._conn.dialect.name == "sqlite":
                 await self._conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
             await self._conn.begin()
-        except BaseException:
+        except BaseException as exc:
             if self._conn is not None:
                 await self._conn.close()
                 self._conn = None
             if self._lock is not None:
                 self._lock.release()
+            if isinstance(exc, OperationalError) and is_busy(exc):
+                raise _busy() from exc
             raise
         c = self._conn
         self.accounts: AccountRepository = SqlAccounts(c)
@@ -97,6 +110,7 @@ class SqlUnitOfWork:
         self.reports: ReportsRepository = SqlReports(c)
         self.owner: OwnerToolsRepository = SqlOwnerTools(c)
         self.posting: PostingRepository = SqlPosting(c)
+        self.jobs: JobRepository = SqlJobs(c)
         return self
 
     async def __aexit__(
@@ -118,6 +132,8 @@ class SqlUnitOfWork:
         if isinstance(exc, IntegrityError):
             # A unique constraint caught a race the service's own check could not see.
             raise Conflict("duplicate", "This conflicts with an existing record.") from exc
+        if isinstance(exc, OperationalError) and is_busy(exc):
+            raise _busy() from exc
 
     async def commit(self) -> None:
         assert self._conn is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from qunzu.api.deps import Ctx, CurrentActor
 from qunzu.api.errors import ERROR_RESPONSES
@@ -14,8 +14,10 @@ from qunzu.api.schemas import (
     AuditVerifyOut,
     FullIdentityOut,
     IdentityReadIn,
+    JobOut,
+    PlatformStatusOut,
 )
-from qunzu.services import audit, identity
+from qunzu.services import audit, identity, status
 
 router = APIRouter(prefix="/v1/platform", tags=["platform"], responses=ERROR_RESPONSES)
 
@@ -51,3 +53,38 @@ async def read_audit(
     """Audit entries after id ``after``, oldest first. Auditors and admins; audited."""
     entries = await audit.list_audit(ctx, actor, after, limit)
     return [AuditEntryOut.model_validate(e, from_attributes=True) for e in entries]
+
+
+@router.get("/status", response_model=PlatformStatusOut)
+async def platform_status(request: Request, ctx: Ctx, actor: CurrentActor) -> PlatformStatusOut:
+    """What runs on this node: storage mode, WebSocket implementation and direct writes,
+    bus, rulebook in force, and the periodic jobs' schedule. Admins and auditors; audited."""
+    state = request.app.state
+    seen = await status.do_read_status(ctx, actor, state.runtime, state.qunzu.jobs)
+    facts = seen.runtime
+    return PlatformStatusOut(
+        version=facts.version,
+        node=facts.node,
+        storage=facts.storage,
+        websocket_protocol=facts.websocket_protocol,
+        direct_writes=facts.direct_writes,
+        streams_direct=state.hub.streams_direct,
+        streams_asgi=state.hub.streams_asgi,
+        bus=facts.bus,
+        rulebook_version=seen.rulebook_version,
+        jobs_enabled=facts.jobs_enabled,
+        jobs=[
+            JobOut(
+                name=job.name,
+                every_hours=job.every.total_seconds() / 3600 if job.every else None,
+                next_due_at=job.next_due,
+                last_started_at=job.last.started_at if job.last else None,
+                last_finished_at=job.last.finished_at if job.last else None,
+                last_outcome=job.last.outcome if job.last else None,  # type: ignore[arg-type]
+                last_via=job.last.via if job.last else None,
+                last_node=job.last.node if job.last else None,
+                last_detail=job.last.detail if job.last else {},
+            )
+            for job in seen.jobs
+        ],
+    )
