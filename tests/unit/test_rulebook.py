@@ -38,6 +38,8 @@ def test_default_rulebook_loads_with_five_levels_and_the_closed_sanction_set() -
         "revoke_group_creation",
         "blacklist",
         "refer_to_authority",
+        "reporting_warning",
+        "reporting_suspension",
     }
     assert book.retention.access_log_days >= 180
     assert book.credit.levels[0].can_post is False

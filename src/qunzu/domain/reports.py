@@ -1,9 +1,11 @@
-"""Reports (举报, Art. 12), cases, and the rules for routing, priority and deadlines (P2, P8).
+"""Reports (举报, Art. 12): targets, evidence, and the rules for who may report, routing,
+priority and deadlines (P2, P8).
 
 A report is the only way content reaches the platform (P1, P2). Reports on the
-same target become one case. A case reaches the group's owner first where that
-is right, and the platform queue at once when the matter is severe, the group is
-large or public, or the owner or an admin is the one reported (P8).
+same target become one case (``domain.cases``, its lifecycle). A case reaches the
+group's owner first where that is right, and the platform queue at once when the
+matter is severe, the group is large or public, or the owner or an admin is the one
+reported (P8).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from qunzu.domain.errors import InvalidInput
+from qunzu.domain.duty import DutyEventKind
+from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from qunzu.domain.models import Group, Membership
 from qunzu.domain.rulebook import ReportCategory, Rulebook, Tier
 
 MAX_STATEMENT_CHARS = 1000
@@ -79,33 +83,6 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True)
-class Case:
-    id: int
-    target: Target
-    category: str
-    severity: str
-    tier: str
-    route: Route
-    status: CaseStatus
-    created_at: datetime
-    deadline_at: datetime
-    platform_visible_at: datetime  # when it enters the platform queue
-    conduct_at: datetime  # when the reported conduct happened (P3)
-    priority: float
-    reporters: int
-    claimed_by: int | None = None
-    decision: Decision | None = None
-    decided_by: int | None = None
-    decided_at: datetime | None = None
-    decision_note: str = ""
-    rulebook_version: str = ""
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-
-@dataclass(frozen=True, slots=True)
 class EvidenceItem:
     """A copy of a message, kept even if the original is deleted."""
 
@@ -119,12 +96,13 @@ class EvidenceItem:
 
 @dataclass(frozen=True, slots=True)
 class ReporterRecord:
+    """How a reporter's decided reports went (their warnings and suspensions for misuse
+    are sanctions: ``domain.reporters``)."""
+
     upheld: int = 0
     unfounded: int = 0
     no_violation: int = 0
     recent_unfounded: int = 0
-    reporting_suspended_until: datetime | None = None
-    warned_at: datetime | None = None
 
 
 def check_statement(statement: str) -> str:
@@ -145,6 +123,54 @@ def category_of(book: Rulebook, category_id: str) -> ReportCategory:
             f"Unknown report category {category_id!r}; see GET /v1/rulebook.",
             allowed=", ".join(book.report_categories),
         ) from None
+
+
+def check_may_report_in(
+    group: Group, membership: Membership | None, kind: TargetKind, tier: Tier
+) -> None:
+    """Anyone may report a public group; everything else is for its members. An outsider
+    learns nothing of a hidden group by trying."""
+    if membership is not None and membership.is_active:
+        return
+    if kind is TargetKind.group and tier is Tier.public:
+        return
+    if membership is None and not group.discoverable:
+        raise NotFound("group_not_found", "No such group.")
+    raise Forbidden("not_a_member", "Only members can report what happens in a group.")
+
+
+REPORT_UP = {"platform": DutyEventKind.reported_up, "authorities": DutyEventKind.referred}
+
+
+def check_report_up(escalate_to: str | None, membership: Membership | None) -> DutyEventKind | None:
+    """An owner or admin reports up (P7): to the platform queue at once, or to the
+    authorities through the platform (P4). The duty-of-care ledger records which."""
+    if escalate_to is None:
+        return None
+    if escalate_to not in REPORT_UP:
+        raise InvalidInput("invalid_escalation", "Report up to the platform or the authorities.")
+    if membership is None or not membership.is_manager:
+        raise Forbidden("not_permitted", "Only the owner or an admin reports up.")
+    return REPORT_UP[escalate_to]
+
+
+def check_first_report(previous: Report | None) -> None:
+    """One report per reporter and target: the reporter hears the outcome of the first."""
+    if previous is not None:
+        raise Conflict("duplicate_report", "You already reported this; you will hear the outcome.")
+
+
+def check_extra_messages(extra_seqs: tuple[int, ...]) -> None:
+    if len(extra_seqs) > MAX_EXTRA_MESSAGES:
+        raise InvalidInput(
+            "too_many_messages", f"Attach at most {MAX_EXTRA_MESSAGES} further messages."
+        )
+
+
+def context_start(first_seq: int, joined_seq: int) -> int:
+    """The seq after which the kept context begins: up to ``CONTEXT_WINDOW`` messages
+    before the first reported one, never before the reporter joined."""
+    return max(joined_seq - 1, first_seq - CONTEXT_WINDOW - 1)
 
 
 def route_for(category: ReportCategory, tier: Tier, target_is_manager: bool) -> Route:
