@@ -41,7 +41,7 @@ from qunzu.domain.reports import (
     route_for,
 )
 from qunzu.domain.rulebook import ReportCategory, Rulebook, RulebookSet, Tier
-from qunzu.domain.sanctions import Sanction, SanctionState, check_appeal_allowed
+from qunzu.domain.sanctions import Appeal, Sanction, SanctionState, check_appeal_allowed
 
 MAX_SANCTIONS_PER_DECISION = 8
 MAX_NOTE_CHARS = 2000
@@ -129,6 +129,11 @@ class Case:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def upheld(self) -> bool:
+        """Decided as a violation: the reported account and the managers bear it."""
+        return self.status is CaseStatus.decided and self.decision is Decision.violation
 
     def with_owner(self, now: datetime) -> bool:
         """Still the managers' to handle: routed to them and their window not yet over."""
@@ -359,6 +364,29 @@ class Case:
         event = CaseEvent(CaseEventKind.sanction_lifted, now, detail=str(sanction.id))
         return Transition(self, (event,)), sanction.ended(SanctionState.lifted)
 
+    def decide_appeal(
+        self,
+        appeal: Appeal,
+        sanction: Sanction | None,
+        decider_id: int,
+        overturn: bool,
+        note: str,
+        book: Rulebook,
+        now: datetime,
+    ) -> AppealOutcome:
+        """A senior reviewer other than whoever decided upholds or overturns an appeal.
+        Overturning a sanction's appeal ends the sanction (if it has not ended); overturning
+        a reporter's review reopens the no_violation (if it still stands: several
+        reporters may each have asked)."""
+        original = sanction.decided_by if sanction is not None else self.decided_by
+        decided = appeal.decided(decider_id, original, overturn, note, now)
+        if overturn and sanction is not None:
+            step, ended = self.overturn_sanction(sanction, now)
+            return AppealOutcome(decided, step, ended if ended != sanction else None)
+        if overturn and self.decision is Decision.no_violation:
+            return AppealOutcome(decided, self.overturn(book, now), None)
+        return AppealOutcome(decided, Transition(self, ()), None)
+
     def _require_own(self, sanction: Sanction) -> None:
         if sanction.case_id != self.id:
             raise InvalidInput("wrong_case", "That sanction was not decided in this case.")
@@ -386,10 +414,24 @@ def conduct_rulebook(books: RulebookSet, case: Case) -> Rulebook:
         ) from None
 
 
-def upheld_report_penalty(case: Case, conduct: Rulebook) -> int:
-    """What an upheld report costs the reported account, by the conduct-time version."""
+def upheld_report_penalty(case: Case, conduct: Rulebook) -> tuple[int, int] | None:
+    """What an upheld report costs the reported account, by the conduct-time version:
+    (account, delta), or None when nothing is charged."""
+    if not case.upheld or case.target.account_id is None:
+        return None
     severity = "major" if case.severity == "severe" else "minor"
-    return conduct.credit.inputs.upheld_report_against[severity]
+    return case.target.account_id, conduct.credit.inputs.upheld_report_against[severity]
+
+
+@dataclass(frozen=True, slots=True)
+class AppealOutcome:
+    appeal: Appeal  # as decided
+    step: Transition  # the case afterwards (reopened, or as it was)
+    ended: Sanction | None  # the sanction the appeal ended, if it ended one
+
+    @property
+    def reopened(self) -> bool:
+        return self.step.has(CaseEventKind.reopened)
 
 
 def check_decision(decision: Decision, sanctions: int, manifestly_unfounded: bool) -> None:

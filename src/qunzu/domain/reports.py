@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from qunzu.domain.duty import DutyEventKind
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from qunzu.domain.models import Group, Membership
+from qunzu.domain.models import EntryKind, Group, GroupRole, Membership, TimelineEntry
 from qunzu.domain.rulebook import ReportCategory, Rulebook, Tier
 
 MAX_STATEMENT_CHARS = 1000
@@ -152,6 +152,62 @@ def check_report_up(escalate_to: str | None, membership: Membership | None) -> D
     if membership is None or not membership.is_manager:
         raise Forbidden("not_permitted", "Only the owner or an admin reports up.")
     return REPORT_UP[escalate_to]
+
+
+def reported_seqs(kind: TargetKind, seq: int | None, extra_seqs: tuple[int, ...]) -> list[int]:
+    """The messages a report names: the reported one first, then any attached."""
+    seqs: list[int] = []
+    if kind is TargetKind.message:
+        if seq is None:
+            raise InvalidInput("seq_required", "Name the message by its seq.")
+        seqs.append(seq)
+    seqs.extend(s for s in extra_seqs if s not in seqs)
+    return seqs
+
+
+def reported_message(
+    entry: TimelineEntry | None, seq: int, window: tuple[int, int]
+) -> EvidenceItem:
+    """A message the reporter can see, copied as evidence (it outlives the original)."""
+    visible = entry is not None and window[0] <= seq <= window[1]
+    if entry is None or not visible or entry.kind is not EntryKind.message:
+        raise NotFound("message_not_found", f"No message {seq} that you can see in this group.")
+    return EvidenceItem(entry.seq, entry.sender_id, entry.body, entry.created_at, "message", True)
+
+
+def target_of(
+    kind: TargetKind,
+    group_id: int,
+    reported: list[EvidenceItem],
+    account_id: int | None,
+    is_in_group: bool,
+    now: datetime,
+) -> tuple[Target, datetime]:
+    """The report's target and when the conduct happened (P3): a message at its time; a
+    member or a group at its earliest attached message, or now."""
+    if kind is TargetKind.message:
+        first = reported[0]
+        if first.sender_id is None:
+            raise InvalidInput("not_reportable", "Only messages people sent can be reported.")
+        return Target(kind, group_id, first.seq, first.sender_id), first.created_at
+    conduct_at = min((e.created_at for e in reported), default=now)
+    if kind is TargetKind.member:
+        if account_id is None:
+            raise InvalidInput("account_required", "Name the member by account_id.")
+        if not is_in_group:
+            raise NotFound("member_not_found", "That account is not in this group.")
+        return Target(kind, group_id, None, account_id), conduct_at
+    return Target(TargetKind.group, group_id), conduct_at
+
+
+def is_manager_target(group: Group, target: Target, member: Membership | None) -> bool:
+    """Whether the report is about the group's owner or one of its admins (P8: then it
+    goes to the platform at once)."""
+    if target.kind is TargetKind.group or target.account_id is None:
+        return False
+    if group.owner_id == target.account_id:
+        return True
+    return member is not None and member.is_active and member.role is GroupRole.admin
 
 
 def check_first_report(previous: Report | None) -> None:

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from qunzu.domain.errors import Conflict, Forbidden, Gone, InvalidInput
-from qunzu.domain.rulebook import CreditPolicy, Rulebook, SanctionKind, SanctionTarget
+from qunzu.domain.permissions import PlatformAction, check_platform_may
+from qunzu.domain.rulebook import CreditPolicy, Rulebook, SanctionKind, SanctionTarget, Tier
 
 
 class SanctionState(StrEnum):
@@ -96,6 +97,39 @@ class Sanction:
     def is_active(self) -> bool:
         """Not lifted or overturned (it may still have run its course)."""
         return self.state is SanctionState.active
+
+    @property
+    def on_group(self) -> bool:
+        return self.target is SanctionTarget.group
+
+    @property
+    def costs_credit(self) -> bool:
+        """An account measure takes credit; a group measure or a referral does not."""
+        return self.target is SanctionTarget.account and self.account_id is not None
+
+    @property
+    def lowers_level(self) -> bool:
+        return self.kind == "lower_credit"
+
+    @property
+    def is_misuse_measure(self) -> bool:
+        """A measure against misuse of reporting: its facts name the reports, and the
+        case's messages are not its evidence."""
+        return self.kind in MISUSE_MEASURES
+
+    def affects(self, account_id: int, group_owner_id: int | None) -> bool:
+        """Whom a sanction affects: the account it falls on, or the owner of the group."""
+        if self.target is SanctionTarget.account:
+            return self.account_id == account_id
+        return self.group_id is not None and group_owner_id == account_id
+
+    def acknowledged(self, by_owner: bool, now: datetime) -> Sanction:
+        """The owner acknowledges a warning to the group and undertakes to rectify."""
+        if not by_owner:
+            raise Forbidden("not_permitted", "Only the group's owner acknowledges a warning.")
+        if self.acknowledged_at is not None:
+            raise Conflict("already_acknowledged", "This warning is already acknowledged.")
+        return replace(self, acknowledged_at=now)
 
     @property
     def closes_group(self) -> bool:
@@ -208,6 +242,13 @@ def check_sanction_request(
     return kind
 
 
+def check_measure_allowed(kind: SanctionKind, tier: Tier) -> None:
+    """A group measure only where the platform may act on the group (P1: never in a
+    private space); account measures everywhere."""
+    if kind.target is SanctionTarget.group:
+        check_platform_may(PlatformAction.impose_group_sanction, tier)
+
+
 def impose(
     request: SanctionRequest,
     kind: SanctionKind,
@@ -263,6 +304,13 @@ def end_of(kind: SanctionKind, starts_at: datetime, days: int | None) -> datetim
     if kind.max_days is not None:
         return starts_at + timedelta(days=kind.max_days)
     return None
+
+
+def check_lift_reason(reason: str) -> str:
+    text = reason.strip()
+    if len(text) < 5:
+        raise InvalidInput("reason_required", "State why the sanction is lifted.")
+    return text[:500]
 
 
 def check_appeal_allowed(sanction: Sanction, now: datetime, already_appealed: bool) -> None:

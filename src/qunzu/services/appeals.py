@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 from qunzu.domain.cases import Case
 from qunzu.domain.errors import InvalidInput, NotFound
-from qunzu.domain.rulebook import Article, SanctionTarget
+from qunzu.domain.rulebook import Article
 from qunzu.domain.sanctions import (
-    MISUSE_MEASURES,
     Appeal,
     AppealKind,
     AppealState,
@@ -43,12 +42,8 @@ class StatementOfReasons:
 
 
 async def _affects(uow: UnitOfWork, sanction: Sanction, account_id: int) -> bool:
-    if sanction.target is SanctionTarget.account:
-        return sanction.account_id == account_id
-    if sanction.group_id is None:
-        return False
-    group = await uow.groups.get(sanction.group_id)
-    return group is not None and group.owner_id == account_id
+    group = await uow.groups.get(sanction.group_id) if sanction.group_id is not None else None
+    return sanction.affects(account_id, group.owner_id if group is not None else None)
 
 
 async def statement_of_reasons(
@@ -68,7 +63,7 @@ async def statement_of_reasons(
         # A misuse measure's facts name the reports; the case's messages are not its evidence.
         evidence = (
             []
-            if sanction.kind in MISUSE_MEASURES
+            if sanction.is_misuse_measure
             else [e.seq for e in await uow.reports.evidence(sanction.case_id) if e.reported]
         )
         appeal = await uow.reports.find_appeal(
@@ -194,14 +189,13 @@ async def do_decide_appeal(
         sanction = (
             await uow.reports.get_sanction(appeal.sanction_id) if appeal.sanction_id else None
         )
-        original = sanction.decided_by if sanction else case.decided_by
-        decided = appeal.decided(actor.id, original, overturn, note, now)
-        if overturn and sanction is not None:
-            _, ended = case.overturn_sanction(sanction, now)
-            if ended.state is not sanction.state:
-                await end_sanction(ctx, uow, sanction, ended.state, reverse_credit=True)
-        if overturn and appeal.kind is AppealKind.reporter_review:
-            await _reopen(ctx, uow, case)
+        procedure = ctx.rulebooks.in_force(now)
+        outcome = case.decide_appeal(appeal, sanction, actor.id, overturn, note, procedure, now)
+        if outcome.ended is not None and sanction is not None:
+            await end_sanction(ctx, uow, sanction, outcome.ended.state, reverse_credit=True)
+        if outcome.reopened:
+            await _reopen(uow, outcome.step.case)
+        decided = outcome.appeal
         await uow.reports.update_appeal(
             appeal_id,
             state=decided.state,
@@ -209,30 +203,26 @@ async def do_decide_appeal(
             decided_at=decided.decided_at,
             note=decided.note,
         )
+        outcome_value = decided.state.value
         await audit.record(
             ctx,
             uow,
             actor.id,
             "appeal.decide",
             f"appeal:{appeal_id}",
-            outcome=decided.state.value,
+            outcome=outcome_value,
             note=note[:500],
         )
         notify(
-            uow,
-            appeal.appellant_id,
-            "appeal_decided",
-            appeal_id=appeal_id,
-            outcome=decided.state.value,
+            uow, appeal.appellant_id, "appeal_decided", appeal_id=appeal_id, outcome=outcome_value
         )
     return decided
 
 
-async def _reopen(ctx: ServiceContext, uow: UnitOfWork, case: Case) -> None:
-    """The no_violation no longer stands: the case goes back to the queue, and its reports
+async def _reopen(uow: UnitOfWork, case: Case) -> None:
+    """The no_violation no longer stands: the case is back in the queue, and its reports
     no longer count as manifestly unfounded."""
-    step = case.overturn(ctx.rulebooks.in_force(ctx.clock.now()), ctx.clock.now())
-    await uow.reports.save_case(step.case)
+    await uow.reports.save_case(case)
     await uow.reports.mark_unfounded(
         [r.id for r in await uow.reports.reports_for_case(case)], unfounded=False
     )

@@ -11,13 +11,13 @@ a misuse measure is in force is ``domain.reporters.check_may_report``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from qunzu.domain import permissions as perm
 from qunzu.domain.cases import Case, CaseEventKind, Filing, file_report
 from qunzu.domain.duty import DutyEvent, DutyEventKind
-from qunzu.domain.errors import InvalidInput, NotFound
-from qunzu.domain.models import EntryKind, Group, GroupRole, Membership
+from qunzu.domain.errors import NotFound
+from qunzu.domain.models import Group, Membership
 from qunzu.domain.permissions import visible_window
 from qunzu.domain.quotas import check_quota
 from qunzu.domain.reporters import check_may_report
@@ -34,7 +34,11 @@ from qunzu.domain.reports import (
     check_report_up,
     check_statement,
     context_start,
+    is_manager_target,
+    reported_message,
+    reported_seqs,
     reporter_weight,
+    target_of,
 )
 from qunzu.domain.rulebook import ReportCategory, Rulebook, Tier
 from qunzu.services import enforcement, governance
@@ -139,7 +143,7 @@ async def _check_reporter(
     returns the level."""
     check_may_report(category, await enforcement.in_force(ctx, uow, None, actor.id), actor.id)
     level = await current_level(ctx, uow, actor.id)
-    used = await uow.reports.count_reports_since(actor.id, ctx.clock.now() - timedelta(days=1))
+    used = await uow.reports.count_reports_since(actor.id, ctx.clock.now() - governance.DAY)
     quota = book.credit.level(level).quotas.reports_per_day
     check_quota("reports_per_day", used, quota, level, book.credit)
     return level
@@ -213,51 +217,25 @@ async def _resolve_target(
     extra_seqs: tuple[int, ...],
     now: datetime,
 ) -> tuple[Target, datetime, list[EvidenceItem]]:
-    reported: list[EvidenceItem] = []
-    seqs: list[int] = []
-    if kind is TargetKind.message:
-        if seq is None:
-            raise InvalidInput("seq_required", "Name the message by its seq.")
-        seqs.append(seq)
-    seqs.extend(s for s in extra_seqs if s not in seqs)
-    for s in seqs:
-        entry = await uow.timeline.get(group.id, s)
-        window = visible_window(membership, group) if membership is not None else (1, 0)
-        visible = entry is not None and window[0] <= s <= window[1]
-        if entry is None or not visible or entry.kind is not EntryKind.message:
-            raise NotFound("message_not_found", f"No message {s} that you can see in this group.")
-        reported.append(
-            EvidenceItem(entry.seq, entry.sender_id, entry.body, entry.created_at, "message", True)
-        )
-    if kind is TargetKind.message:
-        first = reported[0]
-        if first.sender_id is None:
-            raise InvalidInput("not_reportable", "Only messages people sent can be reported.")
-        return Target(kind, group.id, seq, first.sender_id), first.created_at, reported
-    if kind is TargetKind.member:
-        if account_id is None:
-            raise InvalidInput("account_required", "Name the member by account_id.")
-        member = await uow.memberships.get(group.id, account_id)
-        if member is None:
-            raise NotFound("member_not_found", "That account is not in this group.")
-        return Target(kind, group.id, None, account_id), _conduct_at(reported, now), reported
-    return Target(TargetKind.group, group.id), _conduct_at(reported, now), reported
-
-
-def _conduct_at(reported: list[EvidenceItem], now: datetime) -> datetime:
-    """A member or group report is judged at its earliest attached message, or now (P3)."""
-    return min((e.created_at for e in reported), default=now)
+    """The target, when the conduct happened, and copies of the messages named."""
+    window = visible_window(membership, group) if membership is not None else (1, 0)
+    reported = [
+        reported_message(await uow.timeline.get(group.id, s), s, window)
+        for s in reported_seqs(kind, seq, extra_seqs)
+    ]
+    named = account_id if kind is TargetKind.member else None
+    is_in_group = named is not None and await uow.memberships.get(group.id, named) is not None
+    target, conduct_at = target_of(kind, group.id, reported, account_id, is_in_group, now)
+    return target, conduct_at, reported
 
 
 async def _is_manager(uow: UnitOfWork, group: Group, target: Target) -> bool:
-    if target.kind is TargetKind.group:
-        return False
-    if target.account_id is None:
-        return False
-    if group.owner_id == target.account_id:
-        return True
-    member = await uow.memberships.get(group.id, target.account_id)
-    return member is not None and member.is_active and member.role is GroupRole.admin
+    member = (
+        await uow.memberships.get(group.id, target.account_id)
+        if target.account_id is not None
+        else None
+    )
+    return is_manager_target(group, target, member)
 
 
 async def _notify_managers(uow: UnitOfWork, group: Group, case: Case) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from qunzu.domain import permissions as perm
 from qunzu.domain.cases import (
     Case,
     Reviewer,
@@ -24,14 +23,16 @@ from qunzu.domain.cases import (
 )
 from qunzu.domain.credit import CreditReason
 from qunzu.domain.duty import Assessment, DutyEvent, DutyEventKind
-from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from qunzu.domain.errors import InvalidInput, NotFound
 from qunzu.domain.models import EntryKind, Group, GroupState
 from qunzu.domain.reporters import UnfoundedReport, misuse_lookback, settle_reporters
 from qunzu.domain.reports import Decision, EvidenceItem, QueueFilter, Report
-from qunzu.domain.rulebook import Rulebook, SanctionTarget, Tier
+from qunzu.domain.rulebook import Rulebook, Tier
 from qunzu.domain.sanctions import (
     Sanction,
     SanctionRequest,
+    check_lift_reason,
+    check_measure_allowed,
     check_sanction_request,
     credit_penalty,
     impose,
@@ -139,17 +140,13 @@ async def do_decide_case(
         imposed = await _impose_all(ctx, uow, step.case, sanctions, targets or [], conduct, actor)
         case = await uow.reports.save_case(step.case)
         automated = await _settle_reporters(ctx, uow, case, manifestly_unfounded, actor.id)
-        if decision is Decision.violation:
+        if case.upheld:
             await duty.credit_managers(ctx, uow, case, conduct)
-            if case.target.account_id is not None:
-                await record_credit(
-                    ctx,
-                    uow,
-                    case.target.account_id,
-                    upheld_report_penalty(case, conduct),
-                    CreditReason.upheld_report_against,
-                    source=f"case:{case_id}",
-                )
+        charge = upheld_report_penalty(case, conduct)
+        if charge is not None:
+            await record_credit(
+                ctx, uow, *charge, CreditReason.upheld_report_against, source=f"case:{case_id}"
+            )
         await audit.record(
             ctx,
             uow,
@@ -185,8 +182,7 @@ async def _impose_all(
             group.owner_id, named, member is not None and member.is_manager
         )
         kind = check_sanction_request(request, conduct, True, account_id is not None)
-        if kind.target is SanctionTarget.group:
-            perm.check_platform_may(perm.PlatformAction.impose_group_sanction, Tier(case.tier))
+        check_measure_allowed(kind, Tier(case.tier))
         procedure = ctx.rulebooks.in_force(ctx.clock.now())
         sanction = await uow.reports.add_sanction(
             impose(
@@ -215,11 +211,11 @@ async def _carry_out(
 ) -> Sanction:
     """A sanction's effects: on the group (state, timeline, managers' notice), or on the
     account (its credit penalty); and a statement of reasons to whoever it affects."""
-    if sanction.target is SanctionTarget.group:
+    if sanction.on_group:
         affected = await _on_group(ctx, uow, case, group, sanction)
     else:
         affected = [sanction.account_id] if sanction.account_id is not None else []
-        if sanction.account_id is not None and sanction.target is SanctionTarget.account:
+        if sanction.costs_credit and sanction.account_id is not None:
             delta = await _penalty(ctx, uow, sanction, conduct)
             await record_credit(
                 ctx,
@@ -243,7 +239,7 @@ async def _penalty(
     """The conduct-time penalty; "lower credit level" as much more as it takes to pass
     the demotion line of the level the account holds now."""
     penalty = credit_penalty(sanction.kind, conduct.credit)
-    if sanction.kind != "lower_credit" or sanction.account_id is None:
+    if not sanction.lowers_level or sanction.account_id is None:
         return penalty
     state = await recompute_account(ctx, uow, sanction.account_id)
     scale = ctx.rulebooks.in_force(ctx.clock.now()).credit
@@ -344,8 +340,7 @@ async def do_lift_sanction(
     ctx: ServiceContext, actor: Actor, sanction_id: int, reason: str
 ) -> Sanction:
     require_platform_role(actor, *SENIORS)
-    if len(reason.strip()) < 5:
-        raise InvalidInput("reason_required", "State why the sanction is lifted.")
+    reason = check_lift_reason(reason)
     async with transaction(ctx) as uow:
         sanction = await uow.reports.get_sanction(sanction_id)
         if sanction is None:
@@ -359,7 +354,7 @@ async def do_lift_sanction(
             actor.id,
             "sanction.lift",
             f"sanction:{sanction_id}",
-            reason=reason.strip()[:500],
+            reason=reason,
         )
     return lifted
 
@@ -371,11 +366,9 @@ async def do_acknowledge_warning(ctx: ServiceContext, actor: Actor, sanction_id:
         if sanction is None or not sanction.warns_managers or sanction.group_id is None:
             raise NotFound("sanction_not_found", "No such warning.")
         group = await uow.groups.get(sanction.group_id)
-        if group is None or group.owner_id != actor.id:
-            raise Forbidden("not_permitted", "Only the group's owner acknowledges a warning.")
-        if sanction.acknowledged_at is not None:
-            raise Conflict("already_acknowledged", "This warning is already acknowledged.")
-        await uow.reports.update_sanction(sanction_id, acknowledged_at=ctx.clock.now())
+        by_owner = group is not None and group.owner_id == actor.id
+        acknowledged = sanction.acknowledged(by_owner, ctx.clock.now())
+        await uow.reports.update_sanction(sanction_id, acknowledged_at=acknowledged.acknowledged_at)
         # Members see the banner come down: the owner has undertaken to rectify.
         await append_entry(
             ctx,
@@ -385,4 +378,4 @@ async def do_acknowledge_warning(ctx: ServiceContext, actor: Actor, sanction_id:
             actor.id,
             data={"sanction_id": sanction_id},
         )
-    return replace(sanction, acknowledged_at=ctx.clock.now())
+    return acknowledged
