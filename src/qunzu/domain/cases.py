@@ -4,14 +4,20 @@ Reports on one target make one case. The case reaches the group's owner first wh
 is right, and the platform queue at once when the matter is severe, the group large or
 public, the owner or an admin is the one reported, or a manager reports it up (P8)::
 
-    file ──▶ open (route owner) ──owner acts on the target in time──▶ handled_by_owner
-               │ window passes, or a severe report joins
-               ▼
-             open (platform) ──claim──▶ claimed ──decide──▶ decided
-               │  ╲__escalate__▶ escalated ──claim/decide (senior)──▶ decided
-               ▼                                                       │
-                                  a reporter's review of no_violation overturned
-                                  ──▶ escalated (fresh deadline)
+    transition         from                                    to
+    file               (none)                                  open, with the owner or platform
+    join               open, claimed, escalated                the same, one more reporter
+    route_to_platform  open, with the owner                    open, with the platform
+    handle_by_owner    open, with the owner within its window  handled_by_owner
+    claim              open, claimed, escalated (platform's)   claimed (escalated stays)
+    escalate           open, claimed (platform's)              escalated
+    decide             open, claimed, escalated (platform's)   decided
+    request_review     decided no_violation                    the same
+    overturn           decided no_violation                    escalated, fresh deadline
+    appeal, lift,      any, for a sanction of this case        the same (the sanction ends)
+    overturn_sanction
+
+Seniors alone claim and decide an escalated case; a claimed case is its claimant's.
 
 Every transition is a method that takes ``now`` and the rulebook values it needs,
 refuses an illegal move with a domain error carrying a stable code, and returns the new
