@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from qunzu.domain.errors import Forbidden
+from qunzu.domain.errors import Forbidden, InvalidInput
 from qunzu.domain.reporters import (
     UnfoundedReport,
     check_may_report,
@@ -25,7 +25,9 @@ from qunzu.domain.sanctions import (
     REPORTING_SUSPENSION,
     REPORTING_WARNING,
     Sanction,
+    SanctionRequest,
     SanctionState,
+    check_sanction_request,
 )
 from qunzu.policy import default_rulebook_text, parse_rulebook
 from tests.rulebooks import consequences_version_text
@@ -208,6 +210,14 @@ def test_the_facts_stay_within_two_thousand_characters_for_a_serial_reporter() -
     found = measure_now(unfounded(400), [])
     assert found is not None and len(found.facts) <= 2000
     assert "and 390 earlier" in found.facts
+
+
+@pytest.mark.parametrize("kind", [REPORTING_WARNING, REPORTING_SUSPENSION])
+def test_a_reviewer_cannot_impose_a_reporting_measure_in_a_decision(kind: str) -> None:
+    request = SanctionRequest(kind, "art-12", "Reported harmless messages again and again.")
+    with pytest.raises(InvalidInput) as caught:
+        check_sanction_request(request, V1, True, True)
+    assert caught.value.code == "automatic_measure"
 
 
 # ---- reporting while suspended -------------------------------------------------------------

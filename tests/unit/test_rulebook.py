@@ -78,6 +78,20 @@ def test_sanction_outside_the_catalogue_is_refused() -> None:
     assert any("public_shaming" in p and "sanctions[" in p for p in error.problems)
 
 
+def test_a_catalogue_without_a_reporting_measure_is_refused() -> None:
+    block = '[[sanctions]]\nid = "reporting_warning"'
+    error = refusal(edited(block, '[[sanctions]]\nid = "blacklist_twin"'))
+    assert any("'reporting_warning' is missing" in p for p in error.problems), error.problems
+
+
+def test_a_reporting_measure_with_its_own_length_is_refused() -> None:
+    block = 'id = "reporting_suspension"'
+    error = refusal(edited(block, block + "\nmax_days = 7"))
+    assert any(
+        "reporting_suspension takes its length from [reporting]" in p for p in error.problems
+    )
+
+
 def test_effective_date_without_offset_is_refused() -> None:
     error = refusal(edited("2017-10-08T00:00:00+08:00", "2017-10-08T00:00:00"))
     assert any(p.startswith("rulebook.effective_from") for p in error.problems)
