@@ -219,9 +219,8 @@ def generation_sql(sh: Shape, d: Dialect, lo: int | None = None, hi: int | None 
     # Most reporters have a record from earlier decisions.
     rh = _h("id", 48271, 11)
     out["reporter_stats"] = f"""
-        INSERT INTO reporter_stats (account_id, upheld, unfounded, no_violation, warned_at,
-                                    suspended_until)
-        SELECT id, {rh} / 10 % 6, 0, {rh} / 60 % 3, NULL, NULL
+        INSERT INTO reporter_stats (account_id, upheld, unfounded, no_violation)
+        SELECT id, {rh} / 10 % 6, 0, {rh} / 60 % 3
         FROM accounts WHERE {rh} % 10 < 8"""
 
     cg, fg = d.series("sg", "g", 1, sh.groups)

@@ -6,11 +6,17 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from qunzu.client import QunzuClient
 from qunzu.domain.clock import FrozenClock
 from tests.factories import make_user
 from tests.server import ServerThread, test_settings
+
+# Property tests judge results, not speed: on a loaded 2-core machine one example can take
+# longer than Hypothesis's default 200 ms deadline, and speed belongs to bench/.
+settings.register_profile("qunzu", deadline=None)
+settings.load_profile("qunzu")
 
 
 @pytest.fixture(scope="module")

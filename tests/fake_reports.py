@@ -6,9 +6,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from qunzu.domain.cases import Case
+from qunzu.domain.reporters import UnfoundedReport
 from qunzu.domain.reports import (
     OPEN_STATUSES,
-    Case,
     EvidenceItem,
     QueueFilter,
     Report,
@@ -16,7 +17,14 @@ from qunzu.domain.reports import (
     Route,
 )
 from qunzu.domain.rulebook import SanctionTarget
-from qunzu.domain.sanctions import Appeal, AppealKind, AppealState, Sanction, SanctionState
+from qunzu.domain.sanctions import (
+    MISUSE_MEASURES,
+    Appeal,
+    AppealKind,
+    AppealState,
+    Sanction,
+    SanctionState,
+)
 
 
 class FakeReportsTables:
@@ -61,17 +69,16 @@ class FakeReports:
             None,
         )
 
-    async def add_case(self, case: Case) -> Case:
-        case = replace(case, id=self._id("cases"))
+    async def save_case(self, case: Case) -> Case:
+        if case.id == 0:
+            case = replace(case, id=self._id("cases"))
+        elif case.id not in self.t.cases:
+            raise KeyError(f"no case {case.id} to save")
         self._w().cases[case.id] = case
         return case
 
     async def get_case(self, case_id: int) -> Case | None:
         return self.t.cases.get(case_id)
-
-    async def update_case(self, case_id: int, **fields: Any) -> None:
-        w = self._w()
-        w.cases[case_id] = replace(w.cases[case_id], **fields)
 
     async def queue(self, now: datetime, flt: QueueFilter, limit: int, offset: int) -> list[Case]:
         rows = [
@@ -163,10 +170,22 @@ class FakeReports:
             if r.reporter_id == reporter_id and r.created_at >= since and r.manifestly_unfounded
         )
 
-    async def mark_unfounded(self, report_ids: list[int]) -> None:
+    async def mark_unfounded(self, report_ids: list[int], unfounded: bool = True) -> None:
         w = self._w()
         for rid in report_ids:
-            w.reports[rid] = replace(w.reports[rid], manifestly_unfounded=True)
+            w.reports[rid] = replace(w.reports[rid], manifestly_unfounded=unfounded)
+
+    async def unfounded_reports_since(
+        self, reporter_ids: list[int], since: datetime
+    ) -> dict[int, list[UnfoundedReport]]:
+        out: dict[int, list[UnfoundedReport]] = {}
+        for r in sorted(self.t.reports.values(), key=lambda r: (r.created_at, r.id)):
+            if r.reporter_id in reporter_ids and r.created_at >= since and r.manifestly_unfounded:
+                decided_at = self.t.cases[r.case_id].decided_at
+                out.setdefault(r.reporter_id, []).append(
+                    UnfoundedReport(r.id, r.case_id, r.created_at, decided_at)
+                )
+        return out
 
     async def add_evidence(self, case_id: int, items: list[EvidenceItem]) -> None:
         w = self._w()
@@ -228,6 +247,13 @@ class FakeReports:
             (s for s in self.t.sanctions.values() if start <= s.starts_at < end), key=lambda s: s.id
         )
 
+    async def misuse_measures(self, account_ids: list[int]) -> dict[int, list[Sanction]]:
+        out: dict[int, list[Sanction]] = {}
+        for s in sorted(self.t.sanctions.values(), key=lambda s: s.id):
+            if s.account_id in account_ids and s.kind in MISUSE_MEASURES:
+                out.setdefault(s.account_id, []).append(s)
+        return out
+
     async def add_appeal(self, a: Appeal) -> Appeal:
         a = replace(a, id=self._id("appeals"))
         self._w().appeals[a.id] = a
@@ -274,19 +300,6 @@ class FakeReports:
 
     async def put_reporter_records(self, records: dict[int, ReporterRecord]) -> None:
         self._w().reporters.update(records)
-
-    async def count_unfounded_since_many(
-        self, reporter_ids: list[int], since: datetime
-    ) -> dict[int, int]:
-        out = {}
-        for rid in reporter_ids:
-            n = await self.count_unfounded_since(rid, since)
-            if n:
-                out[rid] = n
-        return out
-
-    async def put_reporter_record(self, account_id: int, record: ReporterRecord) -> None:
-        self._w().reporters[account_id] = record
 
 
 __all__ = ["FakeReports", "FakeReportsTables", "SanctionState"]

@@ -44,3 +44,41 @@ def write_generous_rulebook(directory: Path) -> Path:
     path = directory / "generous-test.toml"
     path.write_text(generous_rulebook_text(), encoding="utf-8")
     return path
+
+
+# Every number a decision's consequences read, changed: the later version of the P3 tests.
+_CONSEQUENCES = (
+    ('version = "2017.1"', 'version = "2026.1"'),
+    ("appeal_window_days = 180", "appeal_window_days = 200"),
+    ("owner_response_hours = 24", "owner_response_hours = 12"),
+    ("report_upheld = 5", "report_upheld = 9"),
+    ("report_unfounded = -10", "report_unfounded = -30"),
+    ("owner_acted_in_time = 10", "owner_acted_in_time = 20"),
+    ("owner_liable = -100", "owner_liable = -300"),
+    (
+        "sanction_penalty = { minor = -30, major = -80, severe = -200 }",
+        "sanction_penalty = { minor = -60, major = -160, severe = -400 }",
+    ),
+    (
+        "upheld_report_against = { minor = -20, major = -60, severe = -150 }",
+        "upheld_report_against = { minor = -40, major = -120, severe = -300 }",
+    ),
+    ('articles = ["art-11"]\nmax_days = 365', 'articles = ["art-11"]\nmax_days = 180'),
+    ("unfounded_window_days = 90", "unfounded_window_days = 60"),
+    ("warning_after = 3", "warning_after = 2"),
+    ("suspension_after = 5", "suspension_after = 3"),
+    ("suspension_days = 14", "suspension_days = 30"),
+)
+
+
+def consequences_version_text(effective_from: str) -> str:
+    """The generous rulebook as version 2026.1, in force from ``effective_from``, with every
+    number a decision's consequences read changed (penalties, credit, the blacklist's
+    length, liability, the misuse thresholds) and a longer appeal window."""
+    text = generous_rulebook_text().replace(
+        "effective_from = 2017-10-08T00:00:00+08:00", f"effective_from = {effective_from}", 1
+    )
+    for old, new in _CONSEQUENCES:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text

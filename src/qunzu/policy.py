@@ -17,11 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from qunzu.domain import rulebook as rb
 from qunzu.domain.owner_tools import AttendancePolicy
+from qunzu.domain.sanctions import MISUSE_MEASURES
 
 KNOWN_SANCTIONS = frozenset(
     {
         "warning", "posting_suspension", "closure", "lower_credit", "suspend_admin_rights",
         "revoke_group_creation", "blacklist", "refer_to_authority",
+        "reporting_warning", "reporting_suspension",
     }
 )  # fmt: skip
 SEVERITIES = ("minor", "major", "severe")
@@ -273,8 +275,28 @@ def _cross_check(m: RulebookM) -> list[str]:
         for art in sanction.articles:
             if art not in known:
                 problems.append(f"sanctions[{i}].articles: unknown article {art!r}")
+    problems.extend(_check_misuse_measures(m.sanctions))
     if m.reporting.warning_after > m.reporting.suspension_after:
         problems.append("reporting.warning_after: must not exceed reporting.suspension_after")
+    return problems
+
+
+def _check_misuse_measures(sanctions: list[SanctionM]) -> list[str]:
+    """The [reporting] rules impose these on reporters; they must be in the catalogue, fall
+    on an account, and take their length from [reporting]."""
+    problems = []
+    by_id = {s.id: (i, s) for i, s in enumerate(sanctions)}
+    for kind in sorted(MISUSE_MEASURES):
+        if kind not in by_id:
+            problems.append(f"sanctions: {kind!r} is missing (the [reporting] rules impose it)")
+            continue
+        i, sanction = by_id[kind]
+        if sanction.target != "account":
+            problems.append(f"sanctions[{i}].target: {kind} falls on an account")
+        if sanction.max_days is not None:
+            problems.append(
+                f"sanctions[{i}].max_days: {kind} takes its length from [reporting]; remove it"
+            )
     return problems
 
 

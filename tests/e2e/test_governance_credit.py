@@ -263,6 +263,8 @@ async def test_rulebook_lists_the_sanction_catalogue_with_targets_and_articles(
         "revoke_group_creation",
         "blacklist",
         "refer_to_authority",
+        "reporting_warning",
+        "reporting_suspension",
     }
     assert sanctions["closure"]["target"] == "group"
     assert sanctions["lower_credit"]["target"] == "account"
@@ -270,6 +272,10 @@ async def test_rulebook_lists_the_sanction_catalogue_with_targets_and_articles(
     assert sanctions["warning"]["title"] == {"zh": "警示整改", "en": "Warning and rectification"}
     assert "art-11" in sanctions["blacklist"]["articles"]
     assert sanctions["suspend_admin_rights"]["max_days"] == 90
+    assert (
+        sanctions["reporting_suspension"]["target"],
+        sanctions["reporting_suspension"]["articles"],
+    ) == ("account", ["art-12"])
     assert sanctions["closure"]["max_days"] is None
 
 

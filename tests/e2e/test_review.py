@@ -10,11 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from qunzu.client import QunzuClient
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.models import PlatformRole
 from tests.e2e.test_reports import People, me, measure, refused, scene
 from tests.factories import add_member, make_group
-from tests.rulebooks import write_generous_rulebook
+from tests.rulebooks import consequences_version_text, write_generous_rulebook
 from tests.server import ServerThread, test_settings
 from tests.unit.test_report_rules import later_version_text
 
@@ -328,5 +329,136 @@ async def test_an_article_not_in_force_when_the_conduct_happened_is_400(
         )
         assert later["sanctions"][0]["rulebook_version"] == "2026.2"
         assert later["sanctions"][0]["article"] == "art-14"
+    finally:
+        await crowd.close()
+
+
+# ---- an owner act handles only what it addresses (issue 16; P7, P8) ----------------------
+
+
+async def test_removing_another_message_does_not_close_a_report_it_left_standing(
+    people: People, clocked_server: ServerThread
+) -> None:
+    """A member reports an insult, another a spam message by the same sender; the owner
+    removes the spam only. The insult's report stays with the owner, then reaches the
+    platform queue; each reporter sees an outcome that is true."""
+    insult = await scene(people, public=False, others=1)
+    second = insult.others[0]
+    spam_seq = (await insult.offender.send(insult.group["id"], "cheap pills here"))["seq"]
+    spam = await second.report(insult.group["id"], "message", "spam", "ads", seq=spam_seq)
+    await insult.owner.remove_message(insult.group["id"], spam_seq, "advertising")
+
+    (theirs,) = await second.my_reports()
+    assert (theirs["status"], theirs["outcome"]) == ("handled_by_owner", "handled_by_owner")
+    assert theirs["outcome_detail"] == "handled by the group's managers: removed the message"
+    (mine,) = await insult.reporter.my_reports()
+    assert (mine["status"], mine["outcome"], mine["outcome_detail"]) == ("open", None, None)
+    entries = (await insult.reporter.history(insult.group["id"], limit=50))["entries"]
+    assert [e["body"] for e in entries if e["seq"] == insult.seq] == ["you are an idiot"]
+    ledger = await insult.owner.duty_ledger(insult.group["id"])
+    removed = [(e["seq"], e["case_id"]) for e in ledger if e["kind"] == "message_removed"]
+    assert removed == [(spam_seq, spam["case_id"])]
+
+    clock_of(clocked_server).advance(timedelta(hours=24))
+    reviewer = await people.staff(PlatformRole.reviewer)
+    queued = [c["id"] for c in await reviewer.cases(limit=200)]
+    assert insult.case_id in queued and spam["case_id"] not in queued
+
+
+# ---- P3: every consequence of a decision by the version in force at the conduct -----------
+
+
+@pytest.fixture(scope="module")
+def consequences_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    """2017.1 (the generous copy), then from NEW_VERSION_FROM 2026.1, which changes every
+    number a decision's consequences read (tests/rulebooks.py)."""
+    data_dir: Path = tmp_path_factory.mktemp("qunzu-consequences")
+    later = data_dir / "2026.1.toml"
+    later.write_text(consequences_version_text(NEW_VERSION_FROM.isoformat()), encoding="utf-8")
+    settings = test_settings(data_dir, rulebook_files=[write_generous_rulebook(data_dir), later])
+    thread = ServerThread(settings, clock=FrozenClock(START)).start()
+    yield thread
+    thread.stop()
+
+
+async def credit_of(client: QunzuClient, reason: str, source: str) -> list[int]:
+    entries = (await client.credit())["entries"]
+    return [e["delta"] for e in entries if e["reason"] == reason and e["source"] == source]
+
+
+async def test_every_consequence_of_a_decision_follows_the_version_in_force_at_the_conduct(
+    consequences_server: ServerThread,
+) -> None:
+    crowd = People(consequences_server)
+    clock = clock_of(consequences_server)
+    clock.set(START + timedelta(days=1))
+    try:
+        owner, offender, reporter = [await crowd.user(p) for p in ("owner", "offender", "rep")]
+        group = await make_group(owner)  # small: the owner is told, and does nothing
+        await add_member(owner, group, offender)
+        await add_member(owner, group, reporter)
+        seq = (await offender.send(group["id"], "you are an idiot"))["seq"]
+        receipt = await reporter.report(group["id"], "message", "insult-defamation", seq=seq)
+        case_id = receipt["case_id"]
+        clock.set(NEW_VERSION_FROM + timedelta(days=1))  # 2026.1 is in force now
+        for client in (owner, offender, reporter):
+            await crowd.relogin(client)
+        score = (await offender.credit())["score"]
+        reviewer = await crowd.staff(PlatformRole.reviewer)
+        decided = await reviewer.decide_case(
+            case_id, "violation", [measure("lower_credit"), measure("blacklist")]
+        )
+        assert decided["case"]["rulebook_version"] == "2017.1"
+        lowered, blacklisted = decided["sanctions"]
+        # lower_credit: 2017.1's major penalty (-80), or as much more as it takes to pass
+        # the demotion line of level 1 (270); 2026.1's -160 would be more than that.
+        assert lowered["credit_delta"] == min(-80, 269 - score) > -160
+        assert blacklisted["credit_delta"] == -200  # 2017.1's severe, not 2026.1's -400
+        starts = datetime.fromisoformat(blacklisted["starts_at"])
+        assert datetime.fromisoformat(blacklisted["ends_at"]) == starts + timedelta(days=365)
+        # The appeal window is procedure: the version in force at the decision (200 days).
+        assert datetime.fromisoformat(blacklisted["appeal_until"]) == starts + timedelta(days=200)
+        source = f"case:{case_id}"
+        assert await credit_of(offender, "upheld_report_against", source) == [-20]
+        assert await credit_of(owner, "owner_liable", source) == [-100]
+        assert await credit_of(reporter, "report_upheld", source) == [5]
+    finally:
+        await crowd.close()
+
+
+async def test_misuse_thresholds_follow_the_version_in_force_when_the_reports_were_filed(
+    consequences_server: ServerThread,
+) -> None:
+    """2017.1 warns after three unfounded reports, 2026.1 after two: reports filed under
+    2017.1 and decided under 2026.1 are counted by 2017.1's rule."""
+    crowd = People(consequences_server)
+    clock = clock_of(consequences_server)
+    clock.set(START + timedelta(days=3))
+    try:
+        owner, early, late = [await crowd.user(p) for p in ("owner", "early", "late")]
+        group = await make_group(owner, join_policy="open", discoverable=True)
+        await add_member(owner, group, early)
+        await add_member(owner, group, late)
+        seqs = [(await owner.send(group["id"], f"harmless {i}"))["seq"] for i in range(5)]
+        filed = [
+            (await early.report(group["id"], "message", "spam", seq=s))["case_id"] for s in seqs[:3]
+        ]
+        clock.set(NEW_VERSION_FROM + timedelta(days=2))
+        for client in (owner, early, late):
+            await crowd.relogin(client)
+        reviewer = await crowd.staff(PlatformRole.reviewer)
+        for case_id in filed[:2]:
+            await reviewer.decide_case(case_id, "no_violation", manifestly_unfounded=True)
+        assert await early.my_sanctions() == []  # two: below 2017.1's three
+        await reviewer.decide_case(filed[2], "no_violation", manifestly_unfounded=True)
+        (warning,) = await early.my_sanctions()
+        assert (warning["kind"], warning["rulebook_version"]) == ("reporting_warning", "2017.1")
+        for s in seqs[3:]:
+            receipt = await late.report(group["id"], "message", "spam", seq=s)
+            await reviewer.decide_case(
+                receipt["case_id"], "no_violation", manifestly_unfounded=True
+            )
+        (theirs,) = await late.my_sanctions()  # two: 2026.1's threshold
+        assert (theirs["kind"], theirs["rulebook_version"]) == ("reporting_warning", "2026.1")
     finally:
         await crowd.close()

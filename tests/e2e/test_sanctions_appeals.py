@@ -5,6 +5,7 @@ A real server with a frozen clock: expiry and appeal windows are tested by movin
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -438,3 +439,91 @@ async def test_a_violation_cannot_be_put_to_review_by_the_reporter(people: Peopl
     await impose(people, s, measure("blacklist", days=3))
     err = await refused(s.reporter.request_review(s.case_id, "more please"))
     assert (err.status, err.code) == (409, "not_reviewable")
+
+
+# ---- measures against misuse of reporting (Art. 12; DSA Art. 23) --------------------------
+
+
+async def serial_reporter(people: People) -> tuple[QunzuClient, QunzuClient, dict[str, Any], int]:
+    """A member whose five reports of harmless messages were decided manifestly
+    unfounded: warned after three, suspended after five (the default rulebook)."""
+    owner, serial = await people.user("owner"), await people.user("serial")
+    group = await make_group(owner, join_policy="open", discoverable=True)
+    await add_member(owner, group, serial)
+    reviewer = await people.staff(PlatformRole.reviewer)
+    seqs = [(await owner.send(group["id"], f"harmless {i}"))["seq"] for i in range(7)]
+    for seq in seqs[:5]:
+        receipt = await serial.report(group["id"], "message", "insult-defamation", seq=seq)
+        await reviewer.decide_case(receipt["case_id"], "no_violation", manifestly_unfounded=True)
+    return owner, serial, group, seqs[5]
+
+
+async def test_the_misuse_warning_and_suspension_are_sanctions_with_a_statement_of_reasons(
+    people: People,
+) -> None:
+    _, serial, _, _ = await serial_reporter(people)
+    mine = {s["kind"]: s for s in await serial.my_sanctions()}
+    assert set(mine) == {"reporting_warning", "reporting_suspension"}
+    for s in mine.values():
+        assert (s["account_id"], s["article"], s["automated"]) == (me(serial), "art-12", True)
+    suspension = mine["reporting_suspension"]
+    starts = datetime.fromisoformat(suspension["starts_at"])
+    assert datetime.fromisoformat(suspension["ends_at"]) - starts == timedelta(days=14)
+    sor = await serial.statement_of_reasons(suspension["id"])
+    assert (sor["measure_en"], sor["article_id"], sor["automated"]) == (
+        "Suspension of reporting",
+        "art-12",
+        True,
+    )
+    assert sor["decided_by_role"].startswith("automated")
+    assert sor["evidence_seqs"] == []
+    facts = sor["sanction"]["facts"]
+    assert facts.startswith("5 of your reports") and facts.count("(case ") == 5
+    assert "a warning after 3" in facts and "suspended for 14 days after 5" in facts
+    assert f"/v1/sanctions/{suspension['id']}/appeal" in sor["how_to_appeal"]
+
+
+async def test_a_suspended_reporter_is_refused_except_for_a_severe_matter(people: People) -> None:
+    owner, serial, group, seq = await serial_reporter(people)
+    err = await refused(serial.report(group["id"], "message", "spam", seq=seq))
+    assert (err.status, err.code) == (403, "reporting_suspended")
+    (suspension,) = [s for s in await serial.my_sanctions() if s["kind"] == "reporting_suspension"]
+    assert err.problem["sanction_id"] == suspension["id"]
+    threat = (await owner.send(group["id"], "I know where you live"))["seq"]
+    receipt = await serial.report(group["id"], "message", "threat-to-life", seq=threat)
+    assert (receipt["route"], receipt["status"]) == ("platform", "open")
+
+
+async def test_overturning_the_reporting_suspension_on_appeal_restores_reporting(
+    people: People,
+) -> None:
+    _, serial, group, seq = await serial_reporter(people)
+    (suspension,) = [s for s in await serial.my_sanctions() if s["kind"] == "reporting_suspension"]
+    appeal = await serial.appeal(suspension["id"], "those messages were insults")
+    senior = await people.staff(PlatformRole.senior_reviewer)
+    decided = await senior.decide_appeal(appeal["id"], overturn=True, note="fair point")
+    assert decided["state"] == "overturned"
+    receipt = await serial.report(group["id"], "message", "spam", seq=seq)
+    assert receipt["status"] == "open"
+    sor = await serial.statement_of_reasons(suspension["id"])
+    assert (sor["sanction"]["state"], sor["in_force"]) == ("overturned", False)
+
+
+async def test_misuse_measures_are_in_the_transparency_report_and_the_regulator_export(
+    people: People, clock: FrozenClock
+) -> None:
+    start = clock.now()
+    _, serial, _, _ = await serial_reporter(people)
+    end = clock.now() + timedelta(seconds=1)
+    auditor = await people.staff(PlatformRole.auditor)
+    report = await auditor.transparency(start.isoformat(), end.isoformat())
+    assert report["sanctions"]["reporting_warning"] >= 1
+    assert report["sanctions"]["reporting_suspension"] >= 1
+    rows = [
+        json.loads(line)
+        for line in (
+            await auditor.export_regulator(start.isoformat(), end.isoformat())
+        ).splitlines()
+    ]
+    theirs = [(r["measure"], r["automated"]) for r in rows if r["account_id"] == me(serial)]
+    assert sorted(theirs) == [("reporting_suspension", True), ("reporting_warning", True)]

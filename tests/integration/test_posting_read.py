@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from qunzu.domain.cases import Case
 from qunzu.domain.credit import CreditState
 from qunzu.domain.models import EntryKind, GroupRole, Membership, MembershipState, TimelineEntry
 from qunzu.domain.owner_tools import GroupControls
-from qunzu.domain.reports import Case, CaseStatus, Route, Target, TargetKind
+from qunzu.domain.reports import CaseStatus, Route, Target, TargetKind
 from qunzu.domain.rulebook import SanctionTarget
 from qunzu.domain.sanctions import Sanction, SanctionState
 from qunzu.storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
@@ -19,7 +20,7 @@ NOW = T0 + timedelta(hours=1)
 
 
 async def _case(u: SqlUnitOfWork, group_id: int) -> Case:
-    return await u.reports.add_case(
+    return await u.reports.save_case(
         Case(
             id=0,
             target=Target(TargetKind.group, group_id),

@@ -38,6 +38,8 @@ def test_default_rulebook_loads_with_five_levels_and_the_closed_sanction_set() -
         "revoke_group_creation",
         "blacklist",
         "refer_to_authority",
+        "reporting_warning",
+        "reporting_suspension",
     }
     assert book.retention.access_log_days >= 180
     assert book.credit.levels[0].can_post is False
@@ -74,6 +76,20 @@ def test_negative_quota_is_refused_with_its_key() -> None:
 def test_sanction_outside_the_catalogue_is_refused() -> None:
     error = refusal(edited('id = "blacklist"', 'id = "public_shaming"'))
     assert any("public_shaming" in p and "sanctions[" in p for p in error.problems)
+
+
+def test_a_catalogue_without_a_reporting_measure_is_refused() -> None:
+    block = '[[sanctions]]\nid = "reporting_warning"'
+    error = refusal(edited(block, '[[sanctions]]\nid = "blacklist_twin"'))
+    assert any("'reporting_warning' is missing" in p for p in error.problems), error.problems
+
+
+def test_a_reporting_measure_with_its_own_length_is_refused() -> None:
+    block = 'id = "reporting_suspension"'
+    error = refusal(edited(block, block + "\nmax_days = 7"))
+    assert any(
+        "reporting_suspension takes its length from [reporting]" in p for p in error.problems
+    )
 
 
 def test_effective_date_without_offset_is_refused() -> None:

@@ -85,6 +85,8 @@ class ReceiptOut(BaseModel):
     created_at: datetime
     status: str
     outcome: str | None
+    # For handled_by_owner: how the group's managers dealt with what you reported.
+    outcome_detail: str | None = None
     route: str
 
     @classmethod
@@ -97,6 +99,7 @@ class ReceiptOut(BaseModel):
             created_at=r.created_at,
             status=c.status.value,
             outcome=c.decision.value if c.decision else (c.status.value if handled else None),
+            outcome_detail=c.decision_note if handled else None,
             route=c.route.value,
         )
 

@@ -10,7 +10,8 @@ response window, and it lists its evidence as a timeline:
 - ``exempt_no_notice``: no report or warning reached them and no read cursor shows
   they saw it;
 - ``exempt_acted``: an adequate action (remove the message, mute or remove the
-  sender, report up) within the window after notice;
+  sender, mute the whole group for a report of the group, report up) within the
+  window after notice;
 - ``pending``: notice came, the window is still open;
 - ``liable_inaction``: notice at t1 and no adequate action by t1 + window
   (as in the Guangzhou Internet Court's 2021 residents'-group case).
@@ -23,6 +24,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from qunzu.domain.credit import CreditReason
+from qunzu.domain.rulebook import CreditInputs
+
 
 class DutyEventKind(StrEnum):
     rules_published = "rules_published"
@@ -32,6 +36,7 @@ class DutyEventKind(StrEnum):
     message_removed = "message_removed"
     member_muted = "member_muted"
     member_removed = "member_removed"
+    group_muted = "group_muted"  # mute all (全员禁言) switched on
     reported_up = "reported_up"  # to the platform
     referred = "referred"  # to the authorities
     posted = "posted"
@@ -43,6 +48,7 @@ ADEQUATE_ACTIONS = frozenset(
         DutyEventKind.message_removed,
         DutyEventKind.member_muted,
         DutyEventKind.member_removed,
+        DutyEventKind.group_muted,
         DutyEventKind.reported_up,
         DutyEventKind.referred,
     }
@@ -197,3 +203,14 @@ def acted_in_time(a: Assessment) -> bool:
         e for e in a.timeline if e.kind in (DutyEventKind.reported_up, DutyEventKind.referred)
     ]
     return a.deadline is None or any(e.at <= a.deadline for e in reports)
+
+
+def manager_credit(a: Assessment, inputs: CreditInputs) -> tuple[int, CreditReason] | None:
+    """The credit an upheld violation brings a manager: ``owner_acted_in_time`` for acting
+    in time, ``owner_liable`` for inaction or participation, nothing otherwise. The caller
+    passes the inputs of the version in force when the conduct happened (P3)."""
+    if acted_in_time(a):
+        return inputs.owner_acted_in_time, CreditReason.owner_acted_in_time
+    if a.standing in (Standing.liable_inaction, Standing.liable_participation):
+        return inputs.owner_liable, CreditReason.owner_liable
+    return None

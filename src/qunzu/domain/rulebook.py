@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from qunzu.domain.errors import InvalidInput, NotFound
@@ -158,6 +158,10 @@ class ReportingPolicy:
     warning_after: int = 3
     suspension_after: int = 5
     suspension_days: int = 14
+
+    def since(self, now: datetime) -> datetime:
+        """Where the window of unfounded reports that count against a reporter begins."""
+        return now - timedelta(days=self.unfounded_window_days)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,14 @@ contributed, start, end, and how to appeal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from qunzu.domain.errors import Conflict, Forbidden, Gone, InvalidInput
-from qunzu.domain.rulebook import Rulebook, SanctionKind, SanctionTarget
+from qunzu.domain.permissions import PlatformAction, check_platform_may
+from qunzu.domain.rulebook import CreditPolicy, Rulebook, SanctionKind, SanctionTarget, Tier
 
 
 class SanctionState(StrEnum):
@@ -45,6 +47,12 @@ SEVERITY = {
     "blacklist": "severe",
     "refer_to_authority": "severe",
 }
+
+# Measures against misuse of reporting (Art. 12; DSA Art. 23): the reporting rules impose
+# them (domain.reporters), never a reviewer's decision on someone else's case.
+REPORTING_WARNING = "reporting_warning"
+REPORTING_SUSPENSION = "reporting_suspension"
+MISUSE_MEASURES = frozenset({REPORTING_WARNING, REPORTING_SUSPENSION})
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +93,65 @@ class Sanction:
             and (self.ends_at is None or now < self.ends_at)
         )
 
+    @property
+    def is_active(self) -> bool:
+        """Not lifted or overturned (it may still have run its course)."""
+        return self.state is SanctionState.active
+
+    @property
+    def on_group(self) -> bool:
+        return self.target is SanctionTarget.group
+
+    @property
+    def costs_credit(self) -> bool:
+        """An account measure takes credit; a group measure or a referral does not."""
+        return self.target is SanctionTarget.account and self.account_id is not None
+
+    @property
+    def lowers_level(self) -> bool:
+        return self.kind == "lower_credit"
+
+    @property
+    def is_misuse_measure(self) -> bool:
+        """A measure against misuse of reporting: its facts name the reports, and the
+        case's messages are not its evidence."""
+        return self.kind in MISUSE_MEASURES
+
+    def affects(self, account_id: int, group_owner_id: int | None) -> bool:
+        """Whom a sanction affects: the account it falls on, or the owner of the group."""
+        if self.target is SanctionTarget.account:
+            return self.account_id == account_id
+        return self.group_id is not None and group_owner_id == account_id
+
+    def acknowledged(self, by_owner: bool, now: datetime) -> Sanction:
+        """The owner acknowledges a warning to the group and undertakes to rectify."""
+        if not by_owner:
+            raise Forbidden("not_permitted", "Only the group's owner acknowledges a warning.")
+        if self.acknowledged_at is not None:
+            raise Conflict("already_acknowledged", "This warning is already acknowledged.")
+        return replace(self, acknowledged_at=now)
+
+    @property
+    def closes_group(self) -> bool:
+        return self.target is SanctionTarget.group and self.kind == "closure"
+
+    @property
+    def warns_managers(self) -> bool:
+        """A platform warning to a group is notice to every manager (P7)."""
+        return self.target is SanctionTarget.group and self.kind == "warning"
+
+    @property
+    def decided_by_role(self) -> str:
+        if self.automated:
+            return "automated: the rulebook's reporting rules, after platform reviewers' decisions"
+        return "platform reviewer"
+
+    def ended(self, state: SanctionState) -> Sanction:
+        """Lift or overturn: only a sanction not already ended early can be."""
+        if not self.is_active:
+            raise Conflict("sanction_not_active", f"This sanction is {self.state.value}.")
+        return replace(self, state=state)
+
 
 @dataclass(frozen=True, slots=True)
 class Appeal:
@@ -99,6 +166,24 @@ class Appeal:
     decided_by: int | None = None
     decided_at: datetime | None = None
     note: str = ""
+
+    def decided(
+        self,
+        decider_id: int,
+        original_decider_id: int | None,
+        overturn: bool,
+        note: str,
+        now: datetime,
+    ) -> Appeal:
+        """A senior reviewer other than whoever made the decision, and other than the
+        appellant, upholds or overturns a pending appeal (DSA Art. 20)."""
+        if self.state is not AppealState.pending:
+            raise Conflict("appeal_decided", f"This appeal is already {self.state.value}.")
+        check_appeal_decider(decider_id, original_decider_id)
+        if self.appellant_id == decider_id:
+            raise Forbidden("own_decision", "No one decides their own appeal.")
+        state = AppealState.overturned if overturn else AppealState.upheld
+        return replace(self, state=state, decided_by=decider_id, decided_at=now, note=note[:2000])
 
 
 def check_sanction_request(
@@ -116,6 +201,12 @@ def check_sanction_request(
             f"{request.kind!r} is not in the sanction catalogue of rulebook "
             f"{conduct_book.version} (P4: a closed set of service measures).",
             allowed=", ".join(conduct_book.sanctions),
+        )
+    if kind.id in MISUSE_MEASURES:
+        raise InvalidInput(
+            "automatic_measure",
+            f"{kind.id} is imposed by the reporting rules on a reporter (Art. 12), "
+            "not in a decision on a case.",
         )
     if request.article not in conduct_book.articles:
         raise InvalidInput(
@@ -151,12 +242,75 @@ def check_sanction_request(
     return kind
 
 
+def check_measure_allowed(kind: SanctionKind, tier: Tier) -> None:
+    """A group measure only where the platform may act on the group (P1: never in a
+    private space); account measures everywhere."""
+    if kind.target is SanctionTarget.group:
+        check_platform_may(PlatformAction.impose_group_sanction, tier)
+
+
+def impose(
+    request: SanctionRequest,
+    kind: SanctionKind,
+    case_id: int,
+    group_id: int,
+    account_id: int | None,
+    conduct_version: str,
+    decided_by: int,
+    appeal_window_days: int,
+    now: datetime,
+) -> Sanction:
+    """The sanction a reviewer's request imposes: its article from the version in force
+    when the conduct happened, its length from that version's catalogue; the appeal
+    window is procedure, from the version in force at the decision (docs/rulebook.md)."""
+    on_group = kind.target is SanctionTarget.group
+    return Sanction(
+        id=0,
+        case_id=case_id,
+        kind=request.kind,
+        target=kind.target,
+        group_id=group_id if on_group else request.scope_group_id,
+        account_id=None if on_group else account_id,
+        article=request.article,
+        rulebook_version=conduct_version,
+        facts=request.facts.strip(),
+        decided_by=decided_by,
+        automated=False,
+        starts_at=now,
+        ends_at=end_of(kind, now, request.days),
+        state=SanctionState.active,
+        appeal_until=now + timedelta(days=appeal_window_days),
+    )
+
+
+def credit_penalty(kind: str, conduct: CreditPolicy) -> int:
+    """The credit an account measure costs, by the version in force at the conduct (P3)."""
+    return conduct.inputs.sanction_penalty[SEVERITY.get(kind, "minor")]
+
+
+def one_level_down(penalty: int, score: int, level: int, scale: CreditPolicy) -> int:
+    """ "Lower credit level" (降低信用等级) lowers it: at least ``penalty`` (the conduct-time
+    version's), and as much more as it takes to pass the demotion line of the level the
+    account holds on ``scale`` (the version that computes levels now)."""
+    if level == 0:
+        return penalty
+    line = math.floor(scale.level(level).min_score * scale.demotion_hysteresis)
+    return min(penalty, line - 1 - score)
+
+
 def end_of(kind: SanctionKind, starts_at: datetime, days: int | None) -> datetime | None:
     if days is not None:
         return starts_at + timedelta(days=days)
     if kind.max_days is not None:
         return starts_at + timedelta(days=kind.max_days)
     return None
+
+
+def check_lift_reason(reason: str) -> str:
+    text = reason.strip()
+    if len(text) < 5:
+        raise InvalidInput("reason_required", "State why the sanction is lifted.")
+    return text[:500]
 
 
 def check_appeal_allowed(sanction: Sanction, now: datetime, already_appealed: bool) -> None:

@@ -3,27 +3,25 @@
 The affected user may appeal each sanction once within the rulebook's window; a
 different, senior reviewer decides. Overturning lifts the sanction and reverses
 its credit entry. A reporter may ask once for review of a ``no_violation``.
+The measures against misuse of reporting are sanctions too, appealed the same way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
-from qunzu.domain.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
-from qunzu.domain.reports import CaseStatus, Decision
-from qunzu.domain.rulebook import Article, SanctionTarget
+from qunzu.domain.audit import AuditAction, check_not_self
+from qunzu.domain.cases import Case
+from qunzu.domain.errors import InvalidInput, NotFound
+from qunzu.domain.rulebook import Article
 from qunzu.domain.sanctions import (
     Appeal,
     AppealKind,
     AppealState,
     Sanction,
-    SanctionState,
-    check_appeal_allowed,
-    check_appeal_decider,
 )
 from qunzu.services import audit
-from qunzu.services.actor import REVIEWERS, SENIORS, Actor, require_platform_role
+from qunzu.services.actor import REVIEWERS, SENIORS, Actor
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.enforcement import end_sanction
 from qunzu.services.ports import UnitOfWork
@@ -45,12 +43,8 @@ class StatementOfReasons:
 
 
 async def _affects(uow: UnitOfWork, sanction: Sanction, account_id: int) -> bool:
-    if sanction.target is SanctionTarget.account:
-        return sanction.account_id == account_id
-    if sanction.group_id is None:
-        return False
-    group = await uow.groups.get(sanction.group_id)
-    return group is not None and group.owner_id == account_id
+    group = await uow.groups.get(sanction.group_id) if sanction.group_id is not None else None
+    return sanction.affects(account_id, group.owner_id if group is not None else None)
 
 
 async def statement_of_reasons(
@@ -67,7 +61,12 @@ async def statement_of_reasons(
             visible = member is not None and member.is_manager
         if not visible:
             raise NotFound("sanction_not_found", "No such sanction.")
-        evidence = [e.seq for e in await uow.reports.evidence(sanction.case_id) if e.reported]
+        # A misuse measure's facts name the reports; the case's messages are not its evidence.
+        evidence = (
+            []
+            if sanction.is_misuse_measure
+            else [e.seq for e in await uow.reports.evidence(sanction.case_id) if e.reported]
+        )
         appeal = await uow.reports.find_appeal(
             AppealKind.sanction, sanction.case_id, None, sanction.id
         )
@@ -82,7 +81,7 @@ async def statement_of_reasons(
         measure_zh=kind.title.zh if kind else sanction.kind,
         measure_en=kind.title.en if kind else sanction.kind,
         evidence_seqs=evidence,
-        decided_by_role="platform reviewer",
+        decided_by_role=sanction.decided_by_role,
         appeal=appeal,
         in_force=sanction.in_force(ctx.clock.now()),
     )
@@ -104,6 +103,13 @@ def _statement(text: str) -> str:
     return text
 
 
+async def _load_case(uow: UnitOfWork, case_id: int) -> Case:
+    case = await uow.reports.get_case(case_id)
+    if case is None:
+        raise NotFound("case_not_found", "No such case.")
+    return case
+
+
 async def do_appeal_sanction(
     ctx: ServiceContext, actor: Actor, sanction_id: int, statement: str
 ) -> Appeal:
@@ -116,26 +122,27 @@ async def do_appeal_sanction(
         existing = await uow.reports.find_appeal(
             AppealKind.sanction, sanction.case_id, None, sanction.id
         )
-        check_appeal_allowed(sanction, now, existing is not None)
-        appeal = await uow.reports.add_appeal(
+        case = await _load_case(uow, sanction.case_id)
+        case.appeal(sanction, existing is not None, now)
+        return await uow.reports.add_appeal(
             Appeal(
                 0,
                 AppealKind.sanction,
                 sanction.id,
-                sanction.case_id,
+                case.id,
                 actor.id,
                 text,
                 now,
                 AppealState.pending,
             )
         )
-    return appeal
 
 
 async def do_request_review(
     ctx: ServiceContext, actor: Actor, case_id: int, statement: str
 ) -> Appeal:
-    """A reporter asks once for review of a no_violation decision."""
+    """A reporter asks once for review of a no_violation decision, within the appeal
+    window of the version in force when it was decided (procedure)."""
     text = _statement(statement)
     now = ctx.clock.now()
     async with transaction(ctx) as uow:
@@ -143,14 +150,11 @@ async def do_request_review(
         reports = await uow.reports.reports_for_case(case) if case else []
         if case is None or all(r.reporter_id != actor.id for r in reports):
             raise NotFound("case_not_found", "No such case among your reports.")
-        if case.decision is not Decision.no_violation:
-            raise Conflict("not_reviewable", "Only a no_violation decision can be reviewed.")
-        if await uow.reports.find_appeal(AppealKind.reporter_review, case_id, actor.id, None):
-            raise Conflict("appeal_exists", "You may ask for review of a decision once.")
-        book = ctx.rulebooks.in_force(now)
-        assert case.decided_at is not None
-        if (now - case.decided_at).days > book.appeal_window_days:
-            raise Gone("appeal_window_closed", "The window to ask for review has closed.")
+        existing = await uow.reports.find_appeal(
+            AppealKind.reporter_review, case_id, actor.id, None
+        )
+        window = ctx.rulebooks.in_force(case.decided_at or now).appeal_window_days
+        case.request_review(actor.id, existing is not None, window, now)
         return await uow.reports.add_appeal(
             Appeal(
                 0,
@@ -166,62 +170,57 @@ async def do_request_review(
 
 
 async def list_pending_appeals(ctx: ServiceContext, actor: Actor, limit: int = 100) -> list[Appeal]:
-    require_platform_role(actor, *SENIORS)
-    async with transaction(ctx, write=False) as uow:
-        return await uow.reports.pending_appeals(limit)
+    async with audit.privileged(
+        ctx, actor, SENIORS, AuditAction.appeal_queue, "appeals", write=False
+    ) as act:
+        pending = await act.uow.reports.pending_appeals(limit)
+        act.note(shown=len(pending))
+    return pending
 
 
 async def do_decide_appeal(
     ctx: ServiceContext, actor: Actor, appeal_id: int, overturn: bool, note: str = ""
 ) -> Appeal:
-    """A senior reviewer other than the original decider upholds or overturns."""
-    require_platform_role(actor, *SENIORS)
+    """A senior reviewer other than the original decider upholds or overturns.
+    Overturning ends the sanction and reverses its credit, or reopens a no_violation."""
     now = ctx.clock.now()
-    async with transaction(ctx) as uow:
+    subject = f"appeal:{appeal_id}"
+    async with audit.privileged(ctx, actor, SENIORS, AuditAction.appeal_decide, subject) as act:
+        uow = act.uow
         appeal = await uow.reports.get_appeal(appeal_id)
         if appeal is None:
             raise NotFound("appeal_not_found", "No such appeal.")
-        if appeal.state is not AppealState.pending:
-            raise Conflict("appeal_decided", f"This appeal is already {appeal.state.value}.")
-        case = await uow.reports.get_case(appeal.case_id)
-        assert case is not None
+        check_not_self(actor.id, appeal.appellant_id)
+        case = await _load_case(uow, appeal.case_id)
         sanction = (
             await uow.reports.get_sanction(appeal.sanction_id) if appeal.sanction_id else None
         )
-        original = sanction.decided_by if sanction else case.decided_by
-        check_appeal_decider(actor.id, original)
-        if appeal.appellant_id == actor.id:
-            raise Forbidden("own_decision", "No one decides their own appeal.")
-        state = AppealState.overturned if overturn else AppealState.upheld
-        if overturn and sanction is not None and sanction.state is SanctionState.active:
-            await end_sanction(ctx, uow, sanction, SanctionState.overturned, reverse_credit=True)
-        if overturn and appeal.kind is AppealKind.reporter_review:
-            # The case goes back to the queue, for a senior reviewer, with a fresh deadline.
-            category = ctx.rulebooks.in_force(now).report_categories.get(case.category)
-            hours = category.deadline_hours if category else 24
-            await uow.reports.update_case(
-                case.id,
-                status=CaseStatus.escalated,
-                decision=None,
-                decided_by=None,
-                decided_at=None,
-                claimed_by=None,
-                platform_visible_at=now,
-                deadline_at=now + timedelta(hours=hours),
-            )
+        procedure = ctx.rulebooks.in_force(now)
+        outcome = case.decide_appeal(appeal, sanction, actor.id, overturn, note, procedure, now)
+        if outcome.ended is not None and sanction is not None:
+            await end_sanction(ctx, uow, sanction, outcome.ended.state, reverse_credit=True)
+        if outcome.reopened:
+            await _reopen(uow, outcome.step.case)
+        decided = outcome.appeal
         await uow.reports.update_appeal(
-            appeal_id, state=state, decided_by=actor.id, decided_at=now, note=note[:2000]
+            appeal_id,
+            state=decided.state,
+            decided_by=decided.decided_by,
+            decided_at=decided.decided_at,
+            note=decided.note,
         )
-        await audit.record(
-            ctx,
-            uow,
-            actor.id,
-            "appeal.decide",
-            f"appeal:{appeal_id}",
-            outcome=state.value,
-            note=note[:500],
+        outcome_value = decided.state.value
+        act.note(outcome=outcome_value, note=note[:500])
+        notify(
+            uow, appeal.appellant_id, "appeal_decided", appeal_id=appeal_id, outcome=outcome_value
         )
-        notify(uow, appeal.appellant_id, "appeal_decided", appeal_id=appeal_id, outcome=state.value)
-        fresh = await uow.reports.get_appeal(appeal_id)
-    assert fresh is not None
-    return fresh
+    return decided
+
+
+async def _reopen(uow: UnitOfWork, case: Case) -> None:
+    """The no_violation no longer stands: the case is back in the queue, and its reports
+    no longer count as manifestly unfounded."""
+    await uow.reports.save_case(case)
+    await uow.reports.mark_unfounded(
+        [r.id for r in await uow.reports.reports_for_case(case)], unfounded=False
+    )

@@ -89,22 +89,20 @@ async def privileged(
 async def record(
     ctx: ServiceContext,
     uow: UnitOfWork,
-    actor: Principal | int,
-    action: AuditAction | str,
+    actor: Principal,
+    action: AuditAction,
     subject: str,
     **detail: Any,
 ) -> AuditRecord:
     """Append an audit entry inside the caller's unit of work: no entry, no action.
 
     Use ``privileged`` for a privileged action; this is for what a use case does inside
-    one, and for what periodic jobs do as ``SYSTEM``. An account id and an action's
-    value are taken as well, as services.review and services.appeals pass them; an
-    action outside ``AuditAction`` is refused (ValueError) before anything is written.
+    one, and for what periodic jobs do as ``SYSTEM``. A name outside ``AuditAction`` is
+    refused (ValueError) before anything is written, whatever the caller's types say.
     """
-    actor_id = actor if isinstance(actor, int) else actor.id
     name = AuditAction(action).value
     return await uow.audit.append(
-        ctx.clock.now(), actor_id, name, subject, detail, head_sealer(ctx.cipher)
+        ctx.clock.now(), actor.id, name, subject, detail, head_sealer(ctx.cipher)
     )
 
 

@@ -1,13 +1,18 @@
 """Liability assessment of a case (P7): the standing of the owner and each admin, computed
-by the pure ``domain.duty.assess`` from the group's duty-of-care ledger."""
+by the pure ``domain.duty.assess`` from the group's duty-of-care ledger.
+
+The response window is procedure: the one the managers were given when the report
+reached them (the version in force when the case opened). The credit a standing brings
+is a consequence of the decision: the version in force when the conduct happened (P3).
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from qunzu.domain.credit import CreditReason
-from qunzu.domain.duty import Assessment, Incident, Standing, acted_in_time, assess
-from qunzu.domain.reports import Case
+from qunzu.domain.cases import Case
+from qunzu.domain.duty import Assessment, Incident, assess, manager_credit
+from qunzu.domain.rulebook import Rulebook
 from qunzu.services.context import ServiceContext
 from qunzu.services.ledgers import record_credit
 from qunzu.services.ports import UnitOfWork
@@ -15,7 +20,7 @@ from qunzu.services.ports import UnitOfWork
 
 async def assess_case(ctx: ServiceContext, uow: UnitOfWork, case: Case) -> list[Assessment]:
     group_id = case.target.group_id
-    book = ctx.rulebooks.in_force(ctx.clock.now())
+    book = ctx.rulebooks.in_force(case.created_at)
     members = await uow.memberships.list_active(group_id, limit=10_000, offset=0)
     managers = [m.account_id for m in members if m.is_manager]
     ledger = await uow.owner.duty_events(group_id)
@@ -24,30 +29,17 @@ async def assess_case(ctx: ServiceContext, uow: UnitOfWork, case: Case) -> list[
     return [assess(a, incident, ledger, window, ctx.clock.now()) for a in managers]
 
 
-async def credit_managers(ctx: ServiceContext, uow: UnitOfWork, case: Case) -> list[Assessment]:
-    """After an upheld violation: + for acting in time, − for liability. Sanctions on the
-    owner remain a reviewer's separate decision."""
-    inputs = ctx.rulebooks.in_force(ctx.clock.now()).credit.inputs
+async def credit_managers(
+    ctx: ServiceContext, uow: UnitOfWork, case: Case, conduct: Rulebook
+) -> list[Assessment]:
+    """After an upheld violation: + for acting in time, − for liability, by the version
+    in force when the conduct happened. Sanctions on the owner remain a reviewer's
+    separate decision."""
     assessments = await assess_case(ctx, uow, case)
     for a in assessments:
-        if acted_in_time(a):
+        credit = manager_credit(a, conduct.credit.inputs)
+        if credit is not None:
             await record_credit(
-                ctx,
-                uow,
-                a.account_id,
-                inputs.owner_acted_in_time,
-                CreditReason.owner_acted_in_time,
-                article="art-9",
-                source=f"case:{case.id}",
-            )
-        elif a.standing in (Standing.liable_inaction, Standing.liable_participation):
-            await record_credit(
-                ctx,
-                uow,
-                a.account_id,
-                inputs.owner_liable,
-                CreditReason.owner_liable,
-                article="art-9",
-                source=f"case:{case.id}",
+                ctx, uow, a.account_id, *credit, article="art-9", source=f"case:{case.id}"
             )
     return assessments

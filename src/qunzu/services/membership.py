@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from qunzu.domain import permissions as perm
+from qunzu.domain.cases import OwnerAct
 from qunzu.domain.duty import DutyEventKind
 from qunzu.domain.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from qunzu.domain.models import (
@@ -21,11 +22,11 @@ from qunzu.domain.models import (
     RequestState,
 )
 from qunzu.domain.owner_tools import AdminRight
-from qunzu.services import enforcement, governance, group_access, ledgers
+from qunzu.services import enforcement, governance, group_access
 from qunzu.services.actor import Actor, handle_key
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.group_access import load_group
-from qunzu.services.owner_handled import note_owner_action
+from qunzu.services.owner_handling import record_owner_act
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import append_entry, notify
 
@@ -365,16 +366,10 @@ async def do_remove_member(
         if bar:
             await uow.owner.put_bar(group_id, account_id, reason.strip(), actor.id, ctx.clock.now())
         # Removing a reported member in time is the owner's adequate action (P7, P8).
-        await ledgers.record_duty(
-            ctx,
-            uow,
-            group_id,
-            DutyEventKind.member_removed,
-            actor.id,
-            subject_id=account_id,
-            note=("barred: " if bar else "") + reason.strip(),
+        act = OwnerAct(DutyEventKind.member_removed, group_id, account_id=account_id)
+        await record_owner_act(
+            ctx, uow, act, actor.id, ("barred: " if bar else "") + reason.strip()
         )
-        await note_owner_action(ctx, uow, group_id, account_id, "removed the member")
         return parted
 
 

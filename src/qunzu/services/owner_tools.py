@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from qunzu.domain import permissions as perm
+from qunzu.domain.cases import OwnerAct
 from qunzu.domain.duty import DutyEvent, DutyEventKind
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from qunzu.domain.models import EntryKind, Group, GroupRole
@@ -27,7 +28,7 @@ from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.group_access import held_rights, load_group, require_right
 from qunzu.services.ledgers import record_duty
-from qunzu.services.owner_handled import note_owner_action
+from qunzu.services.owner_handling import record_owner_act
 from qunzu.services.timeline import append_entry, notify
 
 
@@ -110,18 +111,8 @@ async def do_remove_message(
             notify(
                 uow, entry.sender_id, "message_removed", group_id=group_id, seq=seq, reason=reason
             )
-        await record_duty(
-            ctx,
-            uow,
-            group_id,
-            DutyEventKind.message_removed,
-            actor.id,
-            seq=seq,
-            subject_id=entry.sender_id,
-            note=reason,
-        )
-        if entry.sender_id is not None:
-            await note_owner_action(ctx, uow, group_id, entry.sender_id, "removed the message")
+        act = OwnerAct(DutyEventKind.message_removed, group_id, seq, entry.sender_id)
+        await record_owner_act(ctx, uow, act, actor.id, reason)
 
 
 async def do_mute_member(
@@ -151,16 +142,8 @@ async def do_mute_member(
             actor.id,
             data={"account_id": account_id, "until": until.isoformat(), "reason": reason},
         )
-        await record_duty(
-            ctx,
-            uow,
-            group_id,
-            DutyEventKind.member_muted,
-            actor.id,
-            subject_id=account_id,
-            note=reason,
-        )
-        await note_owner_action(ctx, uow, group_id, account_id, "muted the member")
+        act = OwnerAct(DutyEventKind.member_muted, group_id, account_id=account_id)
+        await record_owner_act(ctx, uow, act, actor.id, reason)
     return until
 
 
@@ -179,7 +162,12 @@ async def do_unmute_member(
 
 
 async def _set_controls(
-    ctx: ServiceContext, actor: Actor, group_id: int, right: AdminRight, **changes: object
+    ctx: ServiceContext,
+    actor: Actor,
+    group_id: int,
+    right: AdminRight,
+    act: OwnerAct | None = None,
+    **changes: object,
 ) -> GroupControls:
     async with transaction(ctx) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
@@ -190,14 +178,18 @@ async def _set_controls(
         kind = EntryKind.notice_pinned if "notice_text" in changes else EntryKind.controls_changed
         data = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in changes.items()}
         await append_entry(ctx, uow, group_id, kind, actor.id, data=data)
+        if act is not None:
+            await record_owner_act(ctx, uow, act, actor.id, "mute all")
     return controls
 
 
 async def do_set_mute_all(
     ctx: ServiceContext, actor: Actor, group_id: int, on: bool
 ) -> GroupControls:
-    """Mute all (全员禁言): only the owner and admins may post."""
-    return await _set_controls(ctx, actor, group_id, AdminRight.mute, mute_all=on)
+    """Mute all (全员禁言): only the owner and admins may post. Switching it on is a
+    management act in the ledger, and handles the owner-routed reports of the group."""
+    act = OwnerAct(DutyEventKind.group_muted, group_id) if on else None
+    return await _set_controls(ctx, actor, group_id, AdminRight.mute, act, mute_all=on)
 
 
 async def do_set_slow_mode(

@@ -2,42 +2,49 @@
 
 A report preserves its evidence: a copy of the reported messages and, outside the
 private tier, the messages just before them, kept even if the originals go.
+
+Where a report goes (merge into the open case or open one, severity, route, priority,
+deadlines) is the domain's decision (``domain.cases.file_report``); who may report while
+a misuse measure is in force is ``domain.reporters.check_may_report``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from qunzu.domain import permissions as perm
+from qunzu.domain.cases import Case, CaseEventKind, Filing, file_report
 from qunzu.domain.duty import DutyEvent, DutyEventKind
-from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from qunzu.domain.models import EntryKind, Group, GroupRole, Membership
+from qunzu.domain.errors import NotFound
+from qunzu.domain.models import Group, Membership
 from qunzu.domain.permissions import visible_window
 from qunzu.domain.quotas import check_quota
+from qunzu.domain.reporters import check_may_report
 from qunzu.domain.reports import (
     CONTEXT_WINDOW,
-    MAX_EXTRA_MESSAGES,
-    Case,
-    CaseStatus,
     EvidenceItem,
     Report,
-    Route,
     Target,
     TargetKind,
     category_of,
+    check_extra_messages,
+    check_first_report,
+    check_may_report_in,
+    check_report_up,
     check_statement,
-    deadline,
-    priority,
+    context_start,
+    is_manager_target,
+    reported_message,
+    reported_seqs,
     reporter_weight,
-    route_for,
+    target_of,
 )
-from qunzu.domain.rulebook import Tier
-from qunzu.services import governance
+from qunzu.domain.rulebook import ReportCategory, Rulebook, Tier
+from qunzu.services import enforcement, governance
 from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.ledgers import current_level, record_duty
-from qunzu.services.owner_handled import note_owner_action
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import notify
 
@@ -79,154 +86,125 @@ async def do_file_report(
     (P7): it goes to the platform queue at once and counts in their duty-of-care ledger;
     "authorities" also asks the platform to refer the matter on (P4).
     """
-    if escalate_to not in (None, "platform", "authorities"):
-        raise InvalidInput("invalid_escalation", "Report up to the platform or the authorities.")
     statement = check_statement(statement)
-    if len(extra_seqs) > MAX_EXTRA_MESSAGES:
-        raise InvalidInput(
-            "too_many_messages", f"Attach at most {MAX_EXTRA_MESSAGES} further messages."
-        )
+    check_extra_messages(extra_seqs)
     now = ctx.clock.now()
     book = ctx.rulebooks.in_force(now)
     cat = category_of(book, category)
     async with transaction(ctx) as uow:
-        record = await uow.reports.reporter_record(actor.id)
-        if record.reporting_suspended_until and record.reporting_suspended_until > now:
-            raise Forbidden(
-                "reporting_suspended",
-                "Your reporting is suspended after repeated manifestly unfounded reports "
-                f"(until {record.reporting_suspended_until.isoformat()}).",
-            )
-        level = await current_level(ctx, uow, actor.id)
-        used = await uow.reports.count_reports_since(actor.id, now - timedelta(days=1))
-        quota = book.credit.level(level).quotas.reports_per_day
-        check_quota("reports_per_day", used, quota, level, book.credit)
-
-        group = await uow.groups.get(group_id)
-        membership = await uow.memberships.get(group_id, actor.id) if group else None
-        if group is None:
-            raise NotFound("group_not_found", "No such group.")
-        tier = await _tier(ctx, uow, group)
-        is_member = membership is not None and membership.is_active
-        # Anyone may report a public group; everything else is for its members.
-        if not is_member and not (kind is TargetKind.group and tier is Tier.public):
-            if membership is None and not group.discoverable:
-                raise NotFound("group_not_found", "No such group.")
-            raise Forbidden("not_a_member", "Only members can report what happens in a group.")
-
+        level = await _check_reporter(ctx, uow, actor, cat, book)
+        group, membership, tier = await _place_of(ctx, uow, actor, group_id, kind)
+        report_up = check_report_up(escalate_to, membership)
         target, conduct_at, reported = await _resolve_target(
             uow, group, membership, kind, seq, account_id, extra_seqs, now
         )
-        if await uow.reports.report_by(actor.id, target.key) is not None:
-            raise Conflict(
-                "duplicate_report", "You already reported this; you will hear the outcome."
-            )
-        target_is_manager = await _is_manager(uow, group, target)
-        # A direct chat has no owner or admin to hear first: the platform hears at once (P8).
-        route = Route.platform if group.is_direct else route_for(cat, tier, target_is_manager)
-        if escalate_to is not None:
-            if membership is None or not membership.is_manager:
-                raise Forbidden("not_permitted", "Only the owner or an admin reports up.")
-            route = Route.platform
-        window = now - timedelta(days=book.reporting.unfounded_window_days)
-        recent = await uow.reports.count_unfounded_since(actor.id, window)
-        weight = reporter_weight(level, replace(record, recent_unfounded=recent))
-
-        case = await uow.reports.open_case_for(target.key)
-        if case is None:
-            visible = (
-                now if route is Route.platform else now + timedelta(hours=book.owner_response_hours)
-            )
-            case = await uow.reports.add_case(
-                Case(
-                    id=0,
-                    target=target,
-                    category=cat.id,
-                    severity=cat.severity,
-                    tier=tier.value,
-                    route=route,
-                    status=CaseStatus.open,
-                    created_at=now,
-                    deadline_at=deadline(visible, cat),
-                    platform_visible_at=visible,
-                    conduct_at=conduct_at,
-                    priority=priority(cat.severity, [weight]),
-                    reporters=1,
-                )
-            )
-            if route is Route.owner:
-                await _notify_managers(uow, group, case)
-        else:
-            weights = [r.reporter_weight for r in await uow.reports.reports_for_case(case)]
-            changes: dict[str, object] = {
-                "reporters": case.reporters + 1,
-                "priority": priority(
-                    "severe" if "severe" in (case.severity, cat.severity) else "normal",
-                    [*weights, weight],
-                ),
-            }
-            if cat.severity == "severe" and case.severity != "severe":
-                changes.update(severity="severe", category=cat.id)
-            if route is Route.platform and case.route is Route.owner:
-                # A severe report (or one about a manager) does not wait for the owner.
-                changes.update(
-                    route=Route.platform,
-                    platform_visible_at=now,
-                    deadline_at=min(case.deadline_at, deadline(now, cat)),
-                )
-            await uow.reports.update_case(case.id, **changes)
-            case = await uow.reports.get_case(case.id)
-            assert case is not None
-
-        report = await uow.reports.add_report(
-            Report(
-                id=0,
-                case_id=case.id,
-                reporter_id=actor.id,
-                target=target,
-                category=cat.id,
-                statement=statement,
-                extra_seqs=tuple(extra_seqs),
-                created_at=now,
-                reporter_weight=weight,
-            )
+        check_first_report(await uow.reports.report_by(actor.id, target.key))
+        filing = Filing(
+            target,
+            cat,
+            tier,
+            conduct_at,
+            await _weight(uow, actor.id, level, book, now),
+            await _is_manager(uow, group, target),
+            direct=group.is_direct,
+            report_up=report_up is not None,
         )
-        context = []
-        if reported and perm.platform_may(perm.PlatformAction.read_report_context, tier):
-            first_seq = min(e.seq for e in reported)
-            assert membership is not None or kind is TargetKind.group
-            floor = membership.joined_seq if membership is not None else 1
-            start = max(floor - 1, first_seq - CONTEXT_WINDOW - 1)
-            context = [
-                EvidenceItem(e.seq, e.sender_id, e.body, e.created_at, e.kind.value, False)
-                for e in await uow.timeline.after(
-                    group_id, start, CONTEXT_WINDOW, upto=first_seq - 1
-                )
-            ]
-        await uow.reports.add_evidence(case.id, [*context, *reported])
-        if escalate_to is not None:
-            duty_kind = (
-                DutyEventKind.referred
-                if escalate_to == "authorities"
-                else DutyEventKind.reported_up
-            )
+        case = await _place(uow, group, filing, book, now)
+        report = await uow.reports.add_report(
+            Report(0, case.id, actor.id, target, cat.id, statement, extra_seqs, now, filing.weight)
+        )
+        await _keep_evidence(uow, case, membership, tier, reported)
+        if report_up is not None:
             # Reporting up is a management act: the ledger and the managers' activity.
-            await record_duty(
-                ctx,
-                uow,
-                group_id,
-                duty_kind,
-                actor.id,
-                seq=target.seq,
-                subject_id=target.account_id,
-                case_id=case.id,
-                note=statement[:200],
-            )
-            if target.account_id is not None:
-                await note_owner_action(
-                    ctx, uow, group_id, target.account_id, f"reported it to the {escalate_to}"
-                )
+            await _record_report_up(ctx, uow, report_up, report, case)
     return Receipt(report, case)
+
+
+async def _record_report_up(
+    ctx: ServiceContext, uow: UnitOfWork, kind: DutyEventKind, report: Report, case: Case
+) -> None:
+    await record_duty(
+        ctx,
+        uow,
+        case.target.group_id,
+        kind,
+        report.reporter_id,
+        seq=case.target.seq,
+        subject_id=case.target.account_id,
+        case_id=case.id,
+        note=report.statement[:200],
+    )
+
+
+async def _check_reporter(
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, category: ReportCategory, book: Rulebook
+) -> int:
+    """A reporting suspension in force, and the daily quota of the reporter's credit level;
+    returns the level."""
+    check_may_report(category, await enforcement.in_force(ctx, uow, None, actor.id), actor.id)
+    level = await current_level(ctx, uow, actor.id)
+    used = await uow.reports.count_reports_since(actor.id, ctx.clock.now() - governance.DAY)
+    quota = book.credit.level(level).quotas.reports_per_day
+    check_quota("reports_per_day", used, quota, level, book.credit)
+    return level
+
+
+async def _place_of(
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, group_id: int, kind: TargetKind
+) -> tuple[Group, Membership | None, Tier]:
+    group = await uow.groups.get(group_id)
+    if group is None:
+        raise NotFound("group_not_found", "No such group.")
+    membership = await uow.memberships.get(group_id, actor.id)
+    tier = await _tier(ctx, uow, group)
+    check_may_report_in(group, membership, kind, tier)
+    return group, membership, tier
+
+
+async def _weight(
+    uow: UnitOfWork, reporter_id: int, level: int, book: Rulebook, now: datetime
+) -> float:
+    record = await uow.reports.reporter_record(reporter_id)
+    recent = await uow.reports.count_unfounded_since(reporter_id, book.reporting.since(now))
+    return reporter_weight(level, replace(record, recent_unfounded=recent))
+
+
+async def _place(
+    uow: UnitOfWork, group: Group, filing: Filing, book: Rulebook, now: datetime
+) -> Case:
+    """Ask the domain where the report goes, store the case, tell the managers (P7)."""
+    open_case = await uow.reports.open_case_for(filing.target.key)
+    weights = (
+        [r.reporter_weight for r in await uow.reports.reports_for_case(open_case)]
+        if open_case is not None
+        else []
+    )
+    step = file_report(filing, open_case, weights, book.owner_response_hours, now)
+    case = await uow.reports.save_case(step.case)
+    if step.has(CaseEventKind.sent_to_owner):
+        await _notify_managers(uow, group, case)
+    return case
+
+
+async def _keep_evidence(
+    uow: UnitOfWork,
+    case: Case,
+    membership: Membership | None,
+    tier: Tier,
+    reported: list[EvidenceItem],
+) -> None:
+    """The reported messages, and outside the private tier the messages before them."""
+    context = []
+    if reported and perm.platform_may(perm.PlatformAction.read_report_context, tier):
+        first = min(e.seq for e in reported)
+        joined = membership.joined_seq if membership is not None else 1
+        context = [
+            EvidenceItem(e.seq, e.sender_id, e.body, e.created_at, e.kind.value, False)
+            for e in await uow.timeline.after(
+                case.target.group_id, context_start(first, joined), CONTEXT_WINDOW, upto=first - 1
+            )
+        ]
+    await uow.reports.add_evidence(case.id, [*context, *reported])
 
 
 async def _resolve_target(
@@ -239,51 +217,25 @@ async def _resolve_target(
     extra_seqs: tuple[int, ...],
     now: datetime,
 ) -> tuple[Target, datetime, list[EvidenceItem]]:
-    reported: list[EvidenceItem] = []
-    seqs: list[int] = []
-    if kind is TargetKind.message:
-        if seq is None:
-            raise InvalidInput("seq_required", "Name the message by its seq.")
-        seqs.append(seq)
-    seqs.extend(s for s in extra_seqs if s not in seqs)
-    for s in seqs:
-        entry = await uow.timeline.get(group.id, s)
-        window = visible_window(membership, group) if membership is not None else (1, 0)
-        visible = entry is not None and window[0] <= s <= window[1]
-        if entry is None or not visible or entry.kind is not EntryKind.message:
-            raise NotFound("message_not_found", f"No message {s} that you can see in this group.")
-        reported.append(
-            EvidenceItem(entry.seq, entry.sender_id, entry.body, entry.created_at, "message", True)
-        )
-    if kind is TargetKind.message:
-        first = reported[0]
-        if first.sender_id is None:
-            raise InvalidInput("not_reportable", "Only messages people sent can be reported.")
-        return Target(kind, group.id, seq, first.sender_id), first.created_at, reported
-    if kind is TargetKind.member:
-        if account_id is None:
-            raise InvalidInput("account_required", "Name the member by account_id.")
-        member = await uow.memberships.get(group.id, account_id)
-        if member is None:
-            raise NotFound("member_not_found", "That account is not in this group.")
-        return Target(kind, group.id, None, account_id), _conduct_at(reported, now), reported
-    return Target(TargetKind.group, group.id), _conduct_at(reported, now), reported
-
-
-def _conduct_at(reported: list[EvidenceItem], now: datetime) -> datetime:
-    """A member or group report is judged at its earliest attached message, or now (P3)."""
-    return min((e.created_at for e in reported), default=now)
+    """The target, when the conduct happened, and copies of the messages named."""
+    window = visible_window(membership, group) if membership is not None else (1, 0)
+    reported = [
+        reported_message(await uow.timeline.get(group.id, s), s, window)
+        for s in reported_seqs(kind, seq, extra_seqs)
+    ]
+    named = account_id if kind is TargetKind.member else None
+    is_in_group = named is not None and await uow.memberships.get(group.id, named) is not None
+    target, conduct_at = target_of(kind, group.id, reported, account_id, is_in_group, now)
+    return target, conduct_at, reported
 
 
 async def _is_manager(uow: UnitOfWork, group: Group, target: Target) -> bool:
-    if target.kind is TargetKind.group:
-        return False
-    if target.account_id is None:
-        return False
-    if group.owner_id == target.account_id:
-        return True
-    member = await uow.memberships.get(group.id, target.account_id)
-    return member is not None and member.is_active and member.role is GroupRole.admin
+    member = (
+        await uow.memberships.get(group.id, target.account_id)
+        if target.account_id is not None
+        else None
+    )
+    return is_manager_target(group, target, member)
 
 
 async def _notify_managers(uow: UnitOfWork, group: Group, case: Case) -> None:

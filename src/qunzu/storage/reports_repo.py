@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select, union_all, update
 
+from qunzu.domain.cases import Case
+from qunzu.domain.reporters import UnfoundedReport
 from qunzu.domain.reports import (
-    Case,
     CaseStatus,
     Decision,
     EvidenceItem,
@@ -20,7 +22,14 @@ from qunzu.domain.reports import (
     TargetKind,
 )
 from qunzu.domain.rulebook import SanctionTarget
-from qunzu.domain.sanctions import Appeal, AppealKind, AppealState, Sanction, SanctionState
+from qunzu.domain.sanctions import (
+    MISUSE_MEASURES,
+    Appeal,
+    AppealKind,
+    AppealState,
+    Sanction,
+    SanctionState,
+)
 from qunzu.storage import tables as t
 from qunzu.storage.fastsql import prebuilt
 
@@ -142,7 +151,8 @@ class SqlReports:
         ).first()
         return _case(row) if row else None
 
-    async def add_case(self, case: Case) -> Case:
+    async def save_case(self, case: Case) -> Case:
+        """The whole case in one statement: an insert for a new case, else an update."""
         values = {
             "target_key": case.target.key,
             "target_kind": case.target.kind.value,
@@ -160,22 +170,22 @@ class SqlReports:
             "conduct_at": case.conduct_at,
             "priority": case.priority,
             "reporters": case.reporters,
-            "decision_note": "",
-            "rulebook_version": "",
+            "claimed_by": case.claimed_by,
+            "decision": case.decision.value if case.decision else None,
+            "decided_by": case.decided_by,
+            "decided_at": case.decided_at,
+            "decision_note": case.decision_note,
+            "rulebook_version": case.rulebook_version,
         }
-        res = await self.c.execute(t.cases.insert().values(**values).returning(t.cases.c.id))
-        from dataclasses import replace
-
-        return replace(case, id=int(res.scalar_one()))
+        if case.id == 0:
+            res = await self.c.execute(t.cases.insert().values(**values).returning(t.cases.c.id))
+            return replace(case, id=int(res.scalar_one()))
+        await self.c.execute(update(t.cases).where(t.cases.c.id == case.id).values(**values))
+        return case
 
     async def get_case(self, case_id: int) -> Case | None:
         row = (await self.c.execute(select(t.cases).where(t.cases.c.id == case_id))).first()
         return _case(row) if row else None
-
-    async def update_case(self, case_id: int, **fields: Any) -> None:
-        await self.c.execute(
-            update(t.cases).where(t.cases.c.id == case_id).values(**_enum_values(fields))
-        )
 
     async def queue(self, now: datetime, flt: QueueFilter, limit: int, offset: int) -> list[Case]:
         """Earliest deadline first (then priority, then id), filtered.
@@ -270,8 +280,6 @@ class SqlReports:
             )
             .returning(t.reports.c.id)
         )
-        from dataclasses import replace
-
         return replace(report, id=int(res.scalar_one()))
 
     async def report_by(self, reporter_id: int, target_key: str) -> Report | None:
@@ -344,13 +352,34 @@ class SqlReports:
         )
         return int(res.scalar_one())
 
-    async def mark_unfounded(self, report_ids: list[int]) -> None:
+    async def mark_unfounded(self, report_ids: list[int], unfounded: bool = True) -> None:
         if report_ids:
             await self.c.execute(
                 update(t.reports)
                 .where(t.reports.c.id.in_(report_ids))
-                .values(manifestly_unfounded=True)
+                .values(manifestly_unfounded=unfounded)
             )
+
+    async def unfounded_reports_since(
+        self, reporter_ids: list[int], since: datetime
+    ) -> dict[int, list[UnfoundedReport]]:
+        if not reporter_ids:
+            return {}
+        r, c = t.reports, t.cases
+        rows = await self.c.execute(
+            select(r.c.reporter_id, r.c.id, r.c.case_id, r.c.created_at, c.c.decided_at)
+            .join(c, c.c.id == r.c.case_id)
+            .where(
+                r.c.reporter_id.in_(reporter_ids),
+                r.c.created_at >= since,
+                r.c.manifestly_unfounded.is_(True),
+            )
+            .order_by(r.c.created_at, r.c.id)
+        )
+        out: dict[int, list[UnfoundedReport]] = {}
+        for row in rows:
+            out.setdefault(row[0], []).append(UnfoundedReport(row[1], row[2], row[3], row[4]))
+        return out
 
     # ---- evidence --------------------------------------------------------------------------
 
@@ -414,8 +443,6 @@ class SqlReports:
             )
             .returning(t.sanctions.c.id)
         )
-        from dataclasses import replace
-
         return replace(s, id=int(res.scalar_one()))
 
     async def get_sanction(self, sanction_id: int) -> Sanction | None:
@@ -467,6 +494,20 @@ class SqlReports:
         )
         return [_sanction(r) for r in rows]
 
+    async def misuse_measures(self, account_ids: list[int]) -> dict[int, list[Sanction]]:
+        if not account_ids:
+            return {}
+        s = t.sanctions
+        rows = await self.c.execute(
+            select(s)
+            .where(s.c.account_id.in_(account_ids), s.c.kind.in_(sorted(MISUSE_MEASURES)))
+            .order_by(s.c.id)
+        )
+        out: dict[int, list[Sanction]] = {}
+        for row in rows:
+            out.setdefault(row.account_id, []).append(_sanction(row))
+        return out
+
     # ---- appeals ---------------------------------------------------------------------------
 
     async def add_appeal(self, a: Appeal) -> Appeal:
@@ -484,8 +525,6 @@ class SqlReports:
             )
             .returning(t.appeals.c.id)
         )
-        from dataclasses import replace
-
         return replace(a, id=int(res.scalar_one()))
 
     async def get_appeal(self, appeal_id: int) -> Appeal | None:
@@ -527,17 +566,7 @@ class SqlReports:
     # ---- reporter records ------------------------------------------------------------------
 
     async def reporter_record(self, account_id: int) -> ReporterRecord:
-        rs = t.reporter_stats
-        row = (await self.c.execute(select(rs).where(rs.c.account_id == account_id))).first()
-        if row is None:
-            return ReporterRecord()
-        return ReporterRecord(
-            upheld=row.upheld,
-            unfounded=row.unfounded,
-            no_violation=row.no_violation,
-            warned_at=row.warned_at,
-            reporting_suspended_until=row.suspended_until,
-        )
+        return (await self.reporter_records([account_id])).get(account_id, ReporterRecord())
 
     async def reporter_records(self, account_ids: list[int]) -> dict[int, ReporterRecord]:
         if not account_ids:
@@ -546,11 +575,7 @@ class SqlReports:
         rows = await self.c.execute(select(rs).where(rs.c.account_id.in_(account_ids)))
         return {
             row.account_id: ReporterRecord(
-                upheld=row.upheld,
-                unfounded=row.unfounded,
-                no_violation=row.no_violation,
-                warned_at=row.warned_at,
-                reporting_suspended_until=row.suspended_until,
+                upheld=row.upheld, unfounded=row.unfounded, no_violation=row.no_violation
             )
             for row in rows
         }
@@ -569,39 +594,7 @@ class SqlReports:
                     "upheld": r.upheld,
                     "unfounded": r.unfounded,
                     "no_violation": r.no_violation,
-                    "warned_at": r.warned_at,
-                    "suspended_until": r.reporting_suspended_until,
                 }
                 for a, r in records.items()
             ],
         )
-
-    async def count_unfounded_since_many(
-        self, reporter_ids: list[int], since: datetime
-    ) -> dict[int, int]:
-        if not reporter_ids:
-            return {}
-        r = t.reports
-        rows = await self.c.execute(
-            select(r.c.reporter_id, func.count())
-            .where(
-                r.c.reporter_id.in_(reporter_ids),
-                r.c.created_at >= since,
-                r.c.manifestly_unfounded.is_(True),
-            )
-            .group_by(r.c.reporter_id)
-        )
-        return {row[0]: int(row[1]) for row in rows}
-
-    async def put_reporter_record(self, account_id: int, record: ReporterRecord) -> None:
-        rs = t.reporter_stats
-        values = {
-            "upheld": record.upheld,
-            "unfounded": record.unfounded,
-            "no_violation": record.no_violation,
-            "warned_at": record.warned_at,
-            "suspended_until": record.reporting_suspended_until,
-        }
-        res = await self.c.execute(update(rs).where(rs.c.account_id == account_id).values(**values))
-        if res.rowcount == 0:
-            await self.c.execute(rs.insert().values(account_id=account_id, **values))

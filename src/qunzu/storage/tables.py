@@ -396,8 +396,7 @@ reporter_stats = Table(
     Column("upheld", Integer, nullable=False, default=0),
     Column("unfounded", Integer, nullable=False, default=0),
     Column("no_violation", Integer, nullable=False, default=0),
-    Column("warned_at", TS, nullable=True),
-    Column("suspended_until", TS, nullable=True),
+    # Warnings and suspensions for misuse of reporting are sanctions (migration 0009).
 )
 
 # ---- owner tools and the duty of care (owner issue; migration 0005) -----------------------
