@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import websockets
 
 from tests.e2e.test_governance_quotas import tiny_rulebook_text
 from tests.factories import make_user, unique_handle
@@ -21,6 +22,7 @@ from tests.server import ServerThread, test_settings
 
 LIMIT = 3  # messages_per_minute of a fresh verified account (level 1) in the tiny rulebook
 BURST = 50
+MAX_CHARS = 50  # the rulebook's longest message, shortened here too
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -29,7 +31,9 @@ def srv(
 ) -> Iterator[ServerThread]:
     data_dir: Path = tmp_path_factory.mktemp(f"send-rate-{request.param}")
     path = data_dir / "tiny-quotas.toml"
-    path.write_text(tiny_rulebook_text(), encoding="utf-8")
+    text = tiny_rulebook_text().replace("max_chars = 4000", f"max_chars = {MAX_CHARS}")
+    assert f"max_chars = {MAX_CHARS}" in text
+    path.write_text(text, encoding="utf-8")
     with contextlib.ExitStack() as stack:
         overrides: dict[str, object] = {"rulebook_files": [path]}
         if request.param == "postgres":
@@ -92,5 +96,37 @@ async def test_fifty_concurrent_sends_one_under_the_limit_let_exactly_one_throug
         history = await sender.history(group["id"])
         messages = [e for e in history["entries"] if e["kind"] == "message"]
         assert len(messages) == LIMIT
+    finally:
+        await sender.aclose()
+
+
+async def test_the_rulebooks_longest_message_holds_over_http_and_websocket(
+    srv: ServerThread,
+) -> None:
+    sender = await make_user(srv.url, prefix="long")
+    try:
+        group = await sender.create_group(unique_handle("g"), "friends")
+        assert sender.token is not None
+        path = f"/v1/groups/{group['id']}/messages"
+        too_long = {"body": "字" * (MAX_CHARS + 1), "client_txn_id": "long-1"}
+        [(status, problem)] = await burst(srv, "POST", path, sender.token, [too_long])
+        assert (status, problem["code"], problem["limit"]) == (400, "message_too_long", MAX_CHARS)
+        url = "ws" + srv.url.removeprefix("http") + "/v1/events"
+        headers = {"Authorization": f"Bearer {sender.token}"}
+        async with websockets.connect(url, additional_headers=headers) as ws:
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "ready"
+            replies = []
+            for body in (too_long["body"], "字" * MAX_CHARS):
+                frame = {"type": "send", "group_id": group["id"], "body": body}
+                await ws.send(json.dumps({**frame, "client_txn_id": "long-2"}))
+                reply = {"type": "event"}
+                while reply["type"] == "event":
+                    reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                replies.append(reply)
+        refused, accepted = replies
+        assert {k: refused[k] for k in ("status", "code", "detail", "limit")} == {
+            k: problem[k] for k in ("status", "code", "detail", "limit")
+        }
+        assert (accepted["type"], accepted["created"]) == ("ack", True)
     finally:
         await sender.aclose()

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
 from qunzu import __version__
-from qunzu.api.errors import Problem, install_error_handlers
+from qunzu.api.errors import AllowedMethods, Problem, install_error_handlers
 from qunzu.api.metrics import Metrics, MetricsMiddleware
 from qunzu.api.middleware import BodyLimitMiddleware
 from qunzu.api.realtime import Hub
@@ -64,7 +64,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.state.metrics = metrics
     install_error_handlers(app)
     # FastAPI tries routes in order; the message path (the bulk of requests) goes first.
-    for router in (
+    routers = (
         messages.router,
         accounts.router,
         groups.router,
@@ -73,7 +73,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         reports.router,
         reports.platform,
         owner.router,
-    ):
+    )
+    for router in routers:
         app.include_router(router)
     app.include_router(realtime_router)
 
@@ -107,6 +108,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.state.allowed_methods = AllowedMethods(
+        [*(route for router in routers for route in router.routes), *app.router.routes]
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

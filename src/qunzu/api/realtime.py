@@ -37,10 +37,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import TypeAdapter, ValidationError
 from starlette.websockets import WebSocketState
 
-from qunzu.api.errors import status_for
+from qunzu.api import jsonwire
+from qunzu.api.errors import ProblemFields, problem_of, validation_problem
 from qunzu.api.metrics import Metrics
+from qunzu.api.schemas import FrameRef, PingFrame, SendFrame
 from qunzu.api.ws_fastpath import DirectSocket, encode_text_frame
 from qunzu.bus.base import EventBus, Subscription
 from qunzu.domain.errors import DomainError, InvalidInput
@@ -188,9 +191,17 @@ class LiveStream:
     """One WebSocket's delivery state."""
 
     def __init__(
-        self, hub: Hub, ctx: ServiceContext, ws: WebSocket, actor: Actor, queue_size: int
+        self,
+        hub: Hub,
+        ctx: ServiceContext,
+        ws: WebSocket,
+        actor: Actor,
+        queue_size: int,
+        max_frame_bytes: int = 64 * 1024,
     ) -> None:
         self.hub, self.ctx, self.ws, self.actor = hub, ctx, ws, actor
+        # A client frame may be as large as a request body (QUNZU_MAX_REQUEST_BYTES).
+        self.max_frame_bytes = max_frame_bytes
         self.queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=queue_size)
         self.last: dict[int, int] = {}
         self.upto: dict[int, int | None] = {}
@@ -390,66 +401,100 @@ class LiveStream:
                 await self._fill(group_id, None)
 
     async def handle_client_frame(self, raw: str) -> None:
-        """Clients may ping, or send a message over the socket instead of HTTP."""
-        try:
-            doc = json.loads(raw)
-            if not isinstance(doc, dict):
-                raise ValueError
-        except ValueError:
-            await self.send_error(InvalidInput("malformed_json", "Frames are JSON objects."), None)
+        """Clients may ping, or send a message over the socket instead of HTTP.
+
+        A frame is read as an HTTP body is (``jsonwire.loads``, then the request model) and
+        refused with the same problem, as an ``error`` frame; the connection stays."""
+        limit = self.max_frame_bytes
+        # len() counts characters, each at least one byte: encode only when it could matter.
+        if len(raw) > limit or (
+            len(raw) * 4 > limit and len(raw.encode("utf-8", "surrogatepass")) > limit
+        ):
+            detail = f"The frame is larger than {limit} bytes."
+            await self.send_problem((413, "payload_too_large", detail, {"limit": limit}), None)
             return
-        ref = doc.get("ref")
+        try:
+            doc = jsonwire.loads(raw)
+        except json.JSONDecodeError as exc:  # not JSON, or nested too deep
+            detail = f"The frame is not valid JSON ({exc.msg})."
+            await self.send_problem((400, "malformed_json", detail, {}), None)
+            return
+        if not isinstance(doc, dict):  # as an HTTP body that is not an object
+            not_object = [{"loc": (), "msg": "A frame is a JSON object.", "type": "dict_type"}]
+            await self.send_problem(validation_problem(not_object, located=False), None)
+            return
         kind = doc.get("type")
-        if kind == "ping":
-            await self.write(json.dumps({"type": "pong", "ref": ref}))
-            return
-        if kind != "send":
-            await self.send_error(InvalidInput("unknown_frame", "Frame types: ping, send."), ref)
+        model = _FRAMES.get(kind) if isinstance(kind, str) else None
+        if model is None:
+            problem = problem_of(InvalidInput("unknown_frame", "Frame types: ping, send."))
+            await self.send_problem(problem, _ref_of(doc))
             return
         try:
-            group_id, body, txn = doc.get("group_id"), doc.get("body"), doc.get("client_txn_id")
-            if (
-                not isinstance(group_id, int)
-                or isinstance(group_id, bool)
-                or not isinstance(body, str)
-                or not isinstance(txn, str)
-            ):
-                raise InvalidInput(
-                    "validation_error", "send needs group_id (int), body and client_txn_id."
-                )
+            frame = model.model_validate(doc)
+        except ValidationError as exc:
+            problem = validation_problem(exc.errors(), located=False)
+            await self.send_problem(problem, _ref_of(doc))
+            return
+        if isinstance(frame, PingFrame):
+            await self.write(json.dumps({"type": "pong", "ref": frame.ref}))
+            return
+        assert isinstance(frame, SendFrame)
+        await self._send_message(frame)
+
+    async def _send_message(self, frame: SendFrame) -> None:
+        try:
             # Shielded: once started, a send commits and publishes even if the socket
             # goes away meanwhile (a commit whose event is never published would leave
             # live streams behind until the group's next event).
             result = await asyncio.shield(
-                messaging.do_send_message(self.ctx, self.actor, group_id, body, txn)
+                messaging.do_send_message(
+                    self.ctx, self.actor, frame.group_id, frame.body, frame.client_txn_id
+                )
             )
         except DomainError as exc:
-            await self.send_error(exc, ref)
+            await self.send_problem(problem_of(exc), frame.ref)
             return
         await self.write(
             json.dumps(
                 {
                     "type": "ack",
-                    "ref": ref,
+                    "ref": frame.ref,
                     "created": result.created,
-                    "group_id": group_id,
+                    "group_id": frame.group_id,
                     "seq": result.entry.seq,
                 }
             )
         )
 
-    async def send_error(self, exc: DomainError, ref: object) -> None:
+    async def send_problem(self, problem: ProblemFields, ref: object) -> None:
+        """An ``error`` frame: the members of the HTTP problem document, and the ``ref``."""
+        status, code, detail, extra = problem
         await self.write(
             json.dumps(
                 {
                     "type": "error",
                     "ref": ref,
-                    "status": status_for(exc),
-                    "code": exc.code,
-                    "detail": exc.detail,
+                    "status": status,
+                    "code": code,
+                    "detail": detail,
+                    **extra,
                 }
             )
         )
+
+
+_FRAMES: dict[str, type[PingFrame] | type[SendFrame]] = {"ping": PingFrame, "send": SendFrame}
+_REF: TypeAdapter[Any] = TypeAdapter(FrameRef | None)
+
+
+def _ref_of(doc: object) -> object:
+    """The frame's ``ref`` to echo, when it is one (a refused frame still gets its own)."""
+    if not isinstance(doc, dict):
+        return None
+    try:
+        return _REF.validate_python(doc.get("ref"))
+    except ValidationError:
+        return None
 
 
 router = APIRouter()
@@ -464,11 +509,11 @@ def _token_from(ws: WebSocket) -> str | None:
 
 async def _refuse(ws: WebSocket, exc: DomainError) -> None:
     """Accept, say why in an error frame, and close with ``4000 + status``."""
-    status = status_for(exc)
+    status, code, detail, extra = problem_of(exc)
     with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
         await ws.accept()
         await ws.send_text(
-            json.dumps({"type": "error", "status": status, "code": exc.code, "detail": exc.detail})
+            json.dumps({"type": "error", "status": status, "code": code, "detail": detail, **extra})
         )
         await ws.close(code=4000 + status, reason=exc.code[:120])
 
@@ -481,7 +526,8 @@ async def _read(ws: WebSocket, stream: LiveStream) -> None:
             return
         text = message.get("text")
         if text is None:
-            await stream.send_error(InvalidInput("malformed_json", "Frames are JSON text."), None)
+            binary: ProblemFields = (400, "malformed_json", "Frames are JSON text, not binary.", {})
+            await stream.send_problem(binary, None)
             continue
         await stream.handle_client_frame(text)
 
@@ -535,7 +581,10 @@ async def events(ws: WebSocket) -> None:
     except DomainError as exc:
         await _refuse(ws, exc)
         return
-    stream = LiveStream(hub, ctx, ws, actor, state.settings.ws_queue_size)
+    settings = state.settings
+    stream = LiveStream(
+        hub, ctx, ws, actor, settings.ws_queue_size, max_frame_bytes=settings.max_request_bytes
+    )
     metrics: Metrics | None = hub.metrics
     try:
         await stream.listen()

@@ -54,16 +54,15 @@ def _what(ch: str) -> str:
 
 
 def text_problem(value: str, kind: TextKind = TextKind.text) -> str | None:
-    """Why ``value`` is refused as text of this kind, or None when it is fine."""
+    """What ``value`` holds that text of this kind may not (e.g. "a NUL character"), or
+    None when it is fine."""
     found = _REFUSED[kind].search(value)
-    if found is None:
-        return None
-    return f"contains {_what(found.group())}"
+    return None if found is None else _what(found.group())
 
 
 def check_text(value: str, field: str, kind: TextKind = TextKind.text) -> str:
     """``value`` unchanged, or ``InvalidInput("invalid_text")`` naming the field and why."""
     problem = text_problem(value, kind)
     if problem is not None:
-        raise InvalidInput("invalid_text", f"{field} {problem}.", field=field)
+        raise InvalidInput("invalid_text", f"{field} cannot contain {problem}.", field=field)
     return value

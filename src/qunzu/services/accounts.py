@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from qunzu.domain.models import Account, ApiToken, PlatformRole
+from qunzu.domain.text import TextKind, text_problem
 from qunzu.services import audit
 from qunzu.services.actor import Actor, normalize_handle
 from qunzu.services.context import ServiceContext, transaction
@@ -83,8 +84,9 @@ async def do_register(
 
 
 async def _issue(ctx: ServiceContext, account_id: int, label: str) -> IssuedToken:
-    if "\x00" in label:
-        raise InvalidInput("invalid_label", "A token label cannot contain NUL characters.")
+    problem = text_problem(label, TextKind.line)
+    if problem is not None:
+        raise InvalidInput("invalid_label", f"A token label cannot contain {problem}.")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = ctx.clock.now()
     expires = now + timedelta(hours=ctx.limits.token_ttl_hours)

@@ -14,6 +14,7 @@ from qunzu.domain.credit import CreditReason
 from qunzu.domain.errors import Conflict, InvalidInput, NotFound
 from qunzu.domain.identity import IdentityClaim
 from qunzu.domain.models import PlatformRole
+from qunzu.domain.text import text_problem
 from qunzu.services import audit
 from qunzu.services.actor import Actor, require_platform_role
 from qunzu.services.context import ServiceContext, transaction
@@ -150,8 +151,9 @@ async def do_read_identity(
     reason = " ".join(reason.split())
     if len(reason) < 5:
         raise InvalidInput("reason_required", "State why you need to read this identity.")
-    if "\x00" in reason:
-        raise InvalidInput("invalid_reason", "A reason cannot contain NUL characters.")
+    problem = text_problem(reason)
+    if problem is not None:
+        raise InvalidInput("invalid_reason", f"A reason cannot contain {problem}.")
     async with transaction(ctx) as uow:
         rec = await uow.identities.get(account_id)
         if rec is None:

@@ -6,12 +6,15 @@ from fastapi import APIRouter
 
 from qunzu.api.deps import Ctx, CurrentActor
 from qunzu.api.errors import ERROR_RESPONSES
+from qunzu.api.jsonwire import StrictJSONRoute
 from qunzu.api.schemas import AuditVerifyOut, FullIdentityOut, IdentityReadIn
 from qunzu.domain.models import PlatformRole
 from qunzu.services import audit, identity
 from qunzu.services.actor import require_platform_role
 
-router = APIRouter(prefix="/v1/platform", tags=["platform"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1/platform", tags=["platform"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute
+)
 
 
 @router.post("/identity-reads", response_model=FullIdentityOut)
