@@ -37,16 +37,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import TypeAdapter, ValidationError
 from starlette.websockets import WebSocketState
 
-from qunzu.api import jsonwire
-from qunzu.api.errors import ProblemFields, problem_of, validation_problem
+from qunzu.api.errors import ProblemFields, problem_of
+from qunzu.api.frames import Refusal, read_frame
 from qunzu.api.metrics import Metrics
-from qunzu.api.schemas import FrameRef, PingFrame, SendFrame
+from qunzu.api.schemas import PingFrame, SendFrame
 from qunzu.api.ws_fastpath import DirectSocket, encode_text_frame
 from qunzu.bus.base import EventBus, Subscription
-from qunzu.domain.errors import DomainError, InvalidInput
+from qunzu.domain.errors import DomainError
 from qunzu.domain.events import account_topic, group_topic
 from qunzu.services import messaging, realtime
 from qunzu.services.accounts import authenticate
@@ -403,43 +402,15 @@ class LiveStream:
     async def handle_client_frame(self, raw: str) -> None:
         """Clients may ping, or send a message over the socket instead of HTTP.
 
-        A frame is read as an HTTP body is (``jsonwire.loads``, then the request model) and
-        refused with the same problem, as an ``error`` frame; the connection stays."""
-        limit = self.max_frame_bytes
-        # len() counts characters, each at least one byte: encode only when it could matter.
-        if len(raw) > limit or (
-            len(raw) * 4 > limit and len(raw.encode("utf-8", "surrogatepass")) > limit
-        ):
-            detail = f"The frame is larger than {limit} bytes."
-            await self.send_problem((413, "payload_too_large", detail, {"limit": limit}), None)
-            return
-        try:
-            doc = jsonwire.loads(raw)
-        except json.JSONDecodeError as exc:  # not JSON, or nested too deep
-            detail = f"The frame is not valid JSON ({exc.msg})."
-            await self.send_problem((400, "malformed_json", detail, {}), None)
-            return
-        if not isinstance(doc, dict):  # as an HTTP body that is not an object
-            not_object = [{"loc": (), "msg": "A frame is a JSON object.", "type": "dict_type"}]
-            await self.send_problem(validation_problem(not_object, located=False), None)
-            return
-        kind = doc.get("type")
-        model = _FRAMES.get(kind) if isinstance(kind, str) else None
-        if model is None:
-            problem = problem_of(InvalidInput("unknown_frame", "Frame types: ping, send."))
-            await self.send_problem(problem, _ref_of(doc))
-            return
-        try:
-            frame = model.model_validate(doc)
-        except ValidationError as exc:
-            problem = validation_problem(exc.errors(), located=False)
-            await self.send_problem(problem, _ref_of(doc))
-            return
-        if isinstance(frame, PingFrame):
+        A frame is read as an HTTP body is (``api/frames.py``) and refused with the same
+        problem, as an ``error`` frame; the connection stays."""
+        frame = read_frame(raw, self.max_frame_bytes)
+        if isinstance(frame, Refusal):
+            await self.send_problem(frame.problem, frame.ref)
+        elif isinstance(frame, PingFrame):
             await self.write(json.dumps({"type": "pong", "ref": frame.ref}))
-            return
-        assert isinstance(frame, SendFrame)
-        await self._send_message(frame)
+        else:
+            await self._send_message(frame)
 
     async def _send_message(self, frame: SendFrame) -> None:
         try:
@@ -481,20 +452,6 @@ class LiveStream:
                 }
             )
         )
-
-
-_FRAMES: dict[str, type[PingFrame] | type[SendFrame]] = {"ping": PingFrame, "send": SendFrame}
-_REF: TypeAdapter[Any] = TypeAdapter(FrameRef | None)
-
-
-def _ref_of(doc: object) -> object:
-    """The frame's ``ref`` to echo, when it is one (a refused frame still gets its own)."""
-    if not isinstance(doc, dict):
-        return None
-    try:
-        return _REF.validate_python(doc.get("ref"))
-    except ValidationError:
-        return None
 
 
 router = APIRouter()
