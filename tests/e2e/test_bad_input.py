@@ -420,10 +420,12 @@ async def test_bidirectional_controls_are_refused_in_names_rules_notices_and_lab
         ("PUT", f"/v1/groups/{gid}/rules", {"text": text}, "text"),
         ("PUT", f"/v1/groups/{gid}/notice", {"text": text}, "text"),
         ("POST", "/v1/me/tokens", {"label": text}, "label"),
-        ("PATCH", "/v1/me", {"display_name": text}, "display_name"),
     ]
     for method, path, body, field in cases:
         assert await text_refusal(raw, alice, method, path, body) == [field], path
+    # Display names keep their own, stricter rule (no control or format character at all).
+    response = await raw.patch("/v1/me", json={"display_name": text}, headers=auth(alice))
+    assert_problem(response, 400, "invalid_display_name")
     # A message is the sender's own words, in any script and direction.
     sent = await alice.send(gid, f"שלום {control}abc")
     assert sent["body"] == f"שלום {control}abc"

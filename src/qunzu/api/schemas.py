@@ -62,7 +62,9 @@ class In(BaseModel):
 class RegisterIn(In):
     handle: Line = Field(min_length=1, max_length=64, examples=["li_wei"])
     password: Text = Field(min_length=1, max_length=256, examples=["correct horse battery"])
-    display_name: Line | None = Field(default=None, max_length=128, examples=["李伟"])
+    # Text, not Line: the display-name rule (services/accounts.py) is stricter still, and
+    # answers control and format characters with its own invalid_display_name.
+    display_name: Text | None = Field(default=None, max_length=128, examples=["李伟"])
 
 
 class LoginIn(In):
@@ -76,7 +78,7 @@ class TokenIn(In):
 
 
 class ProfileIn(In):
-    display_name: Line = Field(min_length=1, max_length=128)
+    display_name: Text = Field(min_length=1, max_length=128)  # see RegisterIn
 
 
 class IdentityIn(In):
