@@ -776,13 +776,15 @@ class FakePosting:
         group = await u.groups.get(group_id)
         if group is None:
             return None
+        mute = await u.owner.get_mute(group_id, account_id)
         return PostingState(
             group=group,
             membership=await u.memberships.get(group_id, account_id),
             controls=await u.owner.get_controls(group_id),
-            mute=await u.owner.get_mute(group_id, account_id),
+            mute_until=mute[0] if mute is not None else None,
+            last_active_at=await u.activity.member_last_active(group_id, account_id),
             sanctions_in_force=bool(await u.reports.active_sanctions(now, group_id, account_id)),
-            txn_used=await u.timeline.get_by_txn(account_id, client_txn_id) is not None,
+            previous=await u.timeline.get_by_txn(account_id, client_txn_id),
         )
 
 

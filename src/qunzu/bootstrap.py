@@ -143,7 +143,6 @@ def build(settings: Settings, clock: Clock | None = None, observer: Observer | N
         verifier=verifier,
         rulebooks=rulebooks,
         limits=Limits(
-            max_message_chars=settings.max_message_chars,
             history_page_max=settings.history_page_max,
             token_ttl_hours=settings.token_ttl_hours,
             invitation_ttl_days=settings.invitation_ttl_days,

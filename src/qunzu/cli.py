@@ -147,6 +147,8 @@ def _uvicorn_config(settings: Settings, host: str, port: int) -> object:
         http="auto",
         # Named, not "auto": direct writes need this implementation (QUNZU_WS_PROTOCOL).
         ws=settings.ws_protocol,
+        # uvicorn would read frames up to 16 MiB before the app refuses them at this size.
+        ws_max_size=settings.max_request_bytes,
         lifespan="on",
         proxy_headers=True,
     )

@@ -61,7 +61,6 @@ class Settings(BaseSettings):
     )
 
     token_ttl_hours: int = Field(default=24 * 30, ge=1)
-    max_message_chars: int = Field(default=4000, ge=1, le=100_000)
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
     history_page_max: int = Field(default=200, ge=1, le=1000)
     invitation_ttl_days: int = Field(default=7, ge=1)

@@ -186,6 +186,11 @@ class OwnerToolsM(_M):
     suspend_tools_under_posting_suspension: bool = False
 
 
+class MessagesM(_M):
+    # Bounded by what a request body can carry (QUNZU_MAX_REQUEST_BYTES, 64 KiB by default).
+    max_chars: int = Field(default=4000, ge=1, le=60_000)
+
+
 class RulebookM(_M):
     rulebook: HeaderM
     articles: list[ArticleM] = Field(min_length=1)
@@ -199,6 +204,7 @@ class RulebookM(_M):
     reporting: ReportingM
     attendance: AttendanceM
     owner_tools: OwnerToolsM = Field(default_factory=OwnerToolsM)
+    messages: MessagesM = Field(default_factory=MessagesM)
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -379,6 +385,7 @@ def _to_domain(m: RulebookM) -> rb.Rulebook:
         suspend_tools_under_posting_suspension=(
             m.owner_tools.suspend_tools_under_posting_suspension
         ),
+        max_message_chars=m.messages.max_chars,
         reporting=rb.ReportingPolicy(
             m.reporting.unfounded_window_days,
             m.reporting.warning_after,

@@ -352,3 +352,140 @@ async def test_the_send_route_authenticates_as_every_other_route(
         assert response.headers["www-authenticate"] == "Bearer"
         same = await raw.get("/v1/me", headers=headers)
         assert_problem(same, 401, code)
+
+
+# ---- text: one rule for every field ----------------------------------------------------------
+
+NUL, SURROGATE, RLO, LRI = "\x00", "\ud800", "\u202e", "\u2066"
+
+
+def raw_json(document: dict[str, Any]) -> bytes:
+    """JSON text as a client may send it: a lone surrogate escaped (``\\ud800``), which is
+    valid JSON text, if not a character."""
+    return json.dumps(document, ensure_ascii=True).encode()
+
+
+async def text_refusal(
+    raw: httpx.AsyncClient, client: QunzuClient, method: str, path: str, body: dict[str, Any]
+) -> list[str]:
+    """The request is refused as 422 validation_error; the fields it names."""
+    response = await raw.request(method, path, content=raw_json(body), headers=auth(client, **JSON))
+    problem = assert_problem(response, 422, "validation_error")
+    return [e["field"] for e in problem["errors"]]
+
+
+@pytest.mark.parametrize("bad", [NUL, SURROGATE], ids=["nul", "lone-surrogate"])
+async def test_nul_and_lone_surrogates_are_refused_in_every_text_field(
+    raw: httpx.AsyncClient, alice: QunzuClient, bob: QunzuClient, bad: str
+) -> None:
+    group = await make_group(alice, join_policy="approval")
+    gid = group["id"]
+    sent = await alice.send(gid, "something to report")
+    target = {"kind": "message", "seq": sent["seq"]}
+    text = f"a{bad}b"
+    cases: list[tuple[str, str, dict[str, Any], QunzuClient, str]] = [
+        ("POST", f"/v1/groups/{gid}/messages", {"body": text, "client_txn_id": "t-1"}, alice,
+         "body"),
+        ("POST", "/v1/reports",
+         {"group_id": gid, "target": target, "category": "spam", "statement": text}, alice,
+         "statement"),
+        ("POST", f"/v1/groups/{gid}/report-up",
+         {"target": target, "category": "spam", "statement": text}, alice, "statement"),
+        ("POST", "/v1/groups", {"name": text, "category": "friends"}, alice, "name"),
+        ("PUT", f"/v1/groups/{gid}/rules", {"text": text}, alice, "text"),
+        ("PUT", f"/v1/groups/{gid}/notice", {"text": text}, alice, "text"),
+        ("PATCH", "/v1/me", {"display_name": text}, alice, "display_name"),
+        ("POST", "/v1/me/tokens", {"label": text}, alice, "label"),
+        ("POST", f"/v1/groups/{gid}/join-requests", {"note": text}, bob, "note"),
+        ("POST", f"/v1/groups/{gid}/members/{me(bob)['id']}/mute",
+         {"minutes": 5, "reason": text}, alice, "reason"),
+        ("POST", "/v1/accounts", {"handle": "abcdef", "password": f"long {text} enough"}, alice,
+         "password"),
+    ]  # fmt: skip
+    for method, path, body, who, field in cases:
+        assert await text_refusal(raw, who, method, path, body) == [field], path
+    assert [e["body"] for e in (await alice.history(gid))["entries"]][-1] == sent["body"]
+
+
+@pytest.mark.parametrize("control", [RLO, LRI], ids=["override", "isolate"])
+async def test_bidirectional_controls_are_refused_in_names_rules_notices_and_labels(
+    raw: httpx.AsyncClient, alice: QunzuClient, control: str
+) -> None:
+    group = await make_group(alice)
+    gid = group["id"]
+    text = f"exe.{control}txt"
+    cases: list[tuple[str, str, dict[str, Any], str]] = [
+        ("POST", "/v1/groups", {"name": text, "category": "friends"}, "name"),
+        ("PATCH", f"/v1/groups/{gid}", {"name": text}, "name"),
+        ("PUT", f"/v1/groups/{gid}/rules", {"text": text}, "text"),
+        ("PUT", f"/v1/groups/{gid}/notice", {"text": text}, "text"),
+        ("POST", "/v1/me/tokens", {"label": text}, "label"),
+    ]
+    for method, path, body, field in cases:
+        assert await text_refusal(raw, alice, method, path, body) == [field], path
+    # Display names keep their own, stricter rule (no control or format character at all).
+    response = await raw.patch("/v1/me", json={"display_name": text}, headers=auth(alice))
+    assert_problem(response, 400, "invalid_display_name")
+    # A message is the sender's own words, in any script and direction.
+    sent = await alice.send(gid, f"שלום {control}abc")
+    assert sent["body"] == f"שלום {control}abc"
+
+
+async def test_a_control_character_in_a_search_or_a_handle_is_a_validation_error(
+    raw: httpx.AsyncClient, alice: QunzuClient
+) -> None:
+    for path in ("/v1/groups?q=a%00b", "/v1/accounts/a%00b", "/v1/groups?q=%E2%80%AEx"):
+        response = await raw.get(path, headers=auth(alice))
+        assert_problem(response, 422, "validation_error")
+
+
+# ---- JSON nesting -----------------------------------------------------------------------------
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+async def test_json_nested_past_the_bound_is_malformed(
+    raw: httpx.AsyncClient, alice: QunzuClient
+) -> None:
+    group = await make_group(alice)
+    path = f"/v1/groups/{group['id']}/messages"
+    for depth in (33, 5000):  # the object itself is one level
+        body = f'{{"body": {nested(depth - 1)}, "client_txn_id": "deep"}}'.encode()
+        response = await raw.post(path, content=body, headers=auth(alice, **JSON))
+        problem = assert_problem(response, 400, "malformed_json")
+        assert "nested deeper than 32 levels" in problem["detail"]
+    body = f'{{"body": {nested(31)}, "client_txn_id": "deep"}}'.encode()  # 32: within
+    response = await raw.post(path, content=body, headers=auth(alice, **JSON))
+    problem = assert_problem(response, 422, "validation_error")
+    assert [e["field"] for e in problem["errors"]] == ["body"]
+    deep_in_text = json.dumps({"body": "[" * 100, "client_txn_id": "brackets"}).encode()
+    response = await raw.post(path, content=deep_in_text, headers=auth(alice, **JSON))
+    assert response.status_code == 201, response.text  # brackets in a string do not nest
+
+
+# ---- 405 ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/v1/accounts", "POST"),
+        ("DELETE", "/v1/groups/1/rules", "GET, PUT"),  # two routes share the path
+        ("PUT", "/v1/groups/1/messages", "GET, POST"),
+        ("POST", "/v1/me", "GET, PATCH"),
+        ("HEAD", "/v1/me", "GET, PATCH"),
+        ("GET", "/v1/groups/1/members/2/mute", "DELETE, POST"),
+    ],
+)
+async def test_a_405_names_every_method_the_path_allows(
+    raw: httpx.AsyncClient, method: str, path: str, allow: str
+) -> None:
+    response = await raw.request(method, path)
+    if method == "HEAD":  # no body to read: the status and the header say it all
+        assert response.status_code == 405
+        assert response.headers["allow"] == allow
+        return
+    assert_problem(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == allow

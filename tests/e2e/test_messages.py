@@ -169,7 +169,10 @@ async def test_an_empty_message_is_refused(alice: QunzuClient) -> None:
 async def test_a_message_with_a_nul_character_is_refused(alice: QunzuClient) -> None:
     group = await make_group(alice)
     err = await refused(alice.send(group["id"], "a\x00b"))
-    assert (err.status, err.code) == (400, "invalid_message")
+    assert (err.status, err.code) == (422, "validation_error")
+    assert [e["field"] for e in err.problem["errors"]] == ["body"]
+    assert "NUL" in err.problem["errors"][0]["problem"]
+    assert await bodies(alice, group["id"]) == []
 
 
 async def test_an_outsider_cannot_post_to_a_discoverable_group(

@@ -462,8 +462,8 @@ async def test_send_frame_acks_retries_idempotently_and_bad_frames_get_errors_no
         assert (again["created"], again["seq"]) == (False, ack["seq"])
 
         bad = [
-            ({"type": "send", "group_id": "x", "body": "b", "client_txn_id": "t"}, 400),
-            ({"type": "send", "group_id": gid, "body": "", "client_txn_id": "ws-txn-2"}, 400),
+            ({"type": "send", "group_id": "x", "body": "b", "client_txn_id": "t"}, 422),
+            ({"type": "send", "group_id": gid, "body": "", "client_txn_id": "ws-txn-2"}, 422),
             ({"type": "send", "group_id": gid, "body": "b", "client_txn_id": "bad id!"}, 400),
             ({"type": "send", "group_id": strangers["id"], "body": "b", "client_txn_id": "x"}, 0),
             ({"type": "dance"}, 400),
@@ -489,14 +489,14 @@ async def test_send_frame_acks_retries_idempotently_and_bad_frames_get_errors_no
         ws_url(server), additional_headers={"Authorization": f"Bearer {bob.token}"}
     ) as ws:
         assert json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))["type"] == "ready"
-        for junk in ("{not json", "[1, 2]", b"\x00binary"):
+        for junk, status, code in (
+            ("{not json", 400, "malformed_json"),
+            (b"\x00binary", 400, "malformed_json"),
+            ("[1, 2]", 422, "validation_error"),  # as an HTTP body that is not an object
+        ):
             await ws.send(junk)
             error = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
-            assert (error["type"], error["status"], error["code"]) == (
-                "error",
-                400,
-                "malformed_json",
-            )
+            assert (error["type"], error["status"], error["code"]) == ("error", status, code)
         await ws.send(json.dumps({"type": "ping", "ref": "r"}))
         assert json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT)) == {
             "type": "pong",

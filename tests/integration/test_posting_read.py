@@ -76,9 +76,10 @@ async def test_posting_load_of_a_plain_member_equals_the_separate_reads(
         assert state.group == await u.groups.get(group.id)
         assert state.membership == await u.memberships.get(group.id, member.id) == m
         assert state.controls == GroupControls(group.id)
-        assert state.mute is None
+        assert state.mute_until is None
+        assert state.last_active_at is None
         assert state.sanctions_in_force is False
-        assert state.txn_used is False
+        assert state.previous is None
 
 
 async def test_posting_load_of_a_stranger_has_no_membership_and_of_no_group_is_none(
@@ -94,7 +95,7 @@ async def test_posting_load_of_a_stranger_has_no_membership_and_of_no_group_is_n
         assert await u.posting.load(group.id + 10_000, stranger.id, "txn-a", NOW) is None
 
 
-async def test_posting_load_carries_controls_and_the_senders_mute(
+async def test_posting_load_carries_controls_and_the_senders_mute_and_last_post(
     uow: SqlUnitOfWorkFactory,
 ) -> None:
     async with uow() as u:
@@ -107,31 +108,36 @@ async def test_posting_load_carries_controls_and_the_senders_mute(
         await u.owner.put_controls(controls)
         await u.owner.put_mute(group.id, member.id, NOW + timedelta(hours=2), "刷屏", owner.id, T0)
         await u.owner.put_mute(group.id, other.id, NOW + timedelta(hours=9), "other", owner.id, T0)
+        await u.activity.touch(group.id, member.id, T0 + timedelta(minutes=5))
+        await u.activity.touch(group.id, other.id, T0 + timedelta(minutes=7))
         await u.commit()
     async with uow(write=False) as u:
         state = await u.posting.load(group.id, member.id, "txn-a", NOW)
         assert state is not None
         assert state.controls == await u.owner.get_controls(group.id) == controls
-        assert state.mute == await u.owner.get_mute(group.id, member.id)
-        assert state.mute == (NOW + timedelta(hours=2), "刷屏")
+        assert state.mute_until == NOW + timedelta(hours=2)
+        assert state.last_active_at == await u.activity.member_last_active(group.id, member.id)
+        assert state.last_active_at == T0 + timedelta(minutes=5)
 
 
-async def test_posting_load_sees_a_used_txn_id_in_any_group_but_not_anothers(
+async def test_posting_load_carries_the_senders_entry_for_the_txn_id_in_any_group(
     uow: SqlUnitOfWorkFactory,
 ) -> None:
     async with uow() as u:
         owner, member = await new_account(u), await new_account(u)
         first, second = await new_group(u, owner), await new_group(u, owner)
         assert await u.groups.next_seq(first.id) == 1
-        await u.timeline.append(
-            TimelineEntry(first.id, 1, EntryKind.message, owner.id, T0, "hi", "txn-used")
+        sent = TimelineEntry(
+            first.id, 1, EntryKind.message, owner.id, T0, "hi", "txn-used", {"k": [1]}
         )
+        await u.timeline.append(sent)
         await u.commit()
     async with uow(write=False) as u:
         state = await u.posting.load(second.id, owner.id, "txn-used", NOW)
-        assert state is not None and state.txn_used is True  # same sender, other group
+        assert state is not None and state.previous == sent  # same sender, other group
+        assert state.previous == await u.timeline.get_by_txn(owner.id, "txn-used")
         other = await u.posting.load(first.id, member.id, "txn-used", NOW)
-        assert other is not None and other.txn_used is False  # another sender's id
+        assert other is not None and other.previous is None  # another sender's id
 
 
 async def test_posting_load_flags_exactly_the_sanctions_in_force_now(

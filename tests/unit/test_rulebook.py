@@ -141,3 +141,22 @@ def test_the_same_version_loaded_twice_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(RulebookError, match="more than once"):
         load_rulebooks([first, second])
+
+
+# ---- [messages] ------------------------------------------------------------------------------
+
+MESSAGES = "[messages]\nmax_chars = 4000\n"
+
+
+def test_the_longest_message_is_the_rulebooks_and_4000_when_not_given() -> None:
+    assert parse_rulebook(DEFAULT).max_message_chars == 4000
+    assert parse_rulebook(edited(MESSAGES, "")).max_message_chars == 4000
+    assert (
+        parse_rulebook(edited(MESSAGES, "[messages]\nmax_chars = 280\n")).max_message_chars == 280
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "60001", '"long"'])
+def test_a_longest_message_out_of_bounds_is_refused_with_its_key(value: str) -> None:
+    err = refusal(edited(MESSAGES, f"[messages]\nmax_chars = {value}\n"))
+    assert any(p.startswith("messages.max_chars:") for p in err.problems), err.problems

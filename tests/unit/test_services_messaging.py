@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -11,10 +12,17 @@ import pytest
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
 from qunzu.domain.models import EntryKind, GroupKind, JoinPolicy
+from qunzu.policy import load_rulebooks
 from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext
 from qunzu.services.membership import do_leave, do_remove_member
-from qunzu.services.messaging import HistoryPage, do_open_direct, do_send_message, read_history
+from qunzu.services.messaging import (
+    HistoryPage,
+    SendResult,
+    do_open_direct,
+    do_send_message,
+    read_history,
+)
 from qunzu.services.owner_tools import do_set_slow_mode
 from qunzu.services.ports import PostingState
 from tests.fakes import CountingObserver, FakePosting, fake_uow, make_ctx
@@ -111,7 +119,8 @@ async def test_two_senders_may_use_the_same_txn_id() -> None:
     [
         ("   ", "t1", "empty_message"),
         ("x" * 4001, "t1", "message_too_long"),
-        ("a\x00b", "t1", "invalid_message"),
+        ("a\x00b", "t1", "invalid_text"),
+        ("a\ud800b", "t1", "invalid_text"),
         ("hi", "", "invalid_client_txn_id"),
         ("hi", "has space", "invalid_client_txn_id"),
         ("hi", "x" * 65, "invalid_client_txn_id"),
@@ -361,13 +370,18 @@ async def test_a_retry_that_raced_its_original_gets_the_original_not_a_conflict(
     first = await do_send_message(ctx, bob, group_id, "hi", "race-1")
     sent_before = fake_uow(ctx).state.timeline.copy()
 
-    # The race made deterministic: the retry read the id as unused (the original had not
-    # committed yet), so its insert meets the unique (sender, client_txn_id).
+    # The race made deterministic: the retry's posting read saw the id as unused (the
+    # original had not committed yet), so its insert meets the unique (sender,
+    # client_txn_id); the read after that sees the original.
     real_load = FakePosting.load
+    reads = 0
 
     async def stale_load(self: FakePosting, *args: Any) -> PostingState | None:
+        nonlocal reads
+        reads += 1
         state = await real_load(self, *args)
-        return replace(state, txn_used=False) if state is not None else None
+        stale = reads % 2 == 1  # each send's first read
+        return replace(state, previous=None) if state is not None and stale else state
 
     monkeypatch.setattr(FakePosting, "load", stale_load)
     again = await do_send_message(ctx, bob, group_id, "hi", "race-1")
@@ -411,3 +425,62 @@ async def test_under_slow_mode_every_message_writes_the_senders_activity() -> No
     with pytest.raises(QuotaExceeded) as refused:
         await do_send_message(ctx, bob, group_id, "too soon", "s3")
     assert refused.value.code == "slow_mode"
+
+
+# ---- messages per minute, counted with the send ------------------------------------------------
+
+
+def _yield_at_the_posting_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each send pauses at its posting read, as a database driver does (asyncpg), so that
+    concurrent sends are all in flight together."""
+    real_load = FakePosting.load
+
+    async def yielding_load(self: FakePosting, *args: Any) -> PostingState | None:
+        await asyncio.sleep(0)  # a yield to the loop, not a wait: the clock does not move
+        return await real_load(self, *args)
+
+    monkeypatch.setattr(FakePosting, "load", yielding_load)
+
+
+async def test_fifty_concurrent_sends_one_under_the_rate_limit_let_exactly_one_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ctx = make_ctx(rulebooks=load_rulebooks())  # the packaged quotas
+    _, bob, group_id = await _chat(ctx)
+    limit = ctx.rulebooks.latest.credit.level(bob.level).quotas.messages_per_minute
+    for i in range(limit - 1):
+        await do_send_message(ctx, bob, group_id, f"before {i}", f"b{i}")
+    _yield_at_the_posting_read(monkeypatch)
+    results = await asyncio.gather(
+        *(do_send_message(ctx, bob, group_id, f"burst {i}", f"c{i}") for i in range(50)),
+        return_exceptions=True,
+    )
+    created = [r for r in results if isinstance(r, SendResult)]
+    refused = [r for r in results if isinstance(r, QuotaExceeded)]
+    assert (len(created), len(refused)) == (1, 49), results
+    assert {r.extra["quota"] for r in refused} == {"messages_per_minute"}
+    assert len(await _messages(ctx, group_id)) == limit
+
+
+async def test_a_send_that_fails_after_its_rate_check_gives_its_slot_back() -> None:
+    ctx = make_ctx(rulebooks=load_rulebooks())
+    _, bob, group_id = await _chat(ctx)
+    limit = ctx.rulebooks.latest.credit.level(bob.level).quotas.messages_per_minute
+    for i in range(limit - 1):
+        await do_send_message(ctx, bob, group_id, f"before {i}", f"b{i}")
+    fake_uow(ctx).fail_next_commit(Conflict("duplicate", "injected at COMMIT"))
+    with pytest.raises(Conflict):
+        await do_send_message(ctx, bob, group_id, "lost", "lost-1")
+    assert (await do_send_message(ctx, bob, group_id, "the last one", "last")).created
+    with pytest.raises(QuotaExceeded):
+        await do_send_message(ctx, bob, group_id, "one too many", "over")
+
+
+async def test_a_retry_takes_no_slot_of_the_rate_limit() -> None:
+    ctx = make_ctx(rulebooks=load_rulebooks())
+    _, bob, group_id = await _chat(ctx)
+    limit = ctx.rulebooks.latest.credit.level(bob.level).quotas.messages_per_minute
+    for i in range(limit):
+        await do_send_message(ctx, bob, group_id, f"m {i}", f"m{i}")
+    retried = await do_send_message(ctx, bob, group_id, "m 0", "m0")
+    assert not retried.created

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
 from qunzu import __version__
-from qunzu.api.errors import Problem, install_error_handlers
+from qunzu.api.errors import AllowedMethods, Problem, install_error_handlers
 from qunzu.api.metrics import Metrics, MetricsMiddleware
 from qunzu.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from qunzu.api.realtime import Hub
@@ -91,7 +91,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.state.metrics = metrics
     install_error_handlers(app)
     # FastAPI tries routes in order; the message path (the bulk of requests) goes first.
-    for router in (
+    routers = (
         messages.router,
         accounts.router,
         groups.router,
@@ -100,7 +100,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         reports.router,
         reports.platform,
         owner.router,
-    ):
+    )
+    for router in routers:
         app.include_router(router)
     app.include_router(realtime_router)
 
@@ -134,6 +135,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.state.allowed_methods = AllowedMethods(
+        [*(route for router in routers for route in router.routes), *app.router.routes]
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)

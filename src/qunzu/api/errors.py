@@ -1,8 +1,14 @@
-"""RFC 9457 problem+json for every refusal; a 500 is always a bug."""
+"""RFC 9457 problem+json for every refusal; a 500 is always a bug.
+
+The same problem, as fields, answers a WebSocket frame (``api/realtime.py``):
+``problem_of`` and ``validation_problem`` serve both, so one input gets one code
+whichever way it came.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Route
 
 from qunzu.domain.errors import DomainError
 from qunzu.logs import REQUEST_ID_HEADER, current_request_id
@@ -82,38 +89,81 @@ def status_for(error: DomainError) -> int:
     return STATUS_BY_KIND.get(error.kind, 400)
 
 
-def _validation_problem(exc: RequestValidationError) -> JSONResponse:
-    errors = exc.errors()
-    if any(e.get("type") == "json_invalid" for e in errors):
-        return problem(400, "malformed_json", "The request body is not valid JSON.")
+# (status, code, detail, extra members)
+ProblemFields = tuple[int, str, str, dict[str, Any]]
+
+
+def problem_of(error: DomainError) -> ProblemFields:
+    return status_for(error), error.code, error.detail, _jsonable(error.extra)
+
+
+def validation_problem(errors: Sequence[Any], *, located: bool = True) -> ProblemFields:
+    """Pydantic's errors as one problem: ``malformed_json`` (400) when the JSON could not be
+    read at all, else ``validation_error`` (422) naming each field and what is wrong.
+
+    ``located``: each error's ``loc`` begins with where the value was (FastAPI's "body",
+    "path", "query"); a request body's fields are then named without it."""
+    for e in errors:
+        if e.get("type") == "json_invalid":
+            why = (e.get("ctx") or {}).get("error")
+            return 400, "malformed_json", f"The body is not valid JSON ({why}).", {}
     fields = []
     for e in errors[:20]:
-        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
-        fields.append({"field": loc, "problem": str(e.get("msg", ""))})
-    return problem(
-        422, "validation_error", "Some fields are missing or have the wrong type.", errors=fields
-    )
+        loc = tuple(e.get("loc", ()))
+        if located and loc[:1] == ("body",):
+            loc = loc[1:]
+        fields.append({"field": ".".join(str(p) for p in loc), "problem": str(e.get("msg", ""))})
+    detail = "Some fields are missing, have the wrong type or hold what they may not."
+    return 422, "validation_error", detail, {"errors": fields}
+
+
+class AllowedMethods:
+    """The methods each path answers, over every route: the ``Allow`` of a 405 (RFC 9110
+    §15.5.6). The framework's own names only the first route that matched the path."""
+
+    def __init__(self, routes: Iterable[BaseRoute]) -> None:
+        self._table = [
+            (route.path_regex, frozenset(route.methods))
+            for route in routes
+            if isinstance(route, Route) and route.methods
+        ]
+
+    def header(self, path: str) -> str | None:
+        methods: set[str] = set()
+        for pattern, allowed in self._table:
+            if pattern.match(path):
+                methods |= allowed
+        return ", ".join(sorted(methods)) if methods else None
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return problem(status_for(exc), exc.code, exc.detail, **_jsonable(exc.extra))
+        status, code, detail, extra = problem_of(exc)
+        return problem(status, code, detail, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _validation_problem(exc)
+        status, code, detail, extra = validation_problem(exc.errors())
+        return problem(status, code, detail, **extra)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:
             # FastAPI raises a bare 400 when it cannot even decode the body (e.g. bytes that
             # are not UTF-8); to a client that is the same mistake as any other bad JSON.
-            return problem(400, "malformed_json", "The request body is not valid JSON.")
+            return problem(400, "malformed_json", "The body is not valid JSON.")
         code = {404: "route_not_found", 405: "method_not_allowed"}.get(
             exc.status_code, f"http_{exc.status_code}"
         )
-        return problem(exc.status_code, code, str(exc.detail))
+        response = problem(exc.status_code, code, str(exc.detail))
+        if exc.status_code == 405:
+            allowed: AllowedMethods | None = getattr(request.app.state, "allowed_methods", None)
+            allow = allowed.header(request.url.path) if allowed is not None else None
+            allow = allow or (exc.headers or {}).get("Allow")
+            if allow:
+                response.headers["Allow"] = allow
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

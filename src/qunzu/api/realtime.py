@@ -39,11 +39,13 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from qunzu.api.errors import status_for
+from qunzu.api.errors import ProblemFields, problem_of
+from qunzu.api.frames import Refusal, read_frame
 from qunzu.api.metrics import Metrics
+from qunzu.api.schemas import PingFrame, SendFrame
 from qunzu.api.ws_fastpath import DirectSocket, encode_text_frame
 from qunzu.bus.base import EventBus, Subscription
-from qunzu.domain.errors import DomainError, InvalidInput
+from qunzu.domain.errors import DomainError
 from qunzu.domain.events import account_topic, group_topic
 from qunzu.services import messaging, realtime
 from qunzu.services.accounts import authenticate
@@ -191,9 +193,17 @@ class LiveStream:
     """One WebSocket's delivery state."""
 
     def __init__(
-        self, hub: Hub, ctx: ServiceContext, ws: WebSocket, actor: Actor, queue_size: int
+        self,
+        hub: Hub,
+        ctx: ServiceContext,
+        ws: WebSocket,
+        actor: Actor,
+        queue_size: int,
+        max_frame_bytes: int = 64 * 1024,
     ) -> None:
         self.hub, self.ctx, self.ws, self.actor = hub, ctx, ws, actor
+        # A client frame may be as large as a request body (QUNZU_MAX_REQUEST_BYTES).
+        self.max_frame_bytes = max_frame_bytes
         self.queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=queue_size)
         self.last: dict[int, int] = {}
         self.upto: dict[int, int | None] = {}
@@ -393,63 +403,55 @@ class LiveStream:
                 await self._fill(group_id, None)
 
     async def handle_client_frame(self, raw: str) -> None:
-        """Clients may ping, or send a message over the socket instead of HTTP."""
+        """Clients may ping, or send a message over the socket instead of HTTP.
+
+        A frame is read as an HTTP body is (``api/frames.py``) and refused with the same
+        problem, as an ``error`` frame; the connection stays."""
+        frame = read_frame(raw, self.max_frame_bytes)
+        if isinstance(frame, Refusal):
+            await self.send_problem(frame.problem, frame.ref)
+        elif isinstance(frame, PingFrame):
+            await self.write(json.dumps({"type": "pong", "ref": frame.ref}))
+        else:
+            await self._send_message(frame)
+
+    async def _send_message(self, frame: SendFrame) -> None:
         try:
-            doc = json.loads(raw)
-            if not isinstance(doc, dict):
-                raise ValueError
-        except ValueError:
-            await self.send_error(InvalidInput("malformed_json", "Frames are JSON objects."), None)
-            return
-        ref = doc.get("ref")
-        kind = doc.get("type")
-        if kind == "ping":
-            await self.write(json.dumps({"type": "pong", "ref": ref}))
-            return
-        if kind != "send":
-            await self.send_error(InvalidInput("unknown_frame", "Frame types: ping, send."), ref)
-            return
-        try:
-            group_id, body, txn = doc.get("group_id"), doc.get("body"), doc.get("client_txn_id")
-            if (
-                not isinstance(group_id, int)
-                or isinstance(group_id, bool)
-                or not isinstance(body, str)
-                or not isinstance(txn, str)
-            ):
-                raise InvalidInput(
-                    "validation_error", "send needs group_id (int), body and client_txn_id."
-                )
             # Shielded: once started, a send commits and publishes even if the socket
             # goes away meanwhile (a commit whose event is never published would leave
             # live streams behind until the group's next event).
             result = await asyncio.shield(
-                messaging.do_send_message(self.ctx, self.actor, group_id, body, txn)
+                messaging.do_send_message(
+                    self.ctx, self.actor, frame.group_id, frame.body, frame.client_txn_id
+                )
             )
         except DomainError as exc:
-            await self.send_error(exc, ref)
+            await self.send_problem(problem_of(exc), frame.ref)
             return
         await self.write(
             json.dumps(
                 {
                     "type": "ack",
-                    "ref": ref,
+                    "ref": frame.ref,
                     "created": result.created,
-                    "group_id": group_id,
+                    "group_id": frame.group_id,
                     "seq": result.entry.seq,
                 }
             )
         )
 
-    async def send_error(self, exc: DomainError, ref: object) -> None:
+    async def send_problem(self, problem: ProblemFields, ref: object) -> None:
+        """An ``error`` frame: the members of the HTTP problem document, and the ``ref``."""
+        status, code, detail, extra = problem
         await self.write(
             json.dumps(
                 {
                     "type": "error",
                     "ref": ref,
-                    "status": status_for(exc),
-                    "code": exc.code,
-                    "detail": exc.detail,
+                    "status": status,
+                    "code": code,
+                    "detail": detail,
+                    **extra,
                 }
             )
         )
@@ -467,11 +469,11 @@ def _token_from(ws: WebSocket) -> str | None:
 
 async def _refuse(ws: WebSocket, exc: DomainError) -> None:
     """Accept, say why in an error frame, and close with ``4000 + status``."""
-    status = status_for(exc)
+    status, code, detail, extra = problem_of(exc)
     with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
         await ws.accept()
         await ws.send_text(
-            json.dumps({"type": "error", "status": status, "code": exc.code, "detail": exc.detail})
+            json.dumps({"type": "error", "status": status, "code": code, "detail": detail, **extra})
         )
         await ws.close(code=4000 + status, reason=exc.code[:120])
 
@@ -484,7 +486,8 @@ async def _read(ws: WebSocket, stream: LiveStream) -> None:
             return
         text = message.get("text")
         if text is None:
-            await stream.send_error(InvalidInput("malformed_json", "Frames are JSON text."), None)
+            binary: ProblemFields = (400, "malformed_json", "Frames are JSON text, not binary.", {})
+            await stream.send_problem(binary, None)
             continue
         await stream.handle_client_frame(text)
 
@@ -538,7 +541,10 @@ async def events(ws: WebSocket) -> None:
     except DomainError as exc:
         await _refuse(ws, exc)
         return
-    stream = LiveStream(hub, ctx, ws, actor, state.settings.ws_queue_size)
+    settings = state.settings
+    stream = LiveStream(
+        hub, ctx, ws, actor, settings.ws_queue_size, max_frame_bytes=settings.max_request_bytes
+    )
     metrics: Metrics | None = hub.metrics
     try:
         await stream.listen()

@@ -1,11 +1,18 @@
-"""Request and response bodies. Requests forbid unknown fields so typos fail loudly."""
+"""Request and response bodies. Requests forbid unknown fields so typos fail loudly.
+
+Every text field of a request is one of ``Text``, ``Prose`` or ``Line``: the domain's one
+text rule (``domain/text.py``: no NUL, no lone surrogate; no bidirectional controls in
+prose; nothing of that and no control character in a line). WebSocket frames are
+validated by these same models (``SendFrame`` is a ``MessageIn``).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from qunzu.domain.models import (
     Group,
@@ -14,9 +21,29 @@ from qunzu.domain.models import (
     JoinPolicy,
     Membership,
 )
+from qunzu.domain.text import TextKind, text_problem
 
+# Ids are at most 2**62: inside a signed 64-bit column on every database, with room.
 MAX_ID = 2**62
 IdInt = Annotated[int, Field(ge=1, le=MAX_ID)]
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _text_of(kind: TextKind) -> AfterValidator:
+    def check(value: str) -> str:
+        problem = text_problem(value, kind)
+        if problem is not None:
+            raise PydanticCustomError(
+                "invalid_text", "Text cannot contain {problem}", {"problem": problem}
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+Text = Annotated[str, _text_of(TextKind.text)]
+Prose = Annotated[str, _text_of(TextKind.prose)]
+Line = Annotated[str, _text_of(TextKind.line)]
 
 
 class In(BaseModel):
@@ -38,47 +65,49 @@ class Out(BaseModel):
 
 
 class RegisterIn(In):
-    handle: str = Field(min_length=1, max_length=64, examples=["li_wei"])
-    password: str = Field(min_length=1, max_length=256, examples=["correct horse battery"])
-    display_name: str | None = Field(default=None, max_length=128, examples=["李伟"])
+    handle: Line = Field(min_length=1, max_length=64, examples=["li_wei"])
+    password: Text = Field(min_length=1, max_length=256, examples=["correct horse battery"])
+    # Text, not Line: the display-name rule (services/accounts.py) is stricter still, and
+    # answers control and format characters with its own invalid_display_name.
+    display_name: Text | None = Field(default=None, max_length=128, examples=["李伟"])
 
 
 class LoginIn(In):
-    handle: str = Field(min_length=1, max_length=64, examples=["li_wei"])
-    password: str = Field(min_length=1, max_length=256, examples=["correct horse battery"])
-    label: str = Field(default="", max_length=64, examples=["laptop"])
+    handle: Line = Field(min_length=1, max_length=64, examples=["li_wei"])
+    password: Text = Field(min_length=1, max_length=256, examples=["correct horse battery"])
+    label: Line = Field(default="", max_length=64, examples=["laptop"])
 
 
 class TokenIn(In):
-    label: str = Field(default="", max_length=64)
+    label: Line = Field(default="", max_length=64)
 
 
 class ProfileIn(In):
-    display_name: str = Field(min_length=1, max_length=128)
+    display_name: Text = Field(min_length=1, max_length=128)  # see RegisterIn
 
 
 class IdentityIn(In):
-    legal_name: str = Field(min_length=1, max_length=64)
-    resident_id: str = Field(min_length=1, max_length=32)
-    phone: str = Field(min_length=1, max_length=32)
+    legal_name: Line = Field(min_length=1, max_length=64)
+    resident_id: Line = Field(min_length=1, max_length=32)
+    phone: Line = Field(min_length=1, max_length=32)
 
 
 class GroupIn(In):
-    name: str = Field(min_length=1, max_length=128)
+    name: Line = Field(min_length=1, max_length=128)
     category: GroupCategory
     join_policy: JoinPolicy = JoinPolicy.invite_only
     discoverable: bool = False
-    rules: str | None = Field(default=None, max_length=10_000)
+    rules: Prose | None = Field(default=None, max_length=10_000)
 
 
 class GroupPatchIn(In):
-    name: str | None = Field(default=None, min_length=1, max_length=128)
+    name: Line | None = Field(default=None, min_length=1, max_length=128)
     join_policy: JoinPolicy | None = None
     discoverable: bool | None = None
 
 
 class RulesIn(In):
-    text: str = Field(min_length=1, max_length=10_000)
+    text: Prose = Field(min_length=1, max_length=10_000)
 
 
 class RulesAcceptIn(In):
@@ -90,12 +119,12 @@ class JoinIn(In):
 
 
 class JoinRequestIn(In):
-    note: str = Field(default="", max_length=280)
+    note: Text = Field(default="", max_length=280)
     rules_version: int | None = Field(default=None, ge=0, le=MAX_ID)
 
 
 class InviteIn(In):
-    handle: str = Field(min_length=1, max_length=64)
+    handle: Line = Field(min_length=1, max_length=64)
 
 
 class RoleIn(In):
@@ -103,7 +132,7 @@ class RoleIn(In):
 
 
 class RemoveIn(In):
-    reason: str = Field(default="", max_length=500)
+    reason: Text = Field(default="", max_length=500)
     bar: bool = False  # bar the account from rejoining until a manager lifts it
 
 
@@ -112,18 +141,42 @@ class OfferIn(In):
 
 
 class MessageIn(In):
-    body: str = Field(min_length=1, max_length=100_000)
-    client_txn_id: str = Field(min_length=1, max_length=64)
+    """A send, over HTTP or as a WebSocket ``send`` frame. Its length limit is the
+    rulebook's ``max_message_chars`` (``domain.posting.check_message``), which can change
+    with the rulebook version in force, so it is not repeated here."""
+
+    body: Text = Field(min_length=1)
+    # Its own rule (1 to 64 of A-Za-z0-9._:-, domain.posting) is stricter than any text rule.
+    client_txn_id: str
 
 
 class DirectIn(In):
-    handle: str = Field(min_length=1, max_length=64)
+    handle: Line = Field(min_length=1, max_length=64)
 
 
 class IdentityReadIn(In):
     account_id: IdInt
     # No min_length: the service judges the reason, so "" and "why" get the same reason_required.
-    reason: str = Field(max_length=500)
+    reason: Text = Field(max_length=500)
+
+
+# ---- WebSocket frames from the client (api/realtime.py) ----------------------------------
+
+# A ``ref`` is the client's own tag, echoed in the answer: a 64-bit integer or a short line.
+FrameRef = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)] | Annotated[Line, Field(max_length=64)]
+
+
+class PingFrame(In):
+    type: Literal["ping"]
+    ref: FrameRef | None = None
+
+
+class SendFrame(MessageIn):
+    """``POST /v1/groups/{group_id}/messages`` as a frame: the same model, plus where."""
+
+    type: Literal["send"]
+    ref: FrameRef | None = None
+    group_id: IdInt
 
 
 # ---- responses -----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from qunzu.api.schemas import IdInt, In, Out
+from qunzu.api.schemas import IdInt, In, Out, Text
 
 # ---- governance: rulebook and credit ------------------------------------------------------
 
@@ -22,7 +22,7 @@ class RulebookVersionOut(BaseModel):
 class CreditLockIn(In):
     account_id: IdInt
     level: int | None = Field(ge=0, le=100)
-    reason: str = Field(max_length=500)
+    reason: Text = Field(max_length=500)
 
 
 class CreditStateOut(Out):

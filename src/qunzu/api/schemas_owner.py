@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from qunzu.api.schemas import MAX_ID, IdInt, In, Out
+from qunzu.api.schemas import MAX_ID, IdInt, In, Line, Out, Prose, Text
 from qunzu.api.schemas_reports import ReportTargetIn
 
 
 class RightsIn(In):
-    rights: list[str] = Field(max_length=10)
+    rights: list[Annotated[Line, Field(max_length=32)]] = Field(max_length=10)
 
 
 class RightsOut(BaseModel):
@@ -22,12 +22,12 @@ class RightsOut(BaseModel):
 
 
 class RemoveMessageIn(In):
-    reason: str = Field(default="", max_length=500)
+    reason: Text = Field(default="", max_length=500)
 
 
 class MuteIn(In):
     minutes: int = Field(ge=1, le=60 * 24 * 365)
-    reason: str = Field(default="", max_length=500)
+    reason: Text = Field(default="", max_length=500)
 
 
 class MuteOut(BaseModel):
@@ -44,7 +44,7 @@ class SlowModeIn(In):
 
 
 class NoticeIn(In):
-    text: str = Field(max_length=2000)
+    text: Prose = Field(max_length=2000)
 
 
 class ControlsOut(Out):
@@ -69,8 +69,8 @@ class ReadOut(BaseModel):
 
 class ReportUpIn(In):
     target: ReportTargetIn
-    category: str = Field(min_length=1, max_length=32)
-    statement: str = Field(default="", max_length=1000)
+    category: Line = Field(min_length=1, max_length=32)
+    statement: Text = Field(default="", max_length=1000)
     to: Literal["platform", "authorities"] = "platform"
 
 
@@ -99,4 +99,4 @@ class DutyEventOut(BaseModel):
 class AssignOwnerIn(In):
     group_id: IdInt
     account_id: IdInt
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from qunzu.api.schemas import MAX_ID, IdInt, In
+from qunzu.api.schemas import MAX_ID, IdInt, In, Line, Text
 
 # ---- reports, review, sanctions, appeals ---------------------------------------------------
 
@@ -21,8 +21,8 @@ class ReportTargetIn(In):
 class ReportIn(In):
     group_id: IdInt
     target: ReportTargetIn
-    category: str = Field(min_length=1, max_length=32)
-    statement: str = Field(default="", max_length=1000)
+    category: Line = Field(min_length=1, max_length=32)
+    statement: Text = Field(default="", max_length=1000)
     extra_seqs: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
         default_factory=list, max_length=20
     )
@@ -125,9 +125,9 @@ class ReportOut(BaseModel):
 
 
 class SanctionIn(In):
-    kind: str = Field(min_length=1, max_length=32)
-    article: str = Field(min_length=1, max_length=32)
-    facts: str = Field(min_length=1, max_length=2000)
+    kind: Line = Field(min_length=1, max_length=32)
+    article: Line = Field(min_length=1, max_length=32)
+    facts: Text = Field(min_length=1, max_length=2000)
     days: int | None = Field(default=None, ge=1, le=3650)
     account_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     scope_group_id: int | None = Field(default=None, ge=1, le=MAX_ID)
@@ -136,25 +136,25 @@ class SanctionIn(In):
 class DecisionIn(In):
     decision: Literal["no_violation", "violation"]
     sanctions: list[SanctionIn] = Field(default_factory=list, max_length=8)
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000)
     manifestly_unfounded: bool = False
 
 
 class NoteIn(In):
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000)
 
 
 class ReasonIn(In):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 class StatementIn(In):
-    statement: str = Field(min_length=1, max_length=2000)
+    statement: Text = Field(min_length=1, max_length=2000)
 
 
 class AppealDecisionIn(In):
     overturn: bool
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000)
 
 
 class SanctionOut(BaseModel):

@@ -91,3 +91,9 @@ class SlidingWindow:
 
     def add(self, key: int, now: datetime) -> None:
         self.events.setdefault(key, deque()).append(now)
+
+    def remove(self, key: int, at: datetime) -> None:
+        """Take back an event added at ``at`` (a send that failed after taking its slot)."""
+        q = self.events.get(key)
+        if q and at in q:
+            q.remove(at)

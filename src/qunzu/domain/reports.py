@@ -18,6 +18,7 @@ from qunzu.domain.duty import DutyEventKind
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from qunzu.domain.models import EntryKind, Group, GroupRole, Membership, TimelineEntry
 from qunzu.domain.rulebook import ReportCategory, Rulebook, Tier
+from qunzu.domain.text import text_problem
 
 MAX_STATEMENT_CHARS = 1000
 MAX_EXTRA_MESSAGES = 20
@@ -111,6 +112,9 @@ def check_statement(statement: str) -> str:
         raise InvalidInput(
             "statement_too_long", f"A report statement is at most {MAX_STATEMENT_CHARS} characters."
         )
+    problem = text_problem(text)
+    if problem is not None:
+        raise InvalidInput("invalid_statement", f"A report statement cannot contain {problem}.")
     return text
 
 

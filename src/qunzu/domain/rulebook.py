@@ -188,6 +188,8 @@ class Rulebook:
     # [owner_tools]: while the platform suspends posting in a group, its owner and admins
     # lose their tools too (they may still post messages and report).
     suspend_tools_under_posting_suspension: bool = False
+    # [messages]: the longest message, in characters (HTTP and WebSocket sends alike).
+    max_message_chars: int = 4000
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def article(self, article_id: str) -> Article:

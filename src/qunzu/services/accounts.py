@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from qunzu.domain.audit import AuditAction
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from qunzu.domain.models import Account, ApiToken, PlatformRole
+from qunzu.domain.text import TextKind, text_problem
 from qunzu.services.actor import Actor, Principal, normalize_handle
 from qunzu.services.audit import privileged
 from qunzu.services.context import ServiceContext, transaction
@@ -112,8 +113,9 @@ async def _add_account(
 
 
 async def _issue(ctx: ServiceContext, account_id: int, label: str) -> IssuedToken:
-    if "\x00" in label:
-        raise InvalidInput("invalid_label", "A token label cannot contain NUL characters.")
+    problem = text_problem(label, TextKind.line)
+    if problem is not None:
+        raise InvalidInput("invalid_label", f"A token label cannot contain {problem}.")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = ctx.clock.now()
     expires = now + timedelta(hours=ctx.limits.token_ttl_hours)

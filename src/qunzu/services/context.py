@@ -42,7 +42,6 @@ class PasswordHasherLike(Protocol):
 class Limits:
     """Service limits from settings (the rulebook takes over the governance ones later)."""
 
-    max_message_chars: int = 4000
     history_page_max: int = 200
     token_ttl_hours: int = 24 * 30
     invitation_ttl_days: int = 7
@@ -79,7 +78,7 @@ class ServiceContext:
     rulebooks: RulebookSet = field(default_factory=_default_rulebooks)
     message_rate: SlidingWindow = field(default_factory=lambda: SlidingWindow(timedelta(minutes=1)))
     active_days_seen: set[tuple[int, str]] = field(default_factory=set)
-    # (group, account) -> when this node last wrote their activity (governance.note_activity)
+    # (group, account) -> when this node last wrote their activity (messaging._note_activity)
     activity_noted: dict[tuple[int, int], datetime] = field(default_factory=dict)
 
 

@@ -18,6 +18,7 @@ from qunzu.domain.credit import (
 )
 from qunzu.domain.errors import InvalidInput
 from qunzu.domain.rulebook import CreditLevel, Rulebook
+from qunzu.domain.text import text_problem
 from qunzu.services import audit
 from qunzu.services.actor import SENIORS, SYSTEM, Actor
 from qunzu.services.audit import privileged
@@ -61,8 +62,9 @@ async def do_lock_level(
         check_not_self(actor.id, account_id)
         if len(reason) < 5:
             raise InvalidInput("reason_required", "State why the level is being locked.")
-        if "\x00" in reason:
-            raise InvalidInput("invalid_reason", "A reason cannot contain NUL characters.")
+        problem = text_problem(reason)
+        if problem is not None:
+            raise InvalidInput("invalid_reason", f"A reason cannot contain {problem}.")
         book = rulebook_at(ctx, ctx.clock.now())
         if level is not None and level not in {lvl.level for lvl in book.credit.levels}:
             raise InvalidInput("unknown_level", f"No credit level {level} in the rulebook.")

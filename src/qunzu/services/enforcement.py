@@ -1,12 +1,13 @@
 """Sanctions take effect on every path (posting, joining, creating, managing): this module
 fetches the sanctions in force now and asks the domain rule
-(``domain.sanctions.check_sanctions_allow``). Expiry needs no job: "in force" is
+(``domain.sanctions.check_sanctions_allow``; posting asks it through
+``domain.posting.can_post``). Expiry needs no job: "in force" is
 decided at the moment of the request."""
 
 from __future__ import annotations
 
 from qunzu.domain.credit import CreditReason
-from qunzu.domain.models import EntryKind, GroupRole, GroupState, Membership
+from qunzu.domain.models import EntryKind, GroupState
 from qunzu.domain.rulebook import SanctionTarget
 from qunzu.domain.sanctions import (
     Sanction,
@@ -25,15 +26,6 @@ async def in_force(
     ctx: ServiceContext, uow: UnitOfWork, group_id: int | None, account_id: int | None
 ) -> list[Sanction]:
     return await uow.reports.active_sanctions(ctx.clock.now(), group_id, account_id)
-
-
-async def check_may_post(
-    ctx: ServiceContext, uow: UnitOfWork, account_id: int, group_id: int, membership: Membership
-) -> None:
-    sanctions = await in_force(ctx, uow, group_id, account_id)
-    if sanctions:
-        manager = membership.role in (GroupRole.owner, GroupRole.admin)
-        check_sanctions_allow(SanctionedPath.post, sanctions, account_id, group_id, manager)
 
 
 async def check_may_join(ctx: ServiceContext, uow: UnitOfWork, account_id: int) -> None:

@@ -1,4 +1,4 @@
-"""Quota checks and tier upkeep, shared by the group, membership and messaging services.
+"""Quota checks and tier upkeep, shared by the group and membership services.
 
 Quotas come from the credit level (Art. 8) in the rulebook in force now. A group's
 member cap comes from its owner's level and its category. When an owner's level
@@ -8,11 +8,9 @@ it is back under it.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from qunzu.domain.errors import Forbidden, QuotaExceeded
-from qunzu.domain.models import EntryKind, Group, Membership
-from qunzu.domain.owner_tools import GroupControls
+from qunzu.domain.models import EntryKind, Group
 from qunzu.domain.quotas import check_quota
 from qunzu.domain.rulebook import Rulebook, Tier
 from qunzu.domain.tiers import tier_of
@@ -82,56 +80,6 @@ async def check_can_invite_more(ctx: ServiceContext, uow: UnitOfWork, account_id
     )
 
 
-def check_message_rate(ctx: ServiceContext, account_id: int, level: int) -> None:
-    """Messages per minute, counted in memory on this node (as Synapse's rate limiter does)."""
-    policy = book(ctx).credit
-    now = ctx.clock.now()
-    limit = policy.level(level).quotas.messages_per_minute
-    check_quota("messages_per_minute", ctx.message_rate.used(account_id, now), limit, level, policy)
-
-
-def note_message(ctx: ServiceContext, account_id: int) -> None:
-    ctx.message_rate.add(account_id, ctx.clock.now())
-
-
-def check_level_can_post(ctx: ServiceContext, level: int) -> None:
-    credit_level = book(ctx).credit.level(level)
-    if not credit_level.can_post:
-        raise Forbidden(
-            "credit_level_read_only",
-            f"Credit level {level} ({credit_level.name.en}) reads only; see GET /v1/me/credit.",
-            level=level,
-        )
-
-
-# Last-activity times serve dormancy, attendance and the group view, all counted in days,
-# so a sender's rapid messages write them at most once a minute per node. Slow mode
-# needs the exact time of a member's last post and asks for ``exact``.
-ACTIVITY_WRITE_INTERVAL = timedelta(minutes=1)
-
-
-async def note_activity(
-    ctx: ServiceContext, uow: UnitOfWork, group_id: int, account_id: int, exact: bool = False
-) -> None:
-    """Last activity of group and member (Art. 7), and the account's active day for credit."""
-    now = ctx.clock.now()
-    noted = ctx.activity_noted
-    key = (group_id, account_id)
-    last = noted.get(key)
-    if exact or last is None or not timedelta(0) <= now - last < ACTIVITY_WRITE_INTERVAL:
-        await uow.activity.touch(group_id, account_id, now)
-        if len(noted) > 200_000:
-            noted.clear()
-        noted[key] = now
-    day = now.date().isoformat()
-    day_key = (account_id, day)
-    if day_key not in ctx.active_days_seen:
-        await uow.credit.mark_active_day(account_id, day)
-        if len(ctx.active_days_seen) > 200_000:
-            ctx.active_days_seen.clear()
-        ctx.active_days_seen.add(day_key)
-
-
 def compute_tier(ctx: ServiceContext, group: Group) -> Tier:
     return tier_of(
         group.kind,
@@ -162,36 +110,3 @@ async def refresh_tier(ctx: ServiceContext, uow: UnitOfWork, group_id: int) -> T
                 data={"from": previous, "to": tier.value},
             )
     return tier
-
-
-async def check_send_controls(
-    ctx: ServiceContext,
-    uow: UnitOfWork,
-    controls: GroupControls,
-    mute: tuple[datetime, str] | None,
-    member: Membership,
-) -> None:
-    """On the message path: mutes, mute-all, slow mode and read-only unattended groups.
-
-    ``controls`` and ``mute`` come with the posting read (``uow.posting.load``)."""
-    group_id = controls.group_id
-    now = ctx.clock.now()
-    if member.is_manager:
-        return  # a returning owner or admin may speak; the next sweep sees them back
-    if controls.read_only_since is not None:
-        raise Forbidden(
-            "group_unattended", "This group is read-only until someone takes ownership."
-        )
-    if mute is not None and mute[0] > now:
-        raise Forbidden(
-            "muted", f"You are muted here until {mute[0].isoformat()}.", until=mute[0].isoformat()
-        )
-    if controls.mute_all:
-        raise Forbidden("group_muted", "Only the owner and admins may post right now.")
-    if controls.slow_mode_seconds:
-        last = await uow.activity.member_last_active(group_id, member.account_id)
-        if last is not None and now - last < timedelta(seconds=controls.slow_mode_seconds):
-            wait = controls.slow_mode_seconds - int((now - last).total_seconds())
-            raise QuotaExceeded(
-                "slow_mode", f"Slow mode: wait {wait} s before posting again.", retry_after=wait
-            )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -24,6 +23,7 @@ from qunzu.domain.models import (
     MembershipState,
 )
 from qunzu.domain.owner_tools import AdminRight
+from qunzu.domain.text import TextKind, text_problem
 from qunzu.domain.tiers import activity_class
 from qunzu.services import enforcement, governance
 from qunzu.services.actor import Actor
@@ -54,8 +54,9 @@ def normalize_group_name(raw: str) -> str:
     name = " ".join(raw.split())
     if not 1 <= len(name) <= 64:
         raise InvalidInput("invalid_group_name", "A group name is 1 to 64 characters.")
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
-        raise InvalidInput("invalid_group_name", "A group name has no control characters.")
+    problem = text_problem(name, TextKind.line)
+    if problem is not None:
+        raise InvalidInput("invalid_group_name", f"A group name cannot contain {problem}.")
     return name
 
 
@@ -63,8 +64,9 @@ def normalize_rules_text(raw: str) -> str:
     text = raw.strip()
     if not 1 <= len(text) <= MAX_RULES_CHARS:
         raise InvalidInput("invalid_rules", f"Group rules are 1 to {MAX_RULES_CHARS} characters.")
-    if "\x00" in text:
-        raise InvalidInput("invalid_rules", "Group rules cannot contain NUL characters.")
+    problem = text_problem(text, TextKind.prose)
+    if problem is not None:
+        raise InvalidInput("invalid_rules", f"Group rules cannot contain {problem}.")
     return text
 
 
@@ -108,18 +110,9 @@ async def do_create_group(
             actor.id,
             data={"name": name, "category": category.value, "account_id": actor.id},
         )
-        version = 0
-        if rules is not None:
-            version = 1
-            await uow.rules.add(GroupRules(group.id, 1, rules, actor.id, now))
-            await uow.groups.update(group.id, rules_version=1)
-            await append_entry(
-                ctx, uow, group.id, EntryKind.rules_changed, actor.id, data={"version": 1}
-            )
-            await uow.owner.add_duty(
-                group.id,
-                DutyEvent(now, DutyEventKind.rules_published, actor.id, note="version 1"),
-            )
+        version = (
+            0 if rules is None else await _publish_first_rules(ctx, uow, group.id, actor, rules)
+        )
         await uow.memberships.put(
             Membership(
                 group_id=group.id,
@@ -195,9 +188,23 @@ async def list_my_groups(ctx: ServiceContext, actor: Actor) -> list[tuple[Member
         return await uow.memberships.for_account(actor.id, active_only=True)
 
 
+async def _publish_first_rules(
+    ctx: ServiceContext, uow: UnitOfWork, group_id: int, actor: Actor, rules: str
+) -> int:
+    """A new group's rules, given at creation: version 1, on the timeline and the duty ledger."""
+    now = ctx.clock.now()
+    await uow.rules.add(GroupRules(group_id, 1, rules, actor.id, now))
+    await uow.groups.update(group_id, rules_version=1)
+    await append_entry(ctx, uow, group_id, EntryKind.rules_changed, actor.id, data={"version": 1})
+    await uow.owner.add_duty(
+        group_id, DutyEvent(now, DutyEventKind.rules_published, actor.id, note="version 1")
+    )
+    return 1
+
+
 async def search_groups(ctx: ServiceContext, query: str, limit: int, offset: int) -> list[Group]:
-    if "\x00" in query:
-        return []  # no group name holds one, and PostgreSQL refuses it as a parameter
+    if text_problem(query, TextKind.line) is not None:
+        return []  # no group name holds one (and PostgreSQL refuses a NUL as a parameter)
     async with transaction(ctx, write=False) as uow:
         return await uow.groups.search_discoverable(query.strip()[:64], limit, offset)
 

@@ -15,6 +15,7 @@ from qunzu.domain.credit import CreditReason
 from qunzu.domain.errors import Conflict, InvalidInput, NotFound
 from qunzu.domain.identity import IdentityClaim
 from qunzu.domain.models import PlatformRole
+from qunzu.domain.text import text_problem
 from qunzu.services.actor import Actor
 from qunzu.services.audit import privileged
 from qunzu.services.context import ServiceContext, transaction
@@ -160,8 +161,9 @@ async def do_read_identity(
         check_not_self(actor.id, account_id)
         if len(reason) < 5:
             raise InvalidInput("reason_required", "State why you need to read this identity.")
-        if "\x00" in reason:
-            raise InvalidInput("invalid_reason", "A reason cannot contain NUL characters.")
+        problem = text_problem(reason)
+        if problem is not None:
+            raise InvalidInput("invalid_reason", f"A reason cannot contain {problem}.")
         rec = await act.uow.identities.get(account_id)
         if rec is None:
             raise NotFound("identity_not_submitted", "That account has no identity on file.")

@@ -22,6 +22,7 @@ from qunzu.domain.models import (
     RequestState,
 )
 from qunzu.domain.owner_tools import AdminRight
+from qunzu.domain.text import text_problem
 from qunzu.services import enforcement, governance, group_access
 from qunzu.services.actor import Actor, handle_key
 from qunzu.services.context import ServiceContext, transaction
@@ -236,8 +237,9 @@ async def do_request_join(
 ) -> JoinRequest:
     if len(note) > 280:
         raise InvalidInput("note_too_long", "A note to the managers is at most 280 characters.")
-    if "\x00" in note:
-        raise InvalidInput("invalid_note", "A note cannot contain NUL characters.")
+    problem = text_problem(note)
+    if problem is not None:
+        raise InvalidInput("invalid_note", f"A note cannot contain {problem}.")
     async with transaction(ctx) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
         perm.check_can_join(actor.account, group, membership)
@@ -342,8 +344,9 @@ async def do_remove_member(
     owner or admin with the right to remove members lifts the bar."""
     if len(reason) > 500:
         raise InvalidInput("reason_too_long", "A reason is at most 500 characters.")
-    if "\x00" in reason:
-        raise InvalidInput("invalid_reason", "A reason cannot contain NUL characters.")
+    problem = text_problem(reason)
+    if problem is not None:
+        raise InvalidInput("invalid_reason", f"A reason cannot contain {problem}.")
     async with transaction(ctx) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
         me = perm.check_allowed(group, membership, perm.Action.remove_member)

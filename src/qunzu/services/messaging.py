@@ -1,12 +1,23 @@
-"""Messages: sending (idempotent per sender and client transaction id), history, direct chats."""
+"""Messages: sending (idempotent per sender and client transaction id), history, direct chats.
+
+A send loads (one read, ``uow.posting.load``), asks the domain (``domain.posting``),
+persists and publishes; every rule it applies lives in the domain.
+
+``messages_per_minute`` is counted per node, in memory (as Synapse's rate limiter
+does), and a send takes its slot in the same step as the check, before anything
+else can run on the loop: so concurrent sends on one node cannot get past the limit
+together, and a send that then fails gives its slot back. With several nodes behind a
+balancer each node counts what it served: a sender spread over N nodes may post up to
+N times the limit in a minute (docs/performance.md explains why not the database).
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
 from qunzu.domain import permissions as perm
 from qunzu.domain.errors import Conflict, InvalidInput, NotFound
+from qunzu.domain.history import history_page
 from qunzu.domain.models import (
     EntryKind,
     Group,
@@ -18,15 +29,21 @@ from qunzu.domain.models import (
     MembershipState,
     TimelineEntry,
 )
-from qunzu.domain.permissions import visible_window
-from qunzu.domain.rulebook import Tier
-from qunzu.services import enforcement, governance
+from qunzu.domain.posting import (
+    PostingState,
+    Sender,
+    activity_write_due,
+    can_post,
+    check_message,
+    check_retry,
+)
+from qunzu.domain.rulebook import Rulebook, Tier
+from qunzu.services import enforcement
 from qunzu.services.actor import Actor, handle_key
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.group_access import load_group, new_group_number
+from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import append_entry, notify
-
-_TXN_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,91 +59,100 @@ class HistoryPage:
     last_visible_seq: int
 
 
-def validate_body(ctx: ServiceContext, body: str) -> str:
-    if not body.strip():
-        raise InvalidInput("empty_message", "A message needs some text.")
-    if len(body) > ctx.limits.max_message_chars:
-        raise InvalidInput(
-            "message_too_long",
-            f"A message is at most {ctx.limits.max_message_chars} characters.",
-            limit=ctx.limits.max_message_chars,
-        )
-    if "\x00" in body:
-        raise InvalidInput("invalid_message", "A message cannot contain NUL characters.")
-    return body
-
-
-def validate_txn_id(client_txn_id: str) -> str:
-    if not _TXN_RE.fullmatch(client_txn_id):  # match() lets '$' pass a trailing newline
-        raise InvalidInput(
-            "invalid_client_txn_id",
-            "client_txn_id is 1 to 64 characters of letters, digits and . _ : -",
-        )
-    return client_txn_id
-
-
-def _as_retry(previous: TimelineEntry, group_id: int, body: str) -> SendResult:
-    """A send whose ``client_txn_id`` was used: the original, if it is the same message."""
-    if previous.group_id != group_id or previous.body != body:
-        raise Conflict(
-            "txn_id_reused", "This client_txn_id was already used for a different message."
-        )
-    return SendResult(previous, created=False)
-
-
 async def do_send_message(
     ctx: ServiceContext, actor: Actor, group_id: int, body: str, client_txn_id: str
 ) -> SendResult:
     """Post a message. A retry with the same ``client_txn_id`` returns the original."""
-    body = validate_body(ctx, body)
-    validate_txn_id(client_txn_id)
+    book = ctx.rulebooks.in_force(ctx.clock.now())
+    check_message(body, client_txn_id, book)
     try:
-        result = await _send(ctx, actor, group_id, body, client_txn_id)
+        result = await _send(ctx, actor, book, group_id, body, client_txn_id)
     except Conflict as exc:
         if exc.code != "duplicate":
             raise
         # A retry that raced its original (another node, or a second connection on
         # PostgreSQL): both read the id as unused, the original committed first and this
-        # insert met the unique (sender, client_txn_id). It is a retry all the same.
+        # insert met the unique (sender, client_txn_id). The posting read now sees it.
         async with transaction(ctx, write=False) as uow:
-            previous = await uow.timeline.get_by_txn(actor.id, client_txn_id)
-        if previous is None:
+            state = await uow.posting.load(group_id, actor.id, client_txn_id, ctx.clock.now())
+        if state is None or state.previous is None:
             raise
-        return _as_retry(previous, group_id, body)
+        check_retry(state.previous, group_id, body)
+        return SendResult(state.previous, created=False)
     if result.created:
-        governance.note_message(ctx, actor.id)
         ctx.observer.message_sent()
     return result
 
 
 async def _send(
-    ctx: ServiceContext, actor: Actor, group_id: int, body: str, client_txn_id: str
+    ctx: ServiceContext,
+    actor: Actor,
+    book: Rulebook,
+    group_id: int,
+    body: str,
+    client_txn_id: str,
 ) -> SendResult:
-    async with transaction(ctx) as uow:
-        # One read for everything below (storage/posting_repo.py); the retry and the
-        # sanctions are read in full only when that read says there is something to see.
-        state = await uow.posting.load(group_id, actor.id, client_txn_id, ctx.clock.now())
-        if state is None or state.txn_used:
-            previous = await uow.timeline.get_by_txn(actor.id, client_txn_id)
-            if previous is not None:
-                return _as_retry(previous, group_id, body)
-        group = perm.check_visible(
-            state.group if state else None, state.membership if state else None
-        )
-        assert state is not None  # check_visible refused a missing group
-        member = perm.check_can_post(actor.account, group, state.membership)
-        if state.sanctions_in_force:
-            await enforcement.check_may_post(ctx, uow, actor.id, group_id, member)
-        await governance.check_send_controls(ctx, uow, state.controls, state.mute, member)
-        governance.check_level_can_post(ctx, actor.level)
-        governance.check_message_rate(ctx, actor.id, actor.level)
-        entry = await append_entry(
-            ctx, uow, group_id, EntryKind.message, actor.id, body=body, client_txn_id=client_txn_id
-        )
-        await governance.note_activity(
-            ctx, uow, group_id, actor.id, exact=state.controls.slow_mode_seconds > 0
-        )
+    rate, now, taken = ctx.message_rate, ctx.clock.now(), False
+    try:
+        async with transaction(ctx) as uow:
+            state = await _posting_state(ctx, uow, actor.id, group_id, client_txn_id)
+            if state is not None and state.previous is not None:
+                check_retry(state.previous, group_id, body)
+                return SendResult(state.previous, created=False)
+            # Check and take the slot with nothing in between (no await): see the module doc.
+            sender = Sender(actor.account, actor.level, rate.used(actor.id, now))
+            posting = can_post(state, sender, book, now)
+            rate.add(actor.id, now)
+            taken = True
+            entry = await append_entry(
+                ctx,
+                uow,
+                group_id,
+                EntryKind.message,
+                actor.id,
+                body=body,
+                client_txn_id=client_txn_id,
+            )
+            await _note_activity(ctx, uow, group_id, actor.id, posting.exact_activity)
+    except BaseException:
+        if taken:
+            rate.remove(actor.id, now)
+        raise
     return SendResult(entry, created=True)
+
+
+async def _posting_state(
+    ctx: ServiceContext, uow: UnitOfWork, account_id: int, group_id: int, client_txn_id: str
+) -> PostingState | None:
+    """The posting read, with the sanctions in force when it says there are some."""
+    state = await uow.posting.load(group_id, account_id, client_txn_id, ctx.clock.now())
+    if state is None or not state.sanctions_in_force or state.previous is not None:
+        return state
+    sanctions = await enforcement.in_force(ctx, uow, group_id, account_id)
+    return replace(state, sanctions=tuple(sanctions))
+
+
+async def _note_activity(
+    ctx: ServiceContext, uow: UnitOfWork, group_id: int, account_id: int, exact: bool
+) -> None:
+    """Last activity of group and member (Art. 7), and the account's active day for credit.
+
+    Written at most once a minute per sender and node (``activity_write_due``); the
+    active day once per day per node."""
+    now = ctx.clock.now()
+    noted = ctx.activity_noted
+    key = (group_id, account_id)
+    if activity_write_due(noted.get(key), now, exact):
+        await uow.activity.touch(group_id, account_id, now)
+        if len(noted) > 200_000:
+            noted.clear()
+        noted[key] = now
+    day_key = (account_id, now.date().isoformat())
+    if day_key not in ctx.active_days_seen:
+        await uow.credit.mark_active_day(account_id, day_key[1])
+        if len(ctx.active_days_seen) > 200_000:
+            ctx.active_days_seen.clear()
+        ctx.active_days_seen.add(day_key)
 
 
 async def read_history(
@@ -138,30 +164,15 @@ async def read_history(
     limit: int = 50,
 ) -> HistoryPage:
     """A page of the timeline, after or before a ``seq`` (not both); newest page by default."""
-    if after is not None and before is not None:
-        raise InvalidInput("invalid_cursor", "Give either after or before, not both.")
-    if not 1 <= limit <= ctx.limits.history_page_max:
-        raise InvalidInput("invalid_limit", f"limit is 1 to {ctx.limits.history_page_max}.")
     async with transaction(ctx, write=False) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
-        if membership is None:
-            raise perm.Forbidden("not_a_member", "You are not a member of this group.")
-        first, last = visible_window(membership, group)
-        if after is not None:
-            if after < 0 or after > group.last_seq:
-                raise InvalidInput(
-                    "invalid_cursor", "No such position in this group.", last_seq=group.last_seq
-                )
-            entries = await uow.timeline.after(group_id, max(after, first - 1), limit, upto=last)
+        page = history_page(group, membership, after, before, limit, ctx.limits.history_page_max)
+        if page.after is not None:
+            entries = await uow.timeline.after(group_id, page.after, limit, upto=page.last)
         else:
-            if before is None:
-                before = last + 1
-            elif before < 1 or before > group.last_seq + 1:
-                raise InvalidInput(
-                    "invalid_cursor", "No such position in this group.", last_seq=group.last_seq
-                )
-            entries = await uow.timeline.before(group_id, min(before, last + 1), limit, floor=first)
-    return HistoryPage(entries, first, last)
+            assert page.before is not None
+            entries = await uow.timeline.before(group_id, page.before, limit, floor=page.first)
+    return HistoryPage(entries, page.first, page.last)
 
 
 async def do_open_direct(ctx: ServiceContext, actor: Actor, peer: str) -> Group:

@@ -23,6 +23,7 @@ from qunzu.domain.owner_tools import (
     check_slow_mode,
     parse_rights,
 )
+from qunzu.domain.text import TextKind, text_problem
 from qunzu.services import enforcement
 from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
@@ -34,7 +35,7 @@ from qunzu.services.timeline import append_entry, notify
 
 def _reason(text: str) -> str:
     text = text.strip()
-    if len(text) > 500 or "\x00" in text:
+    if len(text) > 500 or text_problem(text) is not None:
         raise InvalidInput("invalid_reason", "A reason is at most 500 characters of text.")
     return text
 
@@ -205,8 +206,11 @@ async def do_pin_notice(
 ) -> GroupControls:
     """Pin the group notice (群公告); an empty text unpins it."""
     text = text.strip()
-    if len(text) > 2000 or "\x00" in text:
-        raise InvalidInput("invalid_notice", "A group notice is at most 2,000 characters.")
+    if len(text) > 2000 or text_problem(text, TextKind.prose) is not None:
+        raise InvalidInput(
+            "invalid_notice",
+            "A group notice is at most 2,000 characters, with no NUL or bidirectional controls.",
+        )
     return await _set_controls(
         ctx,
         actor,

@@ -31,6 +31,7 @@ from qunzu.domain.models import (
     TimelineEntry,
 )
 from qunzu.domain.owner_tools import AttendanceRow, GroupControls
+from qunzu.domain.posting import PostingState
 from qunzu.domain.reporters import UnfoundedReport
 from qunzu.domain.reports import EvidenceItem, QueueFilter, Report, ReporterRecord
 from qunzu.domain.rulebook import CreditPolicy
@@ -230,29 +231,14 @@ class AuditRepository(Protocol):
     async def put_head(self, head: AuditHead) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class PostingState:
-    """What the message path needs to know about a group and a sender, read in one go.
-
-    ``sanctions_in_force`` says only whether some sanction on the group or on the sender
-    is in force; the service loads them (a rare, separate read) to decide what they bar.
-    """
-
-    group: Group
-    membership: Membership | None
-    controls: GroupControls
-    mute: tuple[datetime, str] | None
-    sanctions_in_force: bool
-    txn_used: bool  # the sender already used this client_txn_id (maybe in another group)
-
-
 class PostingRepository(Protocol):
-    """One read for a message send: group, membership, controls, mute, sanctions, retry."""
+    """One read for a message send: group, membership, controls, the sender's mute and
+    last post, whether sanctions are in force, and the entry a retry repeats."""
 
     async def load(
         self, group_id: int, account_id: int, client_txn_id: str, now: datetime
     ) -> PostingState | None:
-        """``None`` when there is no such group."""
+        """``None`` when there is no such group; ``sanctions`` is left empty."""
         ...
 
 

@@ -1,9 +1,12 @@
-"""The message path's one read: group, membership, controls, mute, sanctions, retry.
+"""The message path's one read: group, membership, controls, mute, last post, sanctions,
+retry.
 
-A send used to take six look-ups (retry, group, membership, sanctions in force,
-controls, mute), each a round trip through SQLAlchemy that costs more than SQLite
-takes to answer it. Here they are one statement, built once; sanctions are only
-tested for existence (the rare sender they touch is then read in full).
+A send used to take seven look-ups (retry, group, membership, sanctions in force,
+controls, mute, and the last post under slow mode), each a round trip through
+SQLAlchemy that costs more than SQLite takes to answer it. Here they are one statement,
+built once; sanctions are only tested for existence (the rare sender they touch is then
+read in full). A retry's original entry comes with the same row, so a retry is looked
+up once.
 """
 
 from __future__ import annotations
@@ -14,20 +17,21 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, or_, select
 
 from qunzu.domain.owner_tools import GroupControls
+from qunzu.domain.posting import PostingState
 from qunzu.domain.sanctions import SanctionState, SanctionTarget
-from qunzu.services.ports import PostingState
 from qunzu.storage import convert
 from qunzu.storage import tables as t
 from qunzu.storage.fastsql import prebuilt
 from qunzu.storage.owner_repo import controls_of
 
-_G, _M, _C, _MU, _S, _T = (
+_G, _M, _C, _MU, _MA, _S, _T = (
     t.groups,
     t.memberships.alias("m"),
     t.group_controls.alias("gc"),
     t.mutes.alias("mu"),
+    t.member_activity.alias("ma"),
     t.sanctions,
-    t.timeline,
+    t.timeline.alias("tl"),
 )
 _NOW = bindparam("now", type_=t.UTCDateTime())
 _ACCOUNT: Any = bindparam("account_id")
@@ -62,19 +66,23 @@ _POSTING_STATE = prebuilt(
         _C.c.unattended_since.label("c_unattended_since"),
         _C.c.read_only_since.label("c_read_only_since"),
         _MU.c.until.label("mute_until"),
-        _MU.c.reason.label("mute_reason"),
+        _MA.c.last_active_at.label("last_active_at"),
         or_(
             _sanction_in_force(_S.c.group_id == _G.c.id, _S.c.target == SanctionTarget.group.value),
             _sanction_in_force(_S.c.account_id == _ACCOUNT),
         ).label("sanctioned"),
-        exists()
-        .where(_T.c.sender_id == _ACCOUNT, _T.c.client_txn_id == bindparam("client_txn_id"))
-        .label("txn_used"),
+        *(column.label("t_" + column.name) for column in _T.c),
     )
     .select_from(
         _G.outerjoin(_M, and_(_M.c.group_id == _G.c.id, _M.c.account_id == _ACCOUNT))
         .outerjoin(_C, _C.c.group_id == _G.c.id)
         .outerjoin(_MU, and_(_MU.c.group_id == _G.c.id, _MU.c.account_id == _ACCOUNT))
+        .outerjoin(_MA, and_(_MA.c.group_id == _G.c.id, _MA.c.account_id == _ACCOUNT))
+        # The sender's entry with this client_txn_id, in whichever group (unique index).
+        .outerjoin(
+            _T,
+            and_(_T.c.sender_id == _ACCOUNT, _T.c.client_txn_id == bindparam("client_txn_id")),
+        )
     )
     .where(_G.c.id == bindparam("group_id"))
 )
@@ -113,7 +121,10 @@ class SqlPosting:
                 else None
             ),
             controls=controls,
-            mute=(row.mute_until, row.mute_reason) if row.mute_until is not None else None,
+            mute_until=row.mute_until,
+            last_active_at=row.last_active_at,
             sanctions_in_force=bool(row.sanctioned),
-            txn_used=bool(row.txn_used),
+            previous=(
+                convert.entry(convert.Prefixed(row, "t_")) if row.t_seq is not None else None
+            ),
         )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
 
 from qunzu.api.deps import Ctx, CurrentActor
 from qunzu.api.errors import ERROR_RESPONSES
+from qunzu.api.jsonwire import StrictJSONRoute
 from qunzu.api.schemas import (
     AccountOut,
     IdentityIn,
     IdInt,
+    Line,
     LoginIn,
     MaskedIdentityOut,
     MeOut,
@@ -21,7 +25,9 @@ from qunzu.api.schemas import (
 )
 from qunzu.services import accounts, identity
 
-router = APIRouter(prefix="/v1", tags=["accounts"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1", tags=["accounts"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute
+)
 
 
 @router.post("/accounts", status_code=status.HTTP_201_CREATED, response_model=AccountOut)
@@ -32,7 +38,9 @@ async def register(body: RegisterIn, ctx: Ctx) -> AccountOut:
 
 
 @router.get("/accounts/{handle}", response_model=AccountOut)
-async def public_profile(handle: str, ctx: Ctx, actor: CurrentActor) -> AccountOut:
+async def public_profile(
+    handle: Annotated[Line, Path(max_length=64)], ctx: Ctx, actor: CurrentActor
+) -> AccountOut:
     """Another account's public face: handle, display name, and whether it is verified."""
     return AccountOut.of(await accounts.find_account(ctx, handle))
 

@@ -9,11 +9,14 @@ from fastapi import APIRouter, Query, Request
 
 from qunzu.api.deps import Ctx, CurrentActor, context_of
 from qunzu.api.errors import ERROR_RESPONSES
+from qunzu.api.jsonwire import StrictJSONRoute
 from qunzu.api.schemas_governance import CreditLockIn, CreditOut, CreditStateOut, RulebookVersionOut
 from qunzu.domain.errors import InvalidInput
 from qunzu.services import credit, rulebook
 
-router = APIRouter(prefix="/v1", tags=["governance"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1", tags=["governance"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute
+)
 
 
 @router.get("/rulebook", response_model=dict[str, Any])

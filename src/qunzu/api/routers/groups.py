@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from qunzu.api.deps import Ctx, CurrentActor
 from qunzu.api.errors import ERROR_RESPONSES
+from qunzu.api.jsonwire import StrictJSONRoute
 from qunzu.api.schemas import (
     MAX_ID,
     GroupIn,
@@ -19,6 +20,7 @@ from qunzu.api.schemas import (
     JoinIn,
     JoinRequestIn,
     JoinRequestOut,
+    Line,
     MemberOut,
     MembershipOut,
     OfferIn,
@@ -33,7 +35,9 @@ from qunzu.api.schemas import (
 from qunzu.domain.models import GroupRole
 from qunzu.services import groups, membership
 
-router = APIRouter(prefix="/v1", tags=["groups"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1", tags=["groups"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute
+)
 
 
 @router.post("/groups", status_code=status.HTTP_201_CREATED, response_model=GroupOut)
@@ -50,7 +54,7 @@ async def create_group(body: GroupIn, ctx: Ctx, actor: CurrentActor) -> GroupOut
 async def search_groups(
     ctx: Ctx,
     actor: CurrentActor,
-    q: Annotated[str, Query(max_length=64)] = "",
+    q: Annotated[Line, Query(max_length=64)] = "",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> list[GroupOut]:

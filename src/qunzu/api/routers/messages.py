@@ -8,10 +8,13 @@ from fastapi import APIRouter, Query, Response, status
 
 from qunzu.api.deps import BEARER_SECURITY, Ctx, CurrentActor, CurrentSession
 from qunzu.api.errors import ERROR_RESPONSES
+from qunzu.api.jsonwire import StrictJSONRoute
 from qunzu.api.schemas import MAX_ID, DirectIn, EntryOut, GroupOut, HistoryOut, IdInt, MessageIn
 from qunzu.services import messaging
 
-router = APIRouter(prefix="/v1", tags=["messages"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1", tags=["messages"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute
+)
 
 
 @router.post(

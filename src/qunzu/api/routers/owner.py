@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from qunzu.api.deps import Ctx, CurrentActor
 from qunzu.api.errors import ERROR_RESPONSES
+from qunzu.api.jsonwire import StrictJSONRoute
 from qunzu.api.schemas import IdInt
 from qunzu.api.schemas_owner import (
     AssignOwnerIn,
@@ -28,7 +29,9 @@ from qunzu.api.schemas_reports import ReceiptOut
 from qunzu.domain.reports import TargetKind
 from qunzu.services import attendance, owner_tools, reports
 
-router = APIRouter(prefix="/v1", tags=["owner tools"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1", tags=["owner tools"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute
+)
 
 
 @router.put("/groups/{group_id}/admins/{account_id}", response_model=RightsOut)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from qunzu.api.deps import Ctx, CurrentActor
 from qunzu.api.errors import ERROR_RESPONSES
+from qunzu.api.jsonwire import StrictJSONRoute
 from qunzu.api.schemas import (
     MAX_ID,
     AuditEntryOut,
@@ -19,7 +20,9 @@ from qunzu.api.schemas import (
 )
 from qunzu.services import audit, identity, status
 
-router = APIRouter(prefix="/v1/platform", tags=["platform"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1/platform", tags=["platform"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute
+)
 
 
 @router.post("/identity-reads", response_model=FullIdentityOut)

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query, Response, status
 
 from qunzu.api.deps import Ctx, CurrentActor
 from qunzu.api.errors import ERROR_RESPONSES
+from qunzu.api.jsonwire import StrictJSONRoute
+from qunzu.api.schemas import Line
 from qunzu.api.schemas_reports import (
     AppealDecisionIn,
     AppealOut,
@@ -33,8 +35,15 @@ from qunzu.domain.reports import CaseStatus, Decision, QueueFilter, TargetKind
 from qunzu.domain.sanctions import SanctionRequest
 from qunzu.services import appeals, records, reports, review
 
-router = APIRouter(prefix="/v1", tags=["reports"], responses=ERROR_RESPONSES)
-platform = APIRouter(prefix="/v1/platform", tags=["platform review"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1", tags=["reports"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute
+)
+platform = APIRouter(
+    prefix="/v1/platform",
+    tags=["platform review"],
+    responses=ERROR_RESPONSES,
+    route_class=StrictJSONRoute,
+)
 
 
 def _receipt(r: Any, c: Any) -> ReceiptOut:
@@ -157,7 +166,7 @@ async def queue(
         list[Literal["open", "claimed", "escalated", "decided", "handled_by_owner"]] | None,
         Query(alias="status"),
     ] = None,
-    category: Annotated[str | None, Query(max_length=32)] = None,
+    category: Annotated[Line | None, Query(max_length=32)] = None,
     severity: Annotated[Literal["normal", "severe"] | None, Query()] = None,
     overdue: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
