@@ -1,51 +1,34 @@
-"""Shared fixtures: a real server per test module, a frozen clock, and the SDK."""
+"""Shared fixtures: a real server per test module, a frozen clock, and the personas."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
-from qunzu.client import QunzuClient
 from qunzu.domain.clock import FrozenClock
-from tests.factories import make_user
+from tests.factories import crowd, persona
 from tests.server import ServerThread, test_settings
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    data_dir: Path = tmp_path_factory.mktemp("qunzu")
-    thread = ServerThread(test_settings(data_dir)).start()
-    yield thread
-    thread.stop()
+    with ServerThread(test_settings(tmp_path_factory.mktemp("qunzu"))) as thread:
+        yield thread
 
 
 @pytest.fixture(scope="module")
 def clocked_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     """A server whose clock only moves when a test moves it."""
-    data_dir: Path = tmp_path_factory.mktemp("qunzu-clock")
-    thread = ServerThread(test_settings(data_dir), clock=FrozenClock()).start()
-    yield thread
-    thread.stop()
+    settings = test_settings(tmp_path_factory.mktemp("qunzu-clock"))
+    with ServerThread(settings, clock=FrozenClock()) as thread:
+        yield thread
 
 
-@pytest.fixture
-async def alice(server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(server.url, prefix="alice", display_name="Alice")
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def bob(server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(server.url, prefix="bob", display_name="Bob")
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def anon(server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = QunzuClient(server.url)
-    yield client
-    await client.aclose()
+alice = persona("alice", "Alice")
+bob = persona("bob", "Bob")
+carol = persona("carol", "Carol")
+dave = persona("dave", "Dave")
+anon = persona()
+# Users and staff on the server with the frozen clock, made as a test needs them.
+people = crowd("clocked_server")

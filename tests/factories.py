@@ -1,14 +1,30 @@
-"""Small factories: each test builds the world it needs, nothing shared and pre-filled."""
+"""Test helpers and personas shared by the suites that drive a real server through the SDK.
+
+Each test builds the world it needs, nothing shared and pre-filled: ``make_user`` and
+friends make one thing; ``People`` makes users and platform staff on one server and closes
+their clients afterwards; ``persona`` and ``crowd`` turn those into fixtures.
+"""
 
 from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import AsyncIterator, Awaitable
 from datetime import date
 from typing import Any
 
+import pytest
+
 from qunzu.client import QunzuClient
+from qunzu.client.http import QunzuAPIError
+from qunzu.domain.clock import FrozenClock
 from qunzu.domain.identity import make_resident_id
+from qunzu.domain.models import PlatformRole
+from qunzu.services.accounts import do_register
+from qunzu.services.audit import list_audit
+from qunzu.services.context import ServiceContext
+from qunzu.services.ports import AuditRecord
+from tests.server import ServerThread
 
 _counter = itertools.count(1)
 PASSWORD = "correct horse battery"
@@ -51,3 +67,133 @@ async def add_member(owner: QunzuClient, group: dict[str, Any], member: QunzuCli
     invitation = await owner.invite(group["id"], member.account["handle"])
     fresh = await owner.group(group["id"])
     await member.accept_invitation(invitation["id"], fresh["rules_version"] or None)
+
+
+# ---- reading what the server said ------------------------------------------------------
+
+
+async def refused(call: Awaitable[Any]) -> QunzuAPIError:
+    """The API error ``call`` fails with (the test fails if it succeeds)."""
+    with pytest.raises(QunzuAPIError) as info:
+        await call
+    return info.value
+
+
+def me(client: QunzuClient) -> dict[str, Any]:
+    """The account a factory-made client is logged in as."""
+    assert client.account is not None
+    return client.account
+
+
+def account_id(client: QunzuClient) -> int:
+    return int(me(client)["id"])
+
+
+# ---- reaching into the running server ----------------------------------------------------
+
+
+def ctx_of(server: ServerThread) -> ServiceContext:
+    ctx: ServiceContext = server.app.state.qunzu.ctx
+    return ctx
+
+
+def clock_of(server: ServerThread) -> FrozenClock:
+    """The clock of a server started with a frozen one (tests move it, never sleep)."""
+    assert isinstance(server.clock, FrozenClock)
+    return server.clock
+
+
+async def audit_entries(server: ServerThread) -> list[AuditRecord]:
+    ctx = ctx_of(server)
+    return await server.acall(lambda: list_audit(ctx, 0, 100_000))
+
+
+async def platform_user(server: ServerThread, role: PlatformRole) -> QunzuClient:
+    """Platform staff, made through ``services`` on the server's loop (as the CLI does)."""
+    handle = unique_handle(role.value.replace("-", "_"))
+    ctx = ctx_of(server)
+    await server.acall(
+        lambda: do_register(ctx, handle, PASSWORD, f"Platform {role.value}", platform_role=role)
+    )
+    client = QunzuClient(server.url)
+    await client.login(handle, PASSWORD)
+    client.account = await client.me()
+    return client
+
+
+# ---- personas ------------------------------------------------------------------------------
+
+
+class People:
+    """Makes users and platform staff on one server, and closes their clients afterwards."""
+
+    def __init__(self, server: ServerThread) -> None:
+        self.server = server
+        self.clients: list[QunzuClient] = []
+
+    async def user(
+        self, prefix: str = "user", verified: bool = True, display_name: str | None = None
+    ) -> QunzuClient:
+        client = await make_user(
+            self.server.url, prefix=prefix, verified=verified, display_name=display_name
+        )
+        self.clients.append(client)
+        return client
+
+    async def staff(self, role: PlatformRole) -> QunzuClient:
+        client = await platform_user(self.server, role)
+        self.clients.append(client)
+        return client
+
+    def anonymous(self) -> QunzuClient:
+        client = QunzuClient(self.server.url)
+        self.clients.append(client)
+        return client
+
+    async def relogin(self, client: QunzuClient) -> None:
+        """A fresh token (after the clock moved past the old one's lifetime)."""
+        await client.login(me(client)["handle"], PASSWORD)
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+
+
+def crowd(server: str = "server") -> Any:
+    """A fixture: ``People`` on the server fixture named ``server``."""
+
+    @pytest.fixture
+    async def people(request: pytest.FixtureRequest) -> AsyncIterator[People]:
+        made = People(request.getfixturevalue(server))
+        yield made
+        await made.close()
+
+    return people
+
+
+def persona(
+    prefix: str | None = None,
+    display_name: str | None = None,
+    *,
+    server: str = "server",
+    verified: bool = True,
+    role: PlatformRole | None = None,
+) -> Any:
+    """A fixture: one client on the server fixture named ``server``, closed after the test.
+
+    A fresh user whose handle starts with ``prefix`` (verified unless told otherwise),
+    platform staff with ``role``, or with neither an anonymous client.
+    """
+
+    @pytest.fixture
+    async def client(request: pytest.FixtureRequest) -> AsyncIterator[QunzuClient]:
+        people = People(request.getfixturevalue(server))
+        if role is not None:
+            yield await people.staff(role)
+        elif prefix is None:
+            yield people.anonymous()
+        else:
+            yield await people.user(prefix, verified, display_name)
+        await people.close()
+
+    return client
