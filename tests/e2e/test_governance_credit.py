@@ -7,7 +7,7 @@ watch penalties fade and levels hold (hysteresis), never by sleeping.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,17 +15,21 @@ from typing import Any
 import pytest
 
 from qunzu.client import QunzuClient
-from qunzu.client.http import QunzuAPIError
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.credit import CreditReason
 from qunzu.domain.models import PlatformRole
 from qunzu.policy import default_rulebook_text
-from qunzu.services.accounts import do_register
-from qunzu.services.audit import list_audit
-from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.context import transaction
 from qunzu.services.ledgers import record_credit
-from qunzu.services.ports import AuditRecord
-from tests.factories import PASSWORD, make_user, unique_handle
+from tests.factories import (
+    audit_entries,
+    clock_of,
+    ctx_of,
+    me,
+    persona,
+    platform_user,
+    refused,
+)
 from tests.server import ServerThread, test_settings
 
 TEN_YEARS_HOURS = 24 * 3650  # tokens outlive the clock moves below
@@ -80,27 +84,6 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThr
 # ---- helpers ------------------------------------------------------------------------------
 
 
-async def refused(call: Awaitable[Any]) -> QunzuAPIError:
-    with pytest.raises(QunzuAPIError) as info:
-        await call
-    return info.value
-
-
-def me(client: QunzuClient) -> dict[str, Any]:
-    assert client.account is not None
-    return client.account
-
-
-def ctx_of(server: ServerThread) -> ServiceContext:
-    ctx: ServiceContext = server.app.state.qunzu.ctx
-    return ctx
-
-
-def clock_of(server: ServerThread) -> FrozenClock:
-    assert isinstance(server.clock, FrozenClock)
-    return server.clock
-
-
 async def credit(client: QunzuClient) -> dict[str, Any]:
     data: dict[str, Any] = await client._json("GET", "/v1/me/credit")
     return data
@@ -132,24 +115,6 @@ async def penalise(
     await server.acall(run)
 
 
-async def platform_user(server: ServerThread, role: PlatformRole) -> QunzuClient:
-    """Platform staff, made through ``services`` on the server's loop (as the CLI does)."""
-    handle = unique_handle(role.value.replace("-", "_"))
-    ctx = ctx_of(server)
-    await server.acall(
-        lambda: do_register(ctx, handle, PASSWORD, f"Platform {role.value}", platform_role=role)
-    )
-    client = QunzuClient(server.url)
-    await client.login(handle, PASSWORD)
-    client.account = await client.me()
-    return client
-
-
-async def audit_entries(server: ServerThread) -> list[AuditRecord]:
-    ctx = ctx_of(server)
-    return await server.acall(lambda: list_audit(ctx, 0, 100_000))
-
-
 async def lock(
     client: QunzuClient, account_id: int, level: int | None, reason: str
 ) -> dict[str, Any]:
@@ -161,32 +126,10 @@ async def lock(
     return data
 
 
-@pytest.fixture
-async def verified(srv: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(srv.url, prefix="credit")
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def unverified(srv: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(srv.url, verified=False, prefix="unverified")
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def anon(srv: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = QunzuClient(srv.url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def senior(srv: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await platform_user(srv, PlatformRole.senior_reviewer)
-    yield client
-    await client.aclose()
+verified = persona("credit", server="srv")
+unverified = persona("unverified", server="srv", verified=False)
+anon = persona(server="srv")
+senior = persona(server="srv", role=PlatformRole.senior_reviewer)
 
 
 # ---- 1. the public rulebook (Art. 5) ----------------------------------------------------

@@ -21,7 +21,7 @@ from qunzu.domain.models import PlatformRole
 from qunzu.policy import default_rulebook_text, parse_rulebook
 from qunzu.services.accounts import do_register
 from qunzu.services.context import ServiceContext
-from tests.factories import PASSWORD, make_user, unique_handle
+from tests.factories import PASSWORD, clock_of, make_user, me, refused, unique_handle
 from tests.server import ServerThread, test_settings
 
 MakeUser = Callable[..., Awaitable[QunzuClient]]
@@ -65,22 +65,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
 
 
 # ---- helpers ------------------------------------------------------------------------------
-
-
-async def refused(call: Awaitable[Any]) -> QunzuAPIError:
-    with pytest.raises(QunzuAPIError) as info:
-        await call
-    return info.value
-
-
-def me(client: QunzuClient) -> dict[str, Any]:
-    assert client.account is not None
-    return client.account
-
-
-def clock_of(server: ServerThread) -> FrozenClock:
-    assert isinstance(server.clock, FrozenClock)
-    return server.clock
 
 
 def assert_quota(err: QunzuAPIError, quota: str, limit: int, level: int, raised_by: str) -> None:

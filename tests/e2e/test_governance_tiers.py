@@ -8,7 +8,7 @@ information page, and 3 messages in a day make a group busy.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pytest
 from qunzu.client import QunzuClient
 from qunzu.domain.clock import FrozenClock
 from qunzu.policy import parse_rulebook
-from tests.factories import add_member, make_user, unique_handle
+from tests.factories import People, add_member, clock_of, crowd, me, unique_handle
 from tests.rulebooks import generous_rulebook_text
 from tests.server import ServerThread, test_settings
 
@@ -58,28 +58,12 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
 # ---- helpers ------------------------------------------------------------------------------
 
 
-def me(client: QunzuClient) -> dict[str, Any]:
-    assert client.account is not None
-    return client.account
-
-
-def clock_of(server: ServerThread) -> FrozenClock:
-    assert isinstance(server.clock, FrozenClock)
-    return server.clock
+people = crowd("srv")
 
 
 @pytest.fixture
-async def users(srv: ServerThread) -> AsyncIterator[MakeUser]:
-    made: list[QunzuClient] = []
-
-    async def make(prefix: str = "t", display_name: str | None = None) -> QunzuClient:
-        client = await make_user(srv.url, prefix=prefix, display_name=display_name)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        await client.aclose()
+def users(people: People) -> MakeUser:
+    return people.user
 
 
 async def group_of(

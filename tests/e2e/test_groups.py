@@ -3,39 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any
 
 import pytest
 
 from qunzu.client import QunzuClient
-from qunzu.client.http import QunzuAPIError
 from qunzu.domain.models import GroupCategory
-from tests.factories import add_member, make_group, make_user
-from tests.server import ServerThread
-
-
-async def refused(call: Awaitable[Any]) -> QunzuAPIError:
-    with pytest.raises(QunzuAPIError) as info:
-        await call
-    return info.value
-
-
-@pytest.fixture
-async def carol(server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(server.url, prefix="carol", display_name="Carol")
-    yield client
-    await client.aclose()
+from tests.factories import add_member, make_group, me, refused
 
 
 def token() -> str:
     """A word no other group name contains, to search for."""
     return "t" + uuid.uuid4().hex[:12]
-
-
-def me(client: QunzuClient) -> dict[str, Any]:
-    assert client.account is not None
-    return client.account
 
 
 # ---- creation and profile ---------------------------------------------------------------

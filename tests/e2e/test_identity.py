@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Awaitable
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
 
 from qunzu.client import QunzuClient
-from qunzu.client.http import QunzuAPIError
 from qunzu.domain.identity import make_resident_id, resident_id_check_char
 from qunzu.domain.models import PlatformRole
-from qunzu.services.accounts import do_register
-from qunzu.services.audit import list_audit
-from qunzu.services.context import ServiceContext
-from qunzu.services.ports import AuditRecord
-from tests.factories import PASSWORD, add_member, make_group, make_user, unique_handle
+from tests.factories import (
+    add_member,
+    audit_entries,
+    make_group,
+    make_user,
+    me,
+    persona,
+    platform_user,
+    refused,
+)
 from tests.server import ServerThread
-
-
-async def refused(call: Awaitable[Any]) -> QunzuAPIError:
-    with pytest.raises(QunzuAPIError) as info:
-        await call
-    return info.value
-
-
-def me(client: QunzuClient) -> dict[str, Any]:
-    assert client.account is not None
-    return client.account
 
 
 def id_ending_123x(region: str = "110101") -> str:
@@ -51,41 +42,8 @@ def with_check_char(first17: str) -> str:
     return first17 + resident_id_check_char(first17)
 
 
-def ctx_of(server: ServerThread) -> ServiceContext:
-    ctx: ServiceContext = server.app.state.qunzu.ctx
-    return ctx
-
-
-async def make_platform_user(server: ServerThread, role: PlatformRole) -> QunzuClient:
-    """A platform officer, made through ``services`` on the server's own loop (no CLI yet)."""
-    handle = unique_handle(role.value.replace("-", "_"))
-    ctx = ctx_of(server)
-    await server.acall(
-        lambda: do_register(ctx, handle, PASSWORD, f"Platform {role.value}", platform_role=role)
-    )
-    client = QunzuClient(server.url)
-    await client.login(handle, PASSWORD)
-    client.account = await client.me()
-    return client
-
-
-async def audit_entries(server: ServerThread) -> list[AuditRecord]:
-    ctx = ctx_of(server)
-    return await server.acall(lambda: list_audit(ctx, 0, 100_000))
-
-
-@pytest.fixture
-async def newcomer(server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(server.url, verified=False, prefix="newcomer")
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def admin(server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_platform_user(server, PlatformRole.admin)
-    yield client
-    await client.aclose()
+newcomer = persona("newcomer", verified=False)
+admin = persona(role=PlatformRole.admin)
 
 
 # ---- submitting an identity -------------------------------------------------------------
@@ -294,7 +252,7 @@ async def test_a_senior_reviewer_may_read_an_identity(
     server: ServerThread, newcomer: QunzuClient
 ) -> None:
     await newcomer.submit_identity("张三", fresh_id(), "13812345678")
-    reviewer = await make_platform_user(server, PlatformRole.senior_reviewer)
+    reviewer = await platform_user(server, PlatformRole.senior_reviewer)
     try:
         full = await reviewer.read_identity(me(newcomer)["id"], "case 7 evidence")
         assert full["legal_name"] == "张三"
@@ -310,7 +268,7 @@ async def test_an_ordinary_user_cannot_read_an_identity(
 
 
 async def test_an_auditor_cannot_read_an_identity(server: ServerThread, bob: QunzuClient) -> None:
-    auditor = await make_platform_user(server, PlatformRole.auditor)
+    auditor = await platform_user(server, PlatformRole.auditor)
     try:
         err = await refused(auditor.read_identity(me(bob)["id"], "routine audit check"))
         assert (err.status, err.code) == (403, "platform_role_required")

@@ -4,11 +4,8 @@ the group notice, reporting up, the owned-groups overview, and who may use each 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
-
-import pytest
 
 from qunzu.client import QunzuClient
 from qunzu.domain.models import PlatformRole
@@ -22,16 +19,8 @@ from tests.e2e.test_reports import (
     refused,
     scene,
 )
-from tests.e2e.test_review import clock_of
-from tests.factories import add_member, make_group
+from tests.factories import add_member, clock_of, make_group
 from tests.server import ServerThread
-
-
-@pytest.fixture
-async def people(clocked_server: ServerThread) -> AsyncIterator[People]:
-    crowd = People(clocked_server)
-    yield crowd
-    await crowd.close()
 
 
 async def small_group(

@@ -10,7 +10,7 @@ import contextlib
 import json
 import random
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +19,8 @@ from websockets.exceptions import ConnectionClosed
 
 from qunzu.client import EventStream, QunzuClient, StreamClosed
 from tests import server as test_server
-from tests.factories import add_member, make_group, make_user
+from tests.factories import People, add_member, crowd, make_group, make_user
+from tests.factories import account_id as me
 from tests.server import ServerThread
 
 TIMEOUT = 5.0
@@ -33,13 +34,6 @@ MakeUser = Callable[[str], Awaitable[QunzuClient]]
 
 def ws_url(server: ServerThread) -> str:
     return "ws" + server.url.removeprefix("http") + "/v1/events"
-
-
-def me(client: QunzuClient) -> int:
-    # ``account`` is both an attribute (set by the factories) and a method on the client.
-    account: dict[str, Any] | None = client.__dict__.get("account")
-    assert account is not None
-    return int(account["id"])
 
 
 async def next_events(stream: EventStream, n: int) -> list[Frame]:
@@ -90,18 +84,12 @@ def assert_gap_free(events: list[Frame], after: int) -> None:
     assert [e["seq"] for e in events] == list(range(after + 1, after + 1 + len(events)))
 
 
+people = crowd()
+
+
 @pytest.fixture
-async def users(server: ServerThread) -> AsyncIterator[MakeUser]:
-    made: list[QunzuClient] = []
-
-    async def make(prefix: str = "user") -> QunzuClient:
-        client = await make_user(server.url, prefix=prefix)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        await client.aclose()
+def users(people: People) -> MakeUser:
+    return people.user
 
 
 # ---- 1. delivery --------------------------------------------------------------------------

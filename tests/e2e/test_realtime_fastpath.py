@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,7 +21,7 @@ from websockets.frames import Frame as WireFrame
 from websockets.frames import Opcode
 
 from qunzu.client import QunzuClient
-from tests.e2e.test_realtime import TIMEOUT, assert_gap_free, me, ws_url
+from tests.e2e.test_realtime import TIMEOUT, assert_gap_free, counter, me, ws_url
 from tests.factories import add_member, make_group, make_user
 from tests.server import ServerThread
 from tests.server import test_settings as settings_for_tests
@@ -31,14 +29,8 @@ from tests.server import test_settings as settings_for_tests
 Frame = dict[str, Any]
 
 
-async def metric(client: QunzuClient, name: str) -> int:
-    text = (await client.request("GET", "/metrics")).text
-    found = re.search(rf"^{name} (\S+)$", text, re.M)
-    return int(float(found.group(1))) if found else 0
-
-
 async def fast_deliveries(client: QunzuClient) -> int:
-    return await metric(client, "qunzu_ws_fast_deliveries_total")
+    return await counter(client, "qunzu_ws_fast_deliveries_total")
 
 
 async def set_direct_writes(server: ServerThread, on: bool) -> None:
@@ -90,13 +82,6 @@ async def events_from(ws: ClientConnection, n: int) -> list[Frame]:
         if frame["type"] == "event":
             got.append(frame)
     return got
-
-
-@pytest.fixture
-async def carol(server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(server.url, prefix="carol")
-    yield client
-    await client.aclose()
 
 
 # ---- the normal case ------------------------------------------------------------------------

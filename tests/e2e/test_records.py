@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,6 @@ from qunzu.domain.models import PlatformRole
 from qunzu.services.records import EXPORT_FIELDS
 from tests.e2e.test_reports import FACTS, People, me, measure, refused, scene
 from tests.server import ServerThread
-
-
-@pytest.fixture
-async def people(clocked_server: ServerThread) -> AsyncIterator[People]:
-    crowd = People(clocked_server)
-    yield crowd
-    await crowd.close()
 
 
 @pytest.fixture

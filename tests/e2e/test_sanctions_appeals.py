@@ -5,7 +5,6 @@ A real server with a frozen clock: expiry and appeal windows are tested by movin
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,13 +27,6 @@ from tests.e2e.test_reports import (
 )
 from tests.factories import add_member, make_group
 from tests.server import ServerThread
-
-
-@pytest.fixture
-async def people(clocked_server: ServerThread) -> AsyncIterator[People]:
-    crowd = People(clocked_server)
-    yield crowd
-    await crowd.close()
 
 
 @pytest.fixture

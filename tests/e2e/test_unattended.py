@@ -8,33 +8,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from qunzu.client import QunzuClient
 from qunzu.domain.models import PlatformRole
 from qunzu.services.attendance import sweep_unattended
 from qunzu.services.context import transaction
 from tests.e2e.test_reports import People, collect, has_notice, me, notices, refused
-from tests.e2e.test_review import clock_of
-from tests.factories import add_member, make_group
+from tests.factories import add_member, clock_of, make_group
 from tests.rulebooks import generous_rulebooks
 from tests.server import ServerThread
 
 POLICY = generous_rulebooks().latest.attendance
 AWAY = timedelta(days=POLICY.inactive_days + 1)
 SECOND_PERIOD = timedelta(days=POLICY.response_days + 1)
-
-
-@pytest.fixture
-async def people(clocked_server: ServerThread) -> AsyncIterator[People]:
-    crowd = People(clocked_server)
-    yield crowd
-    await crowd.close()
 
 
 async def sweep(server: ServerThread) -> dict[str, int]:

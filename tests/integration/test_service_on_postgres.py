@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from qunzu.client import QunzuClient
-from tests.factories import add_member, make_group, make_user
+from tests.factories import add_member, make_group, persona
 from tests.integration.databases import fresh_postgres_database, require_postgres
 from tests.server import ServerThread
 from tests.server import test_settings as settings_for_tests
@@ -23,25 +23,12 @@ from tests.server import test_settings as settings_for_tests
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     with fresh_postgres_database(require_postgres()) as url:
         settings = settings_for_tests(tmp_path_factory.mktemp("qunzu-pg"), database_url=url)
-        thread = ServerThread(settings).start()
-        try:
+        with ServerThread(settings) as thread:
             yield thread
-        finally:
-            thread.stop()
 
 
-@pytest.fixture
-async def owner(pg_server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(pg_server.url, prefix="owner", display_name="群主")
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def member(pg_server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(pg_server.url, prefix="member", display_name="Member")
-    yield client
-    await client.aclose()
+owner = persona("owner", "群主", server="pg_server")
+member = persona("member", "Member", server="pg_server")
 
 
 async def test_server_on_postgres_runs_a_group_conversation_end_to_end(
