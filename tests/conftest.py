@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from qunzu.domain.clock import FrozenClock
 from tests.factories import crowd, persona
-from tests.server import ServerThread, test_settings
+from tests.server import module_server
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    with ServerThread(test_settings(tmp_path_factory.mktemp("qunzu"))) as thread:
-        yield thread
-
-
-@pytest.fixture(scope="module")
-def clocked_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    """A server whose clock only moves when a test moves it."""
-    settings = test_settings(tmp_path_factory.mktemp("qunzu-clock"))
-    with ServerThread(settings, clock=FrozenClock()) as thread:
-        yield thread
-
-
+server = module_server("qunzu")
+# A server whose clock only moves when a test moves it.
+clocked_server = module_server("qunzu-clock", clock=FrozenClock)
 alice = persona("alice", "Alice")
 bob = persona("bob", "Bob")
 carol = persona("carol", "Carol")

@@ -1,4 +1,4 @@
-"""Test helpers and personas shared by the suites that drive a real server through the SDK.
+"""Test helpers and personas shared by the suites that drive a real server (SDK, CLI).
 
 Each test builds the world it needs, nothing shared and pre-filled: ``make_user`` and
 friends make one thing; ``People`` makes users and platform staff on one server and closes
@@ -8,14 +8,17 @@ their clients afterwards; ``persona`` and ``crowd`` turn those into fixtures.
 from __future__ import annotations
 
 import itertools
+import os
 import random
-from collections.abc import AsyncIterator, Awaitable
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 from typing import Any
 
 import pytest
 
-from qunzu.client import QunzuClient
+from qunzu.client import EventStream, QunzuClient
 from qunzu.client.http import QunzuAPIError
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.identity import make_resident_id
@@ -29,6 +32,9 @@ from tests.server import ServerThread
 _counter = itertools.count(1)
 PASSWORD = "correct horse battery"
 REGIONS = ("110101", "310104", "440305", "510107", "330106")
+STREAM_TIMEOUT = 5.0  # every receive waits at most this long: a missing frame fails the test
+Frame = dict[str, Any]
+FAST_ARGON = {"QUNZU_ARGON2_TIME_COST": "1", "QUNZU_ARGON2_MEMORY_KIB": "64"}
 
 
 def valid_resident_id(seed: int | None = None) -> str:
@@ -69,6 +75,21 @@ async def add_member(owner: QunzuClient, group: dict[str, Any], member: QunzuCli
     await member.accept_invitation(invitation["id"], fresh["rules_version"] or None)
 
 
+def qunzu(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The ``qunzu`` command run as a user runs it: a separate process (cheap argon2)."""
+    return subprocess.run(
+        [sys.executable, "-m", "qunzu.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **FAST_ARGON, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
 # ---- reading what the server said ------------------------------------------------------
 
 
@@ -87,6 +108,14 @@ def me(client: QunzuClient) -> dict[str, Any]:
 
 def account_id(client: QunzuClient) -> int:
     return int(me(client)["id"])
+
+
+async def collect(stream: EventStream, done: Callable[[list[Frame]], bool]) -> list[Frame]:
+    """Every frame (events, notices, acks...) until ``done`` says the list is complete."""
+    frames: list[Frame] = []
+    while not done(frames):
+        frames.append(await stream.recv(timeout=STREAM_TIMEOUT))
+    return frames
 
 
 # ---- reaching into the running server ----------------------------------------------------
