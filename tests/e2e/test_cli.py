@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
+from tests.factories import qunzu
 from tests.server import free_port
-
-FAST_ARGON = {
-    "QUNZU_ARGON2_TIME_COST": "1",
-    "QUNZU_ARGON2_MEMORY_KIB": "64",
-}
 
 
 def run_cli(*args: str, data_dir: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **FAST_ARGON, "QUNZU_NEW_USER_PASSWORD": "staff password 1"}
-    return subprocess.run(
-        [sys.executable, "-m", "qunzu.cli", *args, "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    env = {"QUNZU_NEW_USER_PASSWORD": "staff password 1"}
+    return qunzu(*args, "--data-dir", str(data_dir), env=env, timeout=timeout)
 
 
 def test_migrate_creates_the_schema_and_reports_the_revision(tmp_path: Path) -> None:
@@ -46,25 +32,8 @@ def test_identity_key_file_is_created_owner_only(tmp_path: Path) -> None:
 
 def test_demo_builds_a_world_and_prints_logins(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, **FAST_ARGON}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "qunzu.cli",
-            "demo",
-            "--no-serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        check=False,
+    result = qunzu(
+        "demo", "--no-serve", "--port", str(port), "--data-dir", str(tmp_path), timeout=180
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "wangfang" in result.stdout

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,35 +15,16 @@ from qunzu.domain.clock import FrozenClock
 from qunzu.policy import default_rulebook_text
 from qunzu.services.accounts import do_register
 from qunzu.services.context import transaction
+from tests.factories import qunzu
+from tests.rulebooks import write_rulebook as write
 from tests.server import free_port, test_settings
 
 DEFAULT = default_rulebook_text()
-FAST_ARGON = {"QUNZU_ARGON2_TIME_COST": "1", "QUNZU_ARGON2_MEMORY_KIB": "64"}
-
-
-def qunzu(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "qunzu.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **FAST_ARGON, **(env or {})},
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
 
 
 def edited(old: str, new: str, text: str = DEFAULT) -> str:
     assert old in text, f"edit target {old!r} not in the default rulebook"
     return text.replace(old, new, 1)
-
-
-def write(directory: Path, name: str, text: str) -> Path:
-    path = directory / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def refused_with(result: subprocess.CompletedProcess[str], *fragments: str) -> None:

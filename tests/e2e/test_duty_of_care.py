@@ -13,8 +13,8 @@ from typing import Any
 
 from qunzu.client import QunzuClient
 from qunzu.domain.models import PlatformRole
-from tests.e2e.test_reports import People, Scene, me, measure, refused, scene
-from tests.factories import clock_of
+from tests.e2e.test_reports import Scene, me, measure, scene
+from tests.factories import People, clock_of, refused
 from tests.rulebooks import generous_rulebooks
 from tests.server import ServerThread
 

@@ -7,9 +7,7 @@ watch penalties fade and levels hold (hysteresis), never by sleeping.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +28,8 @@ from tests.factories import (
     platform_user,
     refused,
 )
-from tests.server import ServerThread, test_settings
+from tests.rulebooks import SANCTION_KINDS
+from tests.server import ServerThread, module_server
 
 TEN_YEARS_HOURS = 24 * 3650  # tokens outlive the clock moves below
 
@@ -41,14 +40,10 @@ BASE, VERIFIED = 100, 300
 # ---- servers ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    """The real default rulebook and a clock that moves only when a test moves it."""
-    data_dir: Path = tmp_path_factory.mktemp("gov-credit")
-    settings = test_settings(data_dir, rulebook_files=[], token_ttl_hours=TEN_YEARS_HOURS)
-    thread = ServerThread(settings, clock=FrozenClock()).start()
-    yield thread
-    thread.stop()
+# The real default rulebook and a clock that moves only when a test moves it.
+srv = module_server(
+    "gov-credit", clock=FrozenClock, rulebook_files=[], token_ttl_hours=TEN_YEARS_HOURS
+)
 
 
 def later_version_text() -> str:
@@ -67,18 +62,16 @@ def later_version_text() -> str:
     return text
 
 
-@pytest.fixture(scope="module")
-def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    """A server loaded with two rulebook versions (2017.1, then 2025.1); its clock is 2026."""
-    data_dir: Path = tmp_path_factory.mktemp("gov-versions")
-    first, second = data_dir / "cn-2017.toml", data_dir / "cn-2025.toml"
-    first.write_text(default_rulebook_text(), encoding="utf-8")
-    second.write_text(later_version_text(), encoding="utf-8")
-    # Listed newest first on purpose: the order of the files does not matter.
-    settings = test_settings(data_dir, rulebook_files=[second, first])
-    thread = ServerThread(settings, clock=FrozenClock()).start()
-    yield thread
-    thread.stop()
+# Two rulebook versions (2017.1, then 2025.1), listed newest first on purpose: the order
+# of the files does not matter. The server's clock is 2026.
+two_versions = module_server(
+    "gov-versions",
+    clock=FrozenClock,
+    rulebooks=lambda: {
+        "cn-2025.toml": later_version_text(),
+        "cn-2017.toml": default_rulebook_text(),
+    },
+)
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -190,16 +183,7 @@ async def test_rulebook_lists_the_sanction_catalogue_with_targets_and_articles(
 ) -> None:
     book = await anon._json("GET", "/v1/rulebook")
     sanctions = {s["id"]: s for s in book["sanctions"]}
-    assert set(sanctions) == {
-        "warning",
-        "posting_suspension",
-        "closure",
-        "lower_credit",
-        "suspend_admin_rights",
-        "revoke_group_creation",
-        "blacklist",
-        "refer_to_authority",
-    }
+    assert set(sanctions) == SANCTION_KINDS
     assert sanctions["closure"]["target"] == "group"
     assert sanctions["lower_credit"]["target"] == "account"
     assert sanctions["refer_to_authority"]["target"] == "referral"

@@ -9,17 +9,8 @@ from typing import Any
 
 from qunzu.client import QunzuClient
 from qunzu.domain.models import PlatformRole
-from tests.e2e.test_reports import (
-    People,
-    collect,
-    has_notice,
-    me,
-    measure,
-    notices,
-    refused,
-    scene,
-)
-from tests.factories import add_member, clock_of, make_group
+from tests.e2e.test_reports import collect, has_notice, me, measure, notices, scene
+from tests.factories import People, add_member, clock_of, make_group, refused
 from tests.server import ServerThread
 
 

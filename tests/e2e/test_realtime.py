@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from qunzu.client import EventStream, QunzuClient, StreamClosed
 from tests import server as test_server
-from tests.factories import People, add_member, crowd, make_group, make_user
+from tests.factories import People, add_member, collect, crowd, make_group, make_user
 from tests.factories import account_id as me
 from tests.server import ServerThread
 
@@ -38,14 +38,6 @@ def ws_url(server: ServerThread) -> str:
 
 async def next_events(stream: EventStream, n: int) -> list[Frame]:
     return [await stream.next_event(timeout=TIMEOUT) for _ in range(n)]
-
-
-async def collect(stream: EventStream, done: Callable[[list[Frame]], bool]) -> list[Frame]:
-    """Every frame (events, notices, acks...) until ``done`` says the list is complete."""
-    frames: list[Frame] = []
-    while not done(frames):
-        frames.append(await stream.recv(timeout=TIMEOUT))
-    return frames
 
 
 def has(type_: str, **fields: object) -> Callable[[list[Frame]], bool]:

@@ -14,14 +14,13 @@ from typing import Any
 
 import pytest
 
-from qunzu.client import EventStream, QunzuClient
+from qunzu.client import QunzuClient
 from qunzu.domain.models import PlatformRole
-from tests.factories import People, add_member, crowd, make_group, refused
+from tests.factories import People, add_member, collect, crowd, make_group, refused
 from tests.factories import account_id as me
 from tests.rulebooks import generous_rulebook_text
 from tests.server import ServerThread, test_settings
 
-TIMEOUT = 5.0
 FACTS = "Insulted another member of the group repeatedly."
 Frame = dict[str, Any]
 
@@ -81,13 +80,6 @@ def measure(kind: str, article: str = "art-11", days: int | None = None, **kw: A
     if days is not None:
         body["days"] = days
     return body
-
-
-async def collect(stream: EventStream, done: Callable[[list[Frame]], bool]) -> list[Frame]:
-    frames: list[Frame] = []
-    while not done(frames):
-        frames.append(await stream.recv(timeout=TIMEOUT))
-    return frames
 
 
 def has_notice(kind: str, **fields: object) -> Callable[[list[Frame]], bool]:

@@ -12,8 +12,8 @@ import pytest
 
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.models import PlatformRole
-from tests.e2e.test_reports import People, me, measure, refused, scene
-from tests.factories import add_member, clock_of, make_group
+from tests.e2e.test_reports import me, measure, scene
+from tests.factories import People, add_member, clock_of, make_group, refused
 from tests.rulebooks import write_generous_rulebook
 from tests.server import ServerThread, test_settings
 from tests.unit.test_report_rules import later_version_text

@@ -13,19 +13,8 @@ import pytest
 from qunzu.client import QunzuClient
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.models import PlatformRole
-from tests.e2e.test_reports import (
-    FACTS,
-    People,
-    Scene,
-    collect,
-    has_notice,
-    me,
-    measure,
-    notices,
-    refused,
-    scene,
-)
-from tests.factories import add_member, make_group
+from tests.e2e.test_reports import FACTS, Scene, collect, has_notice, me, measure, notices, scene
+from tests.factories import People, add_member, make_group, refused
 from tests.server import ServerThread
 
 

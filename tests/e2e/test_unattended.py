@@ -5,9 +5,6 @@ decides when there are no admins). Dormant groups are left alone."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +13,8 @@ from qunzu.client import QunzuClient
 from qunzu.domain.models import PlatformRole
 from qunzu.services.attendance import sweep_unattended
 from qunzu.services.context import transaction
-from tests.e2e.test_reports import People, collect, has_notice, me, notices, refused
-from tests.factories import add_member, clock_of, make_group
+from tests.e2e.test_reports import collect, has_notice, me, notices
+from tests.factories import People, add_member, clock_of, make_group, qunzu, refused
 from tests.rulebooks import generous_rulebooks
 from tests.server import ServerThread
 
@@ -181,22 +178,6 @@ async def test_dormant_groups_where_nobody_posts_are_left_alone(
 
 
 def test_the_cli_sweeps_a_data_dir(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "qunzu.cli",
-            "groups",
-            "sweep-unattended",
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ),
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    result = qunzu("groups", "sweep-unattended", "--data-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "unattended: 0, read-only: 0, attended again: 0"

@@ -14,6 +14,7 @@ from qunzu.domain.rulebook import SanctionTarget
 from qunzu.domain.sanctions import Sanction, SanctionState
 from qunzu.storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 from tests.integration.test_storage import T0, new_account, new_group, unique
+from tests.unit.test_report_rules import sanction
 
 NOW = T0 + timedelta(hours=1)
 
@@ -39,25 +40,19 @@ async def _case(u: SqlUnitOfWork, group_id: int) -> Case:
 
 
 def _sanction(case: Case, **kw: object) -> Sanction:
+    """A posting suspension under ``case``, in force from T0 until a day after NOW."""
     values: dict[str, object] = {
         "id": 0,
         "case_id": case.id,
         "kind": "posting_suspension",
-        "target": SanctionTarget.account,
-        "group_id": None,
         "account_id": None,
         "article": "art-6",
-        "rulebook_version": "test",
-        "facts": "facts",
         "decided_by": 1,
-        "automated": False,
         "starts_at": T0,
         "ends_at": NOW + timedelta(days=1),
-        "state": SanctionState.active,
         "appeal_until": NOW + timedelta(days=7),
     }
-    values.update(kw)
-    return Sanction(**values)  # type: ignore[arg-type]
+    return sanction(**{**values, **kw})
 
 
 async def test_posting_load_of_a_plain_member_equals_the_separate_reads(

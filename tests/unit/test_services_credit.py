@@ -11,7 +11,7 @@ from qunzu.domain.credit import CreditEntry, CreditReason, CreditState
 from qunzu.domain.errors import Forbidden, InvalidInput, NotFound, QuotaExceeded
 from qunzu.domain.models import GroupCategory, JoinPolicy, PlatformRole
 from qunzu.domain.rulebook import RulebookSet
-from qunzu.policy import default_rulebook_text, parse_rulebook
+from qunzu.policy import parse_rulebook
 from qunzu.services.accounts import authenticate, do_login
 from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
@@ -21,6 +21,7 @@ from qunzu.services.ledgers import recompute_account, record_credit
 from qunzu.services.membership import do_invite, do_join
 from qunzu.services.messaging import do_send_message
 from tests.fakes import fake_uow, frozen_clock, make_ctx
+from tests.rulebooks import default_with_quotas
 from tests.unit.world import PASSWORD, register
 
 BASE, VERIFIED = 100, 300  # the default rulebook's credit inputs
@@ -34,10 +35,7 @@ TINY_LEVEL_1 = (
 
 def tiny_rulebooks() -> RulebookSet:
     """The default rulebook with level 1 cut down to a few of everything."""
-    lines = default_rulebook_text().splitlines()
-    quota_lines = [i for i, line in enumerate(lines) if line.startswith("quotas = {")]
-    lines[quota_lines[1]] = TINY_LEVEL_1
-    return RulebookSet([parse_rulebook("\n".join(lines), "tiny.toml")])
+    return RulebookSet([parse_rulebook(default_with_quotas({1: TINY_LEVEL_1}), "tiny.toml")])
 
 
 def ledger(ctx: ServiceContext, account_id: int) -> list[CreditEntry]:
