@@ -88,6 +88,17 @@ async def add_member(ctx: ServiceContext, owner: Actor, group_id: int, member: A
     return await do_accept_invitation(ctx, member, invitation.id, group.rules_version or None)
 
 
+async def group_of(
+    ctx: ServiceContext, owner: str, *members: str, **group: Any
+) -> tuple[list[Actor], Group]:
+    """Verified users: ``owner`` makes a group (``make_group`` options), the rest join it."""
+    actors = await users(ctx, owner, *members)
+    made = await make_group(ctx, actors[0], **group)
+    for member in actors[1:]:
+        await add_member(ctx, actors[0], made.id, member)
+    return actors, made
+
+
 async def committed_group(ctx: ServiceContext, group_id: int) -> Group:
     async with ctx.uow(write=False) as uow:
         group = await uow.groups.get(group_id)
