@@ -38,6 +38,7 @@ from tests.unit.world import (
     add_member,
     committed_group,
     committed_membership,
+    group_of,
     listen_account,
     make_group,
     register,
@@ -89,8 +90,7 @@ async def test_inviting_oneself_or_a_stranger_is_refused(
     invitee: str, code: str, error: type[DomainError]
 ) -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    group = await make_group(ctx, alice)
+    [alice], group = await group_of(ctx, "alice")
     with pytest.raises(error) as caught:
         await do_invite(ctx, alice, group.id, invitee)
     assert caught.value.code == code
@@ -359,9 +359,7 @@ async def test_a_plain_member_cannot_decide_join_requests() -> None:
 
 async def test_a_member_leaves_and_the_timeline_marks_where() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
+    [_alice, bob], group = await group_of(ctx, "alice", "bob")
     left = await do_leave(ctx, bob, group.id)
     assert left.state is MembershipState.left
     assert left.left_seq is not None
@@ -376,8 +374,7 @@ async def test_a_member_leaves_and_the_timeline_marks_where() -> None:
 
 async def test_the_owner_must_transfer_before_leaving() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    group = await make_group(ctx, alice)
+    [alice], group = await group_of(ctx, "alice")
     with pytest.raises(Conflict) as caught:
         await do_leave(ctx, alice, group.id)
     assert caught.value.code == "owner_must_transfer"
@@ -385,10 +382,7 @@ async def test_the_owner_must_transfer_before_leaving() -> None:
 
 async def test_an_admin_removes_a_member_who_then_cannot_post() -> None:
     ctx = make_ctx()
-    alice, bob, carol = await users(ctx, "alice", "bob", "carol")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
-    await add_member(ctx, alice, group.id, carol)
+    [alice, bob, carol], group = await group_of(ctx, "alice", "bob", "carol")
     await do_set_role(ctx, alice, group.id, bob.id, GroupRole.admin)
     removed = await do_remove_member(ctx, bob, group.id, carol.id, " 发广告 ")
     assert removed.state is MembershipState.removed
@@ -416,9 +410,7 @@ async def test_an_admin_cannot_remove_another_admin_or_the_owner() -> None:
 
 async def test_the_owner_removes_an_admin() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
+    [alice, bob], group = await group_of(ctx, "alice", "bob")
     await do_set_role(ctx, alice, group.id, bob.id, GroupRole.admin)
     removed = await do_remove_member(ctx, alice, group.id, bob.id)
     assert (removed.state, removed.role) == (MembershipState.removed, GroupRole.member)
@@ -460,10 +452,7 @@ async def test_a_removed_member_may_be_invited_back_with_a_fresh_window() -> Non
 
 async def test_list_members_shows_active_members_with_their_names() -> None:
     ctx = make_ctx()
-    alice, bob, carol = await users(ctx, "alice", "bob", "carol")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
-    await add_member(ctx, alice, group.id, carol)
+    [alice, bob, carol], group = await group_of(ctx, "alice", "bob", "carol")
     await do_leave(ctx, carol, group.id)
     rows = await list_members(ctx, bob, group.id, 50, 0)
     assert [(m.account_id, handle) for m, handle, _ in rows] == [

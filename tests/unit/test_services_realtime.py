@@ -9,7 +9,7 @@ from qunzu.services.membership import do_leave
 from qunzu.services.messaging import do_send_message
 from qunzu.services.realtime import StreamStart, entries_after, parse_since, plan_stream
 from tests.fakes import make_ctx
-from tests.unit.world import add_member, committed_group, make_group, users
+from tests.unit.world import add_member, committed_group, group_of, make_group, users
 
 
 def test_parse_since_reads_group_seq_pairs() -> None:
@@ -41,9 +41,7 @@ async def test_a_cursor_resumes_after_it_and_a_group_joined_while_away_replays_f
     None
 ):
     ctx = make_ctx()
-    alice, bob = await users(ctx, "alice", "bob")
-    first = await make_group(ctx, alice, name="first")
-    await add_member(ctx, alice, first.id, bob)
+    [alice, bob], first = await group_of(ctx, "alice", "bob", name="first")
     cursor = (await committed_group(ctx, first.id)).last_seq
     second = await make_group(ctx, alice, name="second")
     await do_send_message(ctx, alice, second.id, "before bob", "b")
