@@ -22,7 +22,7 @@ from qunzu.services.membership import do_invite, do_join
 from qunzu.services.messaging import do_send_message
 from tests.fakes import fake_uow, frozen_clock, make_ctx
 from tests.rulebooks import default_with_quotas
-from tests.unit.world import PASSWORD, register
+from tests.unit.world import PASSWORD, refusal, register
 
 BASE, VERIFIED = 100, 300  # the default rulebook's credit inputs
 TINY_LEVEL_1 = (
@@ -315,9 +315,10 @@ async def test_a_lock_by_anyone_below_senior_reviewer_is_refused(
     someone = await register(ctx, "someone", verified=False, role=role)
     alice = await register(ctx, "alice")
     audit_before = len(fake_uow(ctx).state.audit)
-    with pytest.raises(Forbidden) as info:
-        await do_lock_level(ctx, someone, alice.id, 4, "I would like to help")
-    assert info.value.code == "platform_role_required"
+    assert (
+        await refusal(do_lock_level(ctx, someone, alice.id, 4, "I would like to help"), Forbidden)
+        == "platform_role_required"
+    )
     assert len(fake_uow(ctx).state.audit) == audit_before
     assert stored(ctx, alice.id).locked_level is None
 

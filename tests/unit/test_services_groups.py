@@ -33,6 +33,7 @@ from tests.unit.world import (
     committed_membership,
     group_of,
     make_group,
+    refusal,
     register,
 )
 
@@ -64,9 +65,7 @@ async def test_a_new_group_timeline_starts_with_group_created_at_seq_1() -> None
 async def test_an_unverified_account_cannot_create_a_group() -> None:
     ctx = make_ctx()
     alice = await register(ctx, "alice", verified=False)
-    with pytest.raises(Forbidden) as caught:
-        await make_group(ctx, alice)
-    assert caught.value.code == "identity_unverified"
+    assert await refusal(make_group(ctx, alice), Forbidden) == "identity_unverified"
     assert fake_uow(ctx).state.groups == {}
 
 
@@ -167,18 +166,17 @@ async def test_the_owner_updates_settings_and_the_timeline_records_them() -> Non
 async def test_an_update_that_changes_nothing_is_refused() -> None:
     ctx = make_ctx()
     [alice], group = await group_of(ctx, "alice")
-    with pytest.raises(InvalidInput) as caught:
-        await do_update_group(ctx, alice, group.id)
-    assert caught.value.code == "nothing_to_change"
+    assert await refusal(do_update_group(ctx, alice, group.id), InvalidInput) == "nothing_to_change"
 
 
 async def test_an_admin_may_not_change_group_settings() -> None:
     ctx = make_ctx()
     [alice, bob], group = await group_of(ctx, "alice", "bob")
     await do_set_role(ctx, alice, group.id, bob.id, GroupRole.admin)
-    with pytest.raises(Forbidden) as caught:
-        await do_update_group(ctx, bob, group.id, name="mine now")
-    assert caught.value.code == "not_permitted"
+    assert (
+        await refusal(do_update_group(ctx, bob, group.id, name="mine now"), Forbidden)
+        == "not_permitted"
+    )
     assert (await committed_group(ctx, group.id)).name == "家人群"
 
 
@@ -189,12 +187,11 @@ async def test_dissolving_makes_the_group_read_only() -> None:
     assert dissolved.state is GroupState.dissolved
     entry = fake_uow(ctx).state.timeline[(group.id, dissolved.last_seq)]
     assert entry.kind is EntryKind.group_state_changed
-    with pytest.raises(Conflict) as post:
-        await do_send_message(ctx, alice, group.id, "还在吗", "t1")
-    assert post.value.code == "group_dissolved"
-    with pytest.raises(Conflict) as again:
-        await do_dissolve_group(ctx, alice, group.id)
-    assert again.value.code == "group_dissolved"
+    assert (
+        await refusal(do_send_message(ctx, alice, group.id, "还在吗", "t1"), Conflict)
+        == "group_dissolved"
+    )
+    assert await refusal(do_dissolve_group(ctx, alice, group.id), Conflict) == "group_dissolved"
 
 
 async def test_a_member_cannot_dissolve_the_group() -> None:
@@ -224,9 +221,10 @@ async def test_a_rules_change_stops_members_posting_until_they_accept_it() -> No
     ctx = make_ctx()
     [alice, bob], group = await group_of(ctx, "alice", "bob")
     await do_set_rules(ctx, alice, group.id, "请文明发言")
-    with pytest.raises(Forbidden) as caught:
-        await do_send_message(ctx, bob, group.id, "hi", "t1")
-    assert caught.value.code == "rules_not_accepted"
+    assert (
+        await refusal(do_send_message(ctx, bob, group.id, "hi", "t1"), Forbidden)
+        == "rules_not_accepted"
+    )
     accepted = await do_accept_rules(ctx, bob, group.id, 1)
     assert accepted.accepted_rules_version == 1
     assert (await do_send_message(ctx, bob, group.id, "hi", "t1")).created
@@ -256,9 +254,7 @@ async def test_accepting_the_same_rules_twice_changes_nothing() -> None:
 async def test_accepting_rules_of_a_group_without_rules_is_refused() -> None:
     ctx = make_ctx()
     [alice], group = await group_of(ctx, "alice")
-    with pytest.raises(Conflict) as caught:
-        await do_accept_rules(ctx, alice, group.id, 1)
-    assert caught.value.code == "rules_not_set"
+    assert await refusal(do_accept_rules(ctx, alice, group.id, 1), Conflict) == "rules_not_set"
     with pytest.raises(NotFound):
         await get_rules(ctx, alice, group.id)
 
@@ -268,7 +264,8 @@ async def test_an_admin_may_set_rules_and_a_member_may_not() -> None:
     [alice, bob, carol], group = await group_of(ctx, "alice", "bob", "carol")
     await do_set_role(ctx, alice, group.id, bob.id, GroupRole.admin)
     assert (await do_set_rules(ctx, bob, group.id, "admin rules")).version == 1
-    with pytest.raises(Forbidden) as caught:
-        await do_set_rules(ctx, carol, group.id, "member rules")
-    assert caught.value.code == "not_permitted"
+    assert (
+        await refusal(do_set_rules(ctx, carol, group.id, "member rules"), Forbidden)
+        == "not_permitted"
+    )
     assert (await committed_group(ctx, group.id)).rules_version == 1

@@ -9,7 +9,7 @@ from qunzu.services.membership import do_leave
 from qunzu.services.messaging import do_send_message
 from qunzu.services.realtime import StreamStart, entries_after, parse_since, plan_stream
 from tests.fakes import make_ctx
-from tests.unit.world import add_member, committed_group, group_of, make_group, users
+from tests.unit.world import add_member, committed_group, group_of, make_group, refusal, users
 
 
 def test_parse_since_reads_group_seq_pairs() -> None:
@@ -68,9 +68,7 @@ async def test_a_cursor_for_a_group_never_joined_is_refused() -> None:
     ctx = make_ctx()
     alice, eve = await users(ctx, "alice", "eve")
     group = await make_group(ctx, alice, discoverable=True)
-    with pytest.raises(NotFound) as caught:
-        await plan_stream(ctx, eve, {group.id: 0})
-    assert caught.value.code == "cursor_not_found"
+    assert await refusal(plan_stream(ctx, eve, {group.id: 0}), NotFound) == "cursor_not_found"
 
 
 async def test_a_cursor_past_the_newest_entry_is_refused() -> None:
