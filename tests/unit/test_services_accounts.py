@@ -216,8 +216,7 @@ async def test_a_revoked_token_reports_revoked_even_after_expiry() -> None:
 
 async def test_revoke_token_revokes_another_token_of_the_same_account() -> None:
     ctx = make_ctx()
-    await do_register(ctx, "alice", PASSWORD)
-    actor = await authenticate(ctx, (await do_login(ctx, "alice", PASSWORD)).token)
+    actor = await register(ctx, "alice", verified=False)
     script = await do_issue_token(ctx, actor, "backup script")
     await do_revoke_token(ctx, actor, script.token_id)
     with pytest.raises(Unauthenticated):
@@ -227,8 +226,7 @@ async def test_revoke_token_revokes_another_token_of_the_same_account() -> None:
 
 async def test_revoke_token_twice_is_a_conflict() -> None:
     ctx = make_ctx()
-    await do_register(ctx, "alice", PASSWORD)
-    actor = await authenticate(ctx, (await do_login(ctx, "alice", PASSWORD)).token)
+    actor = await register(ctx, "alice", verified=False)
     script = await do_issue_token(ctx, actor, "script")
     await do_revoke_token(ctx, actor, script.token_id)
     assert (

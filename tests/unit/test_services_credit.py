@@ -353,12 +353,18 @@ async def test_a_lock_on_an_unknown_account_is_not_found_and_not_audited() -> No
     assert len(fake_uow(ctx).state.audit) == audit_before
 
 
-async def test_a_released_lock_leaves_the_band_of_the_score_not_the_locked_level() -> None:
-    ctx = make_ctx()
+async def locked(ctx: ServiceContext, delta: int, level: int, reason: str) -> tuple[Actor, Actor]:
+    """A senior reviewer, and alice: her score moved by ``delta``, then her level locked."""
     senior = await register(ctx, "senior", verified=False, role=PlatformRole.senior_reviewer)
     alice = await register(ctx, "alice")
-    await record(ctx, alice, 60, CreditReason.manual_adjustment)  # 460: band 1
-    await do_lock_level(ctx, senior, alice.id, 2, "a trial of level two")
+    await record(ctx, alice, delta, CreditReason.manual_adjustment)
+    await do_lock_level(ctx, senior, alice.id, level, reason)
+    return senior, alice
+
+
+async def test_a_released_lock_leaves_the_band_of_the_score_not_the_locked_level() -> None:
+    ctx = make_ctx()
+    senior, alice = await locked(ctx, 60, 2, "a trial of level two")  # 460: band 1
     released = await do_lock_level(ctx, senior, alice.id, None, "trial over")
     assert (released.level, released.locked_level, released.locked_by) == (1, None, None)
     assert fake_uow(ctx).state.audit[-1].action == "credit.unlock"
@@ -366,10 +372,7 @@ async def test_a_released_lock_leaves_the_band_of_the_score_not_the_locked_level
 
 async def test_a_released_lock_keeps_a_level_the_score_earned() -> None:
     ctx = make_ctx()
-    senior = await register(ctx, "senior", verified=False, role=PlatformRole.senior_reviewer)
-    alice = await register(ctx, "alice")
-    await record(ctx, alice, 300, CreditReason.manual_adjustment)  # 700: level 3
-    await do_lock_level(ctx, senior, alice.id, 0, "suspended pending review")
+    senior, alice = await locked(ctx, 300, 0, "suspended pending review")  # 700: level 3
     assert (await fresh_actor(ctx, alice)).level == 0
     released = await do_lock_level(ctx, senior, alice.id, None, "review found nothing")
     assert released.level == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from qunzu.domain.models import (
     EntryKind,
     Group,
     GroupRole,
+    Invitation,
     JoinPolicy,
     MembershipState,
     RequestState,
@@ -45,6 +47,14 @@ from tests.unit.world import (
     register,
     users,
 )
+
+
+async def invited(ctx: ServiceContext, **group: Any) -> tuple[Actor, Actor, Group, Invitation]:
+    """alice, bob, alice's group (``make_group`` options) and her invitation to bob."""
+    alice, bob = await users(ctx, "alice", "bob")
+    made = await make_group(ctx, alice, **group)
+    return alice, bob, made, await do_invite(ctx, alice, made.id, "bob")
+
 
 # ---- invitations ---------------------------------------------------------------------------
 
@@ -122,9 +132,7 @@ async def test_a_member_may_invite_only_in_an_open_group() -> None:
 
 async def test_accepting_an_invitation_to_a_group_with_rules_requires_accepting_them() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice, rules="守规矩")
-    invitation = await do_invite(ctx, alice, group.id, "bob")
+    _alice, bob, group, invitation = await invited(ctx, rules="守规矩")
     assert (
         await refusal(do_accept_invitation(ctx, bob, invitation.id), Conflict)
         == "rules_not_accepted"
@@ -137,18 +145,14 @@ async def test_accepting_an_invitation_to_a_group_with_rules_requires_accepting_
 
 async def test_an_invitation_can_be_accepted_until_just_before_it_expires() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    invitation = await do_invite(ctx, alice, group.id, "bob")
+    _alice, bob, _group, invitation = await invited(ctx)
     frozen_clock(ctx).advance(timedelta(days=ctx.limits.invitation_ttl_days, seconds=-1))
     assert (await do_accept_invitation(ctx, bob, invitation.id)).is_active
 
 
 async def test_an_expired_invitation_is_gone_and_no_longer_listed() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    invitation = await do_invite(ctx, alice, group.id, "bob")
+    _alice, bob, group, invitation = await invited(ctx)
     assert [i.id for i in await list_my_invitations(ctx, bob)] == [invitation.id]
     frozen_clock(ctx).advance(timedelta(days=ctx.limits.invitation_ttl_days))
     assert await list_my_invitations(ctx, bob) == []
@@ -160,9 +164,7 @@ async def test_an_expired_invitation_is_gone_and_no_longer_listed() -> None:
 
 async def test_an_expired_invitation_no_longer_shows_the_group() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    await do_invite(ctx, alice, group.id, "bob")
+    _alice, bob, group, _ = await invited(ctx)
     assert (await get_group_view(ctx, bob, group.id)).group.id == group.id
     frozen_clock(ctx).advance(timedelta(days=ctx.limits.invitation_ttl_days))
     with pytest.raises(NotFound):
@@ -171,9 +173,7 @@ async def test_an_expired_invitation_no_longer_shows_the_group() -> None:
 
 async def test_an_expired_invitation_does_not_block_a_new_one() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    old = await do_invite(ctx, alice, group.id, "bob")
+    alice, bob, group, old = await invited(ctx)
     frozen_clock(ctx).advance(timedelta(days=ctx.limits.invitation_ttl_days))
     new = await do_invite(ctx, alice, group.id, "bob")
     assert fake_uow(ctx).state.invitations[old.id].state is RequestState.cancelled
@@ -183,9 +183,7 @@ async def test_an_expired_invitation_does_not_block_a_new_one() -> None:
 
 async def test_a_declined_invitation_cannot_be_accepted() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    invitation = await do_invite(ctx, alice, group.id, "bob")
+    _alice, bob, _group, invitation = await invited(ctx)
     await do_decline_invitation(ctx, bob, invitation.id)
     assert fake_uow(ctx).state.invitations[invitation.id].state is RequestState.declined
     assert (
@@ -207,9 +205,7 @@ async def test_someone_elses_invitation_is_not_found() -> None:
 
 async def test_an_invitation_to_a_dissolved_group_cannot_be_accepted() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    invitation = await do_invite(ctx, alice, group.id, "bob")
+    alice, bob, group, invitation = await invited(ctx)
     await do_dissolve_group(ctx, alice, group.id)
     assert (
         await refusal(do_accept_invitation(ctx, bob, invitation.id), Conflict) == "group_dissolved"

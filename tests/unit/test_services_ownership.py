@@ -19,15 +19,12 @@ from qunzu.services.membership import (
 )
 from tests.fakes import fake_uow, make_ctx
 from tests.unit.world import (
-    add_member,
     committed_group,
     committed_membership,
     group_of,
     listen_account,
-    make_group,
     refusal,
     register,
-    users,
 )
 
 # ---- roles ---------------------------------------------------------------------------------
@@ -121,8 +118,8 @@ async def test_only_one_ownership_offer_may_be_pending() -> None:
 
 async def test_ownership_goes_only_to_a_current_member() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice)
+    [alice], group = await group_of(ctx, "alice")
+    bob = await register(ctx, "bob")
     assert (
         await refusal(do_offer_ownership(ctx, alice, group.id, bob.id), NotFound)
         == "member_not_found"
@@ -145,9 +142,8 @@ async def test_an_offer_to_someone_who_left_since_cannot_be_accepted() -> None:
 
 async def test_a_stranger_cannot_see_an_ownership_offer() -> None:
     ctx = make_ctx()
-    alice, bob, eve = await users(ctx, "alice", "bob", "eve")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
+    [alice, bob], group = await group_of(ctx, "alice", "bob")
+    eve = await register(ctx, "eve")
     offer = await do_offer_ownership(ctx, alice, group.id, bob.id)
     with pytest.raises(NotFound):
         await do_respond_ownership(ctx, eve, offer.id, accept=True)
