@@ -75,6 +75,14 @@ async def add_member(owner: QunzuClient, group: dict[str, Any], member: QunzuCli
     await member.accept_invitation(invitation["id"], fresh["rules_version"] or None)
 
 
+async def group_with(owner: QunzuClient, *members: QunzuClient, **kw: Any) -> dict[str, Any]:
+    """A group ``owner`` makes (``make_group`` options) with ``members`` added in order."""
+    group = await make_group(owner, **kw)
+    for member in members:
+        await add_member(owner, group, member)
+    return group
+
+
 def qunzu(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
