@@ -15,6 +15,10 @@ def run_cli(*args: str, data_dir: Path, timeout: float = 120) -> subprocess.Comp
     return qunzu(*args, "--data-dir", str(data_dir), env=env, timeout=timeout)
 
 
+def create_staff(data_dir: Path, handle: str, role: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("admin", "create-platform-user", handle, "--role", role, data_dir=data_dir)
+
+
 def test_migrate_creates_the_schema_and_reports_the_revision(tmp_path: Path) -> None:
     result = run_cli("migrate", data_dir=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -42,9 +46,7 @@ def test_demo_builds_a_world_and_prints_logins(tmp_path: Path) -> None:
 
 
 def test_platform_user_creation_is_audited_and_chain_verifies(tmp_path: Path) -> None:
-    created = run_cli(
-        "admin", "create-platform-user", "auditor1", "--role", "auditor", data_dir=tmp_path
-    )
+    created = create_staff(tmp_path, "auditor1", "auditor")
     assert created.returncode == 0, created.stderr
     assert "role auditor" in created.stdout
     verified = run_cli("audit", "verify", data_dir=tmp_path)
@@ -53,23 +55,14 @@ def test_platform_user_creation_is_audited_and_chain_verifies(tmp_path: Path) ->
 
 
 def test_unknown_platform_role_is_refused(tmp_path: Path) -> None:
-    result = run_cli(
-        "admin", "create-platform-user", "x_staff", "--role", "emperor", data_dir=tmp_path
-    )
+    result = create_staff(tmp_path, "x_staff", "emperor")
     assert result.returncode == 2
     assert "unknown role" in result.stderr
 
 
 def test_duplicate_platform_handle_is_refused(tmp_path: Path) -> None:
-    assert (
-        run_cli(
-            "admin", "create-platform-user", "rev1", "--role", "reviewer", data_dir=tmp_path
-        ).returncode
-        == 0
-    )
-    again = run_cli(
-        "admin", "create-platform-user", "rev1", "--role", "reviewer", data_dir=tmp_path
-    )
+    assert create_staff(tmp_path, "rev1", "reviewer").returncode == 0
+    again = create_staff(tmp_path, "rev1", "reviewer")
     assert again.returncode == 1
     assert "handle_taken" in again.stderr
 
@@ -77,18 +70,8 @@ def test_duplicate_platform_handle_is_refused(tmp_path: Path) -> None:
 def test_tampered_audit_entry_is_named(tmp_path: Path) -> None:
     import sqlite3
 
-    assert (
-        run_cli(
-            "admin", "create-platform-user", "adm1", "--role", "admin", data_dir=tmp_path
-        ).returncode
-        == 0
-    )
-    assert (
-        run_cli(
-            "admin", "create-platform-user", "adm2", "--role", "admin", data_dir=tmp_path
-        ).returncode
-        == 0
-    )
+    assert create_staff(tmp_path, "adm1", "admin").returncode == 0
+    assert create_staff(tmp_path, "adm2", "admin").returncode == 0
     with sqlite3.connect(tmp_path / "qunzu.db") as db:
         db.execute('UPDATE audit_log SET detail = \'{"role": "reviewer"}\' WHERE id = 1')
     result = run_cli("audit", "verify", data_dir=tmp_path)

@@ -10,6 +10,8 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from qunzu.bootstrap import build
 from qunzu.domain.clock import FrozenClock
 from qunzu.policy import default_rulebook_text
@@ -54,52 +56,46 @@ def test_check_refuses_a_missing_level(tmp_path: Path) -> None:
     refused_with(result, "credit.levels:", "none missing", "[0, 1, 3, 4]")
 
 
-def test_check_refuses_overlapping_bands(tmp_path: Path) -> None:
-    path = write(tmp_path, "overlap.toml", edited("min_score = 500", "min_score = 480"))
-    refused_with(
-        qunzu("rulebook", "check", str(path)),
-        "credit.levels[2].min_score",
-        "starts at 480",
-        "ends at 499",
-        "overlap",
-    )
-
-
-def test_check_refuses_gapped_bands(tmp_path: Path) -> None:
-    path = write(tmp_path, "gap.toml", edited("min_score = 500", "min_score = 520"))
-    refused_with(
-        qunzu("rulebook", "check", str(path)),
-        "credit.levels[2].min_score",
-        "starts at 520",
-        "ends at 499",
-        "gap",
-    )
-
-
-def test_check_refuses_an_unknown_article_reference(tmp_path: Path) -> None:
-    text = edited('articles = ["art-11", "art-13"]', 'articles = ["art-11", "art-99"]')
-    path = write(tmp_path, "article.toml", text)
-    refused_with(qunzu("rulebook", "check", str(path)), "sanctions[7].articles", "'art-99'")
-
-
-def test_check_refuses_a_negative_quota(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, "negative.toml", edited("invitations_per_day = 20,", "invitations_per_day = -1,")
-    )
-    refused_with(
-        qunzu("rulebook", "check", str(path)),
-        "credit.levels[1].quotas.invitations_per_day",
-        "greater than or equal to 0",
-    )
-
-
-def test_check_refuses_a_negative_member_cap(tmp_path: Path) -> None:
-    path = write(tmp_path, "negative-cap.toml", edited("community = 200,", "community = -5,"))
-    refused_with(
-        qunzu("rulebook", "check", str(path)),
-        "credit.levels[1].quotas.members_per_group",
-        "community is negative (-5)",
-    )
+@pytest.mark.parametrize(
+    ("old", "new", "fragments"),
+    [
+        pytest.param(
+            "min_score = 500",
+            "min_score = 480",
+            ("credit.levels[2].min_score", "starts at 480", "ends at 499", "overlap"),
+            id="overlapping-bands",
+        ),
+        pytest.param(
+            "min_score = 500",
+            "min_score = 520",
+            ("credit.levels[2].min_score", "starts at 520", "ends at 499", "gap"),
+            id="gapped-bands",
+        ),
+        pytest.param(
+            'articles = ["art-11", "art-13"]',
+            'articles = ["art-11", "art-99"]',
+            ("sanctions[7].articles", "'art-99'"),
+            id="unknown-article-reference",
+        ),
+        pytest.param(
+            "invitations_per_day = 20,",
+            "invitations_per_day = -1,",
+            ("credit.levels[1].quotas.invitations_per_day", "greater than or equal to 0"),
+            id="negative-quota",
+        ),
+        pytest.param(
+            "community = 200,",
+            "community = -5,",
+            ("credit.levels[1].quotas.members_per_group", "community is negative (-5)"),
+            id="negative-member-cap",
+        ),
+    ],
+)
+def test_check_refuses_an_edit_that_breaks_a_rule(
+    tmp_path: Path, old: str, new: str, fragments: tuple[str, ...]
+) -> None:
+    path = write(tmp_path, "edited.toml", edited(old, new))
+    refused_with(qunzu("rulebook", "check", str(path)), *fragments)
 
 
 def test_check_refuses_two_versions_taking_effect_at_the_same_moment(tmp_path: Path) -> None:

@@ -448,20 +448,21 @@ async def test_a_lock_by_staff_below_senior_reviewer_is_refused(
     assert (err.status, err.code) == (403, "platform_role_required")
 
 
-@pytest.mark.parametrize("reason", ["", "why", "   ok  "])
-async def test_a_lock_without_a_real_reason_is_refused(
-    senior: QunzuClient, verified: QunzuClient, reason: str
+@pytest.mark.parametrize(
+    ("level", "reason", "code"),
+    [
+        (2, "", "reason_required"),
+        (2, "why", "reason_required"),
+        (2, "   ok  ", "reason_required"),
+        (7, "there is no level seven", "unknown_level"),
+    ],
+    ids=["no-reason", "short-reason", "padded-short-reason", "unknown-level"],
+)
+async def test_a_lock_without_a_real_reason_or_at_an_unknown_level_is_refused(
+    senior: QunzuClient, verified: QunzuClient, level: int, reason: str, code: str
 ) -> None:
-    err = await refused(lock(senior, me(verified)["id"], 2, reason))
-    assert (err.status, err.code) == (400, "reason_required")
-    assert (await credit(verified))["locked"] is False
-
-
-async def test_a_lock_at_an_unknown_level_is_refused(
-    senior: QunzuClient, verified: QunzuClient
-) -> None:
-    err = await refused(lock(senior, me(verified)["id"], 7, "there is no level seven"))
-    assert (err.status, err.code) == (400, "unknown_level")
+    err = await refused(lock(senior, me(verified)["id"], level, reason))
+    assert (err.status, err.code) == (400, code)
     assert (await credit(verified))["locked"] is False
 
 

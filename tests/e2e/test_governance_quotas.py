@@ -20,7 +20,7 @@ from qunzu.domain.models import PlatformRole
 from qunzu.policy import parse_rulebook
 from qunzu.services.accounts import do_register
 from qunzu.services.context import ServiceContext
-from tests.factories import PASSWORD, clock_of, make_user, me, refused, unique_handle
+from tests.factories import PASSWORD, clock_of, make_group, make_user, me, refused, unique_handle
 from tests.rulebooks import default_with_quotas
 from tests.server import ServerThread, module_server
 
@@ -193,7 +193,7 @@ async def test_messages_per_minute_at_its_limit_and_one_past_then_after_a_minute
     srv: ServerThread, users: MakeUser
 ) -> None:
     sender = await users("sender")
-    group = await sender.create_group(unique_handle("g"), "friends")
+    group = await make_group(sender)
     for i in range(3):
         await sender.send(group["id"], f"message {i}")
     err = await refused(sender.send(group["id"], "one too many"))

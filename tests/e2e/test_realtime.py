@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from qunzu.client import EventStream, QunzuClient, StreamClosed
 from tests import server as test_server
-from tests.factories import People, add_member, collect, crowd, make_group, make_user
+from tests.factories import People, add_member, collect, crowd, group_with, make_group, make_user
 from tests.factories import account_id as me
 from tests.server import ServerThread
 
@@ -189,9 +189,8 @@ async def test_joining_while_connected_announces_the_group_then_streams_it(
 async def test_resume_replays_exactly_the_missed_events_in_order_then_goes_live(
     alice: QunzuClient, bob: QunzuClient
 ) -> None:
-    group = await make_group(alice)
+    group = await group_with(alice, bob)
     gid = group["id"]
-    await add_member(alice, group, bob)
     async with bob.events() as stream:
         for i in range(3):
             await alice.send(gid, f"online {i}")
@@ -232,8 +231,7 @@ async def test_resume_covers_groups_joined_offline_and_stops_at_a_removal_made_o
         assert (await stream.next_event(timeout=TIMEOUT))["body"] == "seen online"
     cursors = dict(stream.cursors)
 
-    joined = await make_group(bob)
-    await add_member(bob, joined, alice)
+    joined = await group_with(bob, alice)
     await bob.send(joined["id"], "in the new group")
     await bob.send(lost["id"], "before removal")
     removal = await bob.remove_member(lost["id"], me(alice), "bye")
@@ -419,9 +417,8 @@ async def test_slow_consumer_is_closed_with_4008_and_resumes_without_loss(
 async def test_send_frame_acks_retries_idempotently_and_bad_frames_get_errors_not_a_close(
     server: ServerThread, alice: QunzuClient, bob: QunzuClient
 ) -> None:
-    group = await make_group(alice)
+    group = await group_with(alice, bob)
     gid = group["id"]
-    await add_member(alice, group, bob)
     strangers = await make_group(alice)
     async with bob.events() as stream:
         ref = await stream.send_message(gid, "over the socket", "ws-txn-1")

@@ -13,7 +13,7 @@ from qunzu.domain.reports import Case, CaseStatus, Route, Target, TargetKind
 from qunzu.domain.rulebook import SanctionTarget
 from qunzu.domain.sanctions import Sanction, SanctionState
 from qunzu.storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
-from tests.integration.test_storage import T0, new_account, new_group, unique
+from tests.integration.test_storage import T0, accounts_and_group, new_account, new_group, unique
 from tests.unit.test_report_rules import sanction
 
 NOW = T0 + timedelta(hours=1)
@@ -59,8 +59,7 @@ async def test_posting_load_of_a_plain_member_equals_the_separate_reads(
     uow: SqlUnitOfWorkFactory,
 ) -> None:
     async with uow() as u:
-        owner, member = await new_account(u), await new_account(u)
-        group = await new_group(u, owner)
+        [_owner, member], group = await accounts_and_group(u, 2)
         m = Membership(group.id, member.id, GroupRole.member, MembershipState.active, T0, 3)
         await u.memberships.put(m)
         await u.commit()
@@ -79,8 +78,7 @@ async def test_posting_load_of_a_stranger_has_no_membership_and_of_no_group_is_n
     uow: SqlUnitOfWorkFactory,
 ) -> None:
     async with uow() as u:
-        owner, stranger = await new_account(u), await new_account(u)
-        group = await new_group(u, owner)
+        [_owner, stranger], group = await accounts_and_group(u, 2)
         await u.commit()
     async with uow(write=False) as u:
         state = await u.posting.load(group.id, stranger.id, "txn-a", NOW)
@@ -92,8 +90,7 @@ async def test_posting_load_carries_controls_and_the_senders_mute(
     uow: SqlUnitOfWorkFactory,
 ) -> None:
     async with uow() as u:
-        owner, member, other = await new_account(u), await new_account(u), await new_account(u)
-        group = await new_group(u, owner)
+        [owner, member, other], group = await accounts_and_group(u, 3)
         controls = GroupControls(
             group.id, mute_all=True, slow_mode_seconds=30, notice_text="公告", notice_by=owner.id
         )

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from qunzu.client import QunzuClient
-from tests.factories import add_member, make_group, persona
+from tests.factories import group_with, persona
 from tests.integration.databases import fresh_postgres_database, require_postgres
 from tests.server import ServerThread
 from tests.server import test_settings as settings_for_tests
@@ -37,8 +37,7 @@ async def test_server_on_postgres_runs_a_group_conversation_end_to_end(
     assert pg_server.settings.resolved_database_url.startswith("postgresql")
     assert owner.account is not None and owner.account["identity_verified"]
 
-    group = await make_group(owner, name="PostgreSQL 群")
-    await add_member(owner, group, member)
+    group = await group_with(owner, member, name="PostgreSQL 群")
     members = {m["handle"]: m["role"] for m in await owner.members(group["id"])}
     assert member.account is not None
     assert members == {owner.account["handle"]: "owner", member.account["handle"]: "member"}
@@ -69,8 +68,7 @@ async def test_server_on_postgres_runs_a_group_conversation_end_to_end(
 async def test_concurrent_sends_on_postgres_get_distinct_gap_free_seqs(
     owner: QunzuClient, member: QunzuClient
 ) -> None:
-    group = await make_group(owner)
-    await add_member(owner, group, member)
+    group = await group_with(owner, member)
     before = (await owner.history(group["id"]))["entries"][-1]["seq"]
     sent = await asyncio.gather(
         *((owner if i % 2 else member).send(group["id"], f"parallel {i}") for i in range(10))
