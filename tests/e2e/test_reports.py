@@ -1,7 +1,7 @@
 """Reporting (举报, Art. 12) against a real server: filing, evidence, routing (P8), misuse, quotas.
 
-The helpers at the top (``People``, ``scene``, ``measure``...) are shared with the other
-report, review, sanction and records suites.
+The helpers at the top (``scene``, ``measure``, ``has_notice``...) are shared with the other
+report, review, sanction and records suites; ``People`` and ``refused`` are tests/factories.py's.
 """
 
 from __future__ import annotations
