@@ -13,6 +13,22 @@ from pathlib import Path
 from qunzu.domain.rulebook import RulebookSet
 from qunzu.policy import default_rulebook_text, parse_rulebook
 
+# The closed set of sanctions the regulation allows (Art. 11), as the rulebook lists them.
+SANCTION_KINDS = frozenset(
+    {
+        "warning",
+        "posting_suspension",
+        "closure",
+        "lower_credit",
+        "suspend_admin_rights",
+        "revoke_group_creation",
+        "blacklist",
+        "refer_to_authority",
+        "reporting_warning",
+        "reporting_suspension",
+    }
+)
+
 _GENEROUS = {
     "groups_owned": 10_000,
     "groups_joined": 10_000,
@@ -35,14 +51,24 @@ def generous_rulebook_text() -> str:
     )
 
 
+def default_with_quotas(lines_by_level: dict[int, str]) -> str:
+    """The default rulebook with the ``quotas = {...}`` line of the given levels replaced."""
+    lines = default_rulebook_text().splitlines()
+    quota_lines = [i for i, line in enumerate(lines) if line.startswith("quotas = {")]
+    assert len(quota_lines) == 5, "one quotas line per level in the default rulebook"
+    for level, line in lines_by_level.items():
+        lines[quota_lines[level]] = line
+    return "\n".join(lines) + "\n"
+
+
 @cache
 def generous_rulebooks() -> RulebookSet:
     return RulebookSet([parse_rulebook(generous_rulebook_text(), "generous-test.toml")])
 
 
-def write_generous_rulebook(directory: Path) -> Path:
-    path = directory / "generous-test.toml"
-    path.write_text(generous_rulebook_text(), encoding="utf-8")
+def write_rulebook(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -82,3 +108,7 @@ def consequences_version_text(effective_from: str) -> str:
         assert text.count(old) == 1, old
         text = text.replace(old, new)
     return text
+
+
+def write_generous_rulebook(directory: Path) -> Path:
+    return write_rulebook(directory, "generous-test.toml", generous_rulebook_text())

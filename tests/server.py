@@ -6,16 +6,17 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import pytest
 import uvicorn
 
 from qunzu.api import create_app
 from qunzu.config import Settings
 from qunzu.domain.clock import FrozenClock
-from tests.rulebooks import write_generous_rulebook
+from tests.rulebooks import write_generous_rulebook, write_rulebook
 
 T = TypeVar("T")
 
@@ -114,3 +115,35 @@ class ServerThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=15)
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def module_server(
+    name: str,
+    *,
+    clock: Callable[[], FrozenClock] | None = None,
+    rulebooks: Callable[[], dict[str, str]] | None = None,
+    **overrides: object,
+) -> Any:
+    """A module-scoped fixture: a server on a fresh data directory named after ``name``.
+
+    ``clock`` makes the clock the tests move; ``rulebooks`` gives the rulebook files to
+    load (file name to text, in that order) instead of the generous test copy.
+    """
+
+    @pytest.fixture(scope="module")
+    def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+        data_dir = tmp_path_factory.mktemp(name)
+        values = dict(overrides)
+        if rulebooks is not None:
+            files = [write_rulebook(data_dir, file, text) for file, text in rulebooks().items()]
+            values["rulebook_files"] = files
+        with ServerThread(test_settings(data_dir, **values), clock and clock()) as thread:
+            yield thread
+
+    return server

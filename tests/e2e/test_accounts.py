@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from qunzu.client import QunzuClient
-from qunzu.client.http import QunzuAPIError
-from tests.factories import PASSWORD, make_user, unique_handle
+from tests.factories import PASSWORD, make_user, me, refused, unique_handle
 from tests.server import ServerThread
-
-
-async def refused(call: Awaitable[Any]) -> QunzuAPIError:
-    with pytest.raises(QunzuAPIError) as info:
-        await call
-    return info.value
-
-
-def me(client: QunzuClient) -> dict[str, Any]:
-    assert client.account is not None
-    return client.account
 
 
 async def test_register_returns_the_new_unverified_account(anon: QunzuClient) -> None:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from qunzu.client import QunzuClient
-from tests.factories import make_group, make_user
+from tests.factories import make_group, me
 from tests.server import ServerThread
 
 PROBLEM = "application/problem+json"
@@ -36,24 +36,12 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     return problem
 
 
-def me(client: QunzuClient) -> dict[str, Any]:
-    assert client.account is not None
-    return client.account
-
-
 def auth(client: QunzuClient, **extra: str) -> dict[str, str]:
     assert client.token is not None
     return {"Authorization": f"Bearer {client.token}", **extra}
 
 
 JSON = {"content-type": "application/json"}
-
-
-@pytest.fixture
-async def carol(server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(server.url, prefix="carol", display_name="Carol")
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
+from tests.factories import qunzu
 from tests.server import free_port
-
-FAST_ARGON = {
-    "QUNZU_ARGON2_TIME_COST": "1",
-    "QUNZU_ARGON2_MEMORY_KIB": "64",
-}
 
 
 def run_cli(*args: str, data_dir: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **FAST_ARGON, "QUNZU_NEW_USER_PASSWORD": "staff password 1"}
-    return subprocess.run(
-        [sys.executable, "-m", "qunzu.cli", *args, "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    env = {"QUNZU_NEW_USER_PASSWORD": "staff password 1"}
+    return qunzu(*args, "--data-dir", str(data_dir), env=env, timeout=timeout)
+
+
+def create_staff(data_dir: Path, handle: str, role: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("admin", "create-platform-user", handle, "--role", role, data_dir=data_dir)
 
 
 def test_migrate_creates_the_schema_and_reports_the_revision(tmp_path: Path) -> None:
@@ -46,25 +36,8 @@ def test_identity_key_file_is_created_owner_only(tmp_path: Path) -> None:
 
 def test_demo_builds_a_world_and_prints_logins(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, **FAST_ARGON}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "qunzu.cli",
-            "demo",
-            "--no-serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        check=False,
+    result = qunzu(
+        "demo", "--no-serve", "--port", str(port), "--data-dir", str(tmp_path), timeout=180
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "wangfang" in result.stdout
@@ -73,9 +46,7 @@ def test_demo_builds_a_world_and_prints_logins(tmp_path: Path) -> None:
 
 
 def test_platform_user_creation_is_audited_and_chain_verifies(tmp_path: Path) -> None:
-    created = run_cli(
-        "admin", "create-platform-user", "auditor1", "--role", "auditor", data_dir=tmp_path
-    )
+    created = create_staff(tmp_path, "auditor1", "auditor")
     assert created.returncode == 0, created.stderr
     assert "role auditor" in created.stdout
     verified = run_cli("audit", "verify", data_dir=tmp_path)
@@ -84,23 +55,14 @@ def test_platform_user_creation_is_audited_and_chain_verifies(tmp_path: Path) ->
 
 
 def test_unknown_platform_role_is_refused(tmp_path: Path) -> None:
-    result = run_cli(
-        "admin", "create-platform-user", "x_staff", "--role", "emperor", data_dir=tmp_path
-    )
+    result = create_staff(tmp_path, "x_staff", "emperor")
     assert result.returncode == 2
     assert "unknown role" in result.stderr
 
 
 def test_duplicate_platform_handle_is_refused(tmp_path: Path) -> None:
-    assert (
-        run_cli(
-            "admin", "create-platform-user", "rev1", "--role", "reviewer", data_dir=tmp_path
-        ).returncode
-        == 0
-    )
-    again = run_cli(
-        "admin", "create-platform-user", "rev1", "--role", "reviewer", data_dir=tmp_path
-    )
+    assert create_staff(tmp_path, "rev1", "reviewer").returncode == 0
+    again = create_staff(tmp_path, "rev1", "reviewer")
     assert again.returncode == 1
     assert "handle_taken" in again.stderr
 
@@ -108,18 +70,8 @@ def test_duplicate_platform_handle_is_refused(tmp_path: Path) -> None:
 def test_tampered_audit_entry_is_named(tmp_path: Path) -> None:
     import sqlite3
 
-    assert (
-        run_cli(
-            "admin", "create-platform-user", "adm1", "--role", "admin", data_dir=tmp_path
-        ).returncode
-        == 0
-    )
-    assert (
-        run_cli(
-            "admin", "create-platform-user", "adm2", "--role", "admin", data_dir=tmp_path
-        ).returncode
-        == 0
-    )
+    assert create_staff(tmp_path, "adm1", "admin").returncode == 0
+    assert create_staff(tmp_path, "adm2", "admin").returncode == 0
     with sqlite3.connect(tmp_path / "qunzu.db") as db:
         db.execute('UPDATE audit_log SET detail = \'{"role": "reviewer"}\' WHERE id = 1')
     result = run_cli("audit", "verify", data_dir=tmp_path)

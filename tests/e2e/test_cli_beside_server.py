@@ -15,8 +15,7 @@ import pytest
 
 from qunzu.domain.credit import CreditEntry, CreditReason
 from qunzu.services.context import ServiceContext, transaction
-from tests.e2e.test_cli import FAST_ARGON
-from tests.factories import make_group, make_user
+from tests.factories import FAST_ARGON, make_group, make_user
 from tests.server import ServerThread, test_settings
 
 # Each with a few ledger entries and active days: in one transaction, as the recompute

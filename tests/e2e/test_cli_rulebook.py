@@ -5,47 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from qunzu.bootstrap import build
 from qunzu.domain.clock import FrozenClock
 from qunzu.policy import default_rulebook_text
 from qunzu.services.accounts import do_register
 from qunzu.services.context import transaction
+from tests.factories import qunzu
+from tests.rulebooks import write_rulebook as write
 from tests.server import free_port, test_settings
 
 DEFAULT = default_rulebook_text()
-FAST_ARGON = {"QUNZU_ARGON2_TIME_COST": "1", "QUNZU_ARGON2_MEMORY_KIB": "64"}
-
-
-def qunzu(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "qunzu.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **FAST_ARGON, **(env or {})},
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
 
 
 def edited(old: str, new: str, text: str = DEFAULT) -> str:
     assert old in text, f"edit target {old!r} not in the default rulebook"
     return text.replace(old, new, 1)
-
-
-def write(directory: Path, name: str, text: str) -> Path:
-    path = directory / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def refused_with(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
@@ -75,52 +56,46 @@ def test_check_refuses_a_missing_level(tmp_path: Path) -> None:
     refused_with(result, "credit.levels:", "none missing", "[0, 1, 3, 4]")
 
 
-def test_check_refuses_overlapping_bands(tmp_path: Path) -> None:
-    path = write(tmp_path, "overlap.toml", edited("min_score = 500", "min_score = 480"))
-    refused_with(
-        qunzu("rulebook", "check", str(path)),
-        "credit.levels[2].min_score",
-        "starts at 480",
-        "ends at 499",
-        "overlap",
-    )
-
-
-def test_check_refuses_gapped_bands(tmp_path: Path) -> None:
-    path = write(tmp_path, "gap.toml", edited("min_score = 500", "min_score = 520"))
-    refused_with(
-        qunzu("rulebook", "check", str(path)),
-        "credit.levels[2].min_score",
-        "starts at 520",
-        "ends at 499",
-        "gap",
-    )
-
-
-def test_check_refuses_an_unknown_article_reference(tmp_path: Path) -> None:
-    text = edited('articles = ["art-11", "art-13"]', 'articles = ["art-11", "art-99"]')
-    path = write(tmp_path, "article.toml", text)
-    refused_with(qunzu("rulebook", "check", str(path)), "sanctions[7].articles", "'art-99'")
-
-
-def test_check_refuses_a_negative_quota(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, "negative.toml", edited("invitations_per_day = 20,", "invitations_per_day = -1,")
-    )
-    refused_with(
-        qunzu("rulebook", "check", str(path)),
-        "credit.levels[1].quotas.invitations_per_day",
-        "greater than or equal to 0",
-    )
-
-
-def test_check_refuses_a_negative_member_cap(tmp_path: Path) -> None:
-    path = write(tmp_path, "negative-cap.toml", edited("community = 200,", "community = -5,"))
-    refused_with(
-        qunzu("rulebook", "check", str(path)),
-        "credit.levels[1].quotas.members_per_group",
-        "community is negative (-5)",
-    )
+@pytest.mark.parametrize(
+    ("old", "new", "fragments"),
+    [
+        pytest.param(
+            "min_score = 500",
+            "min_score = 480",
+            ("credit.levels[2].min_score", "starts at 480", "ends at 499", "overlap"),
+            id="overlapping-bands",
+        ),
+        pytest.param(
+            "min_score = 500",
+            "min_score = 520",
+            ("credit.levels[2].min_score", "starts at 520", "ends at 499", "gap"),
+            id="gapped-bands",
+        ),
+        pytest.param(
+            'articles = ["art-11", "art-13"]',
+            'articles = ["art-11", "art-99"]',
+            ("sanctions[7].articles", "'art-99'"),
+            id="unknown-article-reference",
+        ),
+        pytest.param(
+            "invitations_per_day = 20,",
+            "invitations_per_day = -1,",
+            ("credit.levels[1].quotas.invitations_per_day", "greater than or equal to 0"),
+            id="negative-quota",
+        ),
+        pytest.param(
+            "community = 200,",
+            "community = -5,",
+            ("credit.levels[1].quotas.members_per_group", "community is negative (-5)"),
+            id="negative-member-cap",
+        ),
+    ],
+)
+def test_check_refuses_an_edit_that_breaks_a_rule(
+    tmp_path: Path, old: str, new: str, fragments: tuple[str, ...]
+) -> None:
+    path = write(tmp_path, "edited.toml", edited(old, new))
+    refused_with(qunzu("rulebook", "check", str(path)), *fragments)
 
 
 def test_check_refuses_two_versions_taking_effect_at_the_same_moment(tmp_path: Path) -> None:

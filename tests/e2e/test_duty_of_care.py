@@ -8,28 +8,18 @@ stands; the credit ledger shows the consequence (+ for acting in time, − for l
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
-
 from qunzu.client import QunzuClient
 from qunzu.domain.models import PlatformRole
-from tests.e2e.test_reports import People, Scene, me, measure, refused, scene
-from tests.e2e.test_review import clock_of
+from tests.e2e.test_reports import Scene, me, measure, scene
+from tests.factories import People, clock_of, refused
 from tests.rulebooks import generous_rulebooks
 from tests.server import ServerThread
 
 WINDOW = timedelta(hours=generous_rulebooks().latest.owner_response_hours)
 SECOND = timedelta(seconds=1)
-
-
-@pytest.fixture
-async def people(clocked_server: ServerThread) -> AsyncIterator[People]:
-    crowd = People(clocked_server)
-    yield crowd
-    await crowd.close()
 
 
 async def decide(people: People, case_id: int) -> dict[str, dict[str, Any]]:

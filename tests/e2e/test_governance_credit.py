@@ -7,26 +7,29 @@ watch penalties fade and levels hold (hysteresis), never by sleeping.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from qunzu.client import QunzuClient
-from qunzu.client.http import QunzuAPIError
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.credit import CreditReason
 from qunzu.domain.models import PlatformRole
 from qunzu.policy import default_rulebook_text
-from qunzu.services.accounts import do_create_platform_user
-from qunzu.services.actor import SYSTEM
-from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.context import transaction
 from qunzu.services.ledgers import record_credit
-from qunzu.services.ports import AuditRecord
-from tests.factories import PASSWORD, make_user, unique_handle
-from tests.server import ServerThread, test_settings
+from tests.factories import (
+    audit_entries,
+    clock_of,
+    ctx_of,
+    me,
+    persona,
+    platform_user,
+    refused,
+)
+from tests.rulebooks import SANCTION_KINDS
+from tests.server import ServerThread, module_server
 
 TEN_YEARS_HOURS = 24 * 3650  # tokens outlive the clock moves below
 
@@ -37,14 +40,10 @@ BASE, VERIFIED = 100, 300
 # ---- servers ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    """The real default rulebook and a clock that moves only when a test moves it."""
-    data_dir: Path = tmp_path_factory.mktemp("gov-credit")
-    settings = test_settings(data_dir, rulebook_files=[], token_ttl_hours=TEN_YEARS_HOURS)
-    thread = ServerThread(settings, clock=FrozenClock()).start()
-    yield thread
-    thread.stop()
+# The real default rulebook and a clock that moves only when a test moves it.
+srv = module_server(
+    "gov-credit", clock=FrozenClock, rulebook_files=[], token_ttl_hours=TEN_YEARS_HOURS
+)
 
 
 def later_version_text() -> str:
@@ -63,42 +62,19 @@ def later_version_text() -> str:
     return text
 
 
-@pytest.fixture(scope="module")
-def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    """A server loaded with two rulebook versions (2017.1, then 2025.1); its clock is 2026."""
-    data_dir: Path = tmp_path_factory.mktemp("gov-versions")
-    first, second = data_dir / "cn-2017.toml", data_dir / "cn-2025.toml"
-    first.write_text(default_rulebook_text(), encoding="utf-8")
-    second.write_text(later_version_text(), encoding="utf-8")
-    # Listed newest first on purpose: the order of the files does not matter.
-    settings = test_settings(data_dir, rulebook_files=[second, first])
-    thread = ServerThread(settings, clock=FrozenClock()).start()
-    yield thread
-    thread.stop()
+# Two rulebook versions (2017.1, then 2025.1), listed newest first on purpose: the order
+# of the files does not matter. The server's clock is 2026.
+two_versions = module_server(
+    "gov-versions",
+    clock=FrozenClock,
+    rulebooks=lambda: {
+        "cn-2025.toml": later_version_text(),
+        "cn-2017.toml": default_rulebook_text(),
+    },
+)
 
 
 # ---- helpers ------------------------------------------------------------------------------
-
-
-async def refused(call: Awaitable[Any]) -> QunzuAPIError:
-    with pytest.raises(QunzuAPIError) as info:
-        await call
-    return info.value
-
-
-def me(client: QunzuClient) -> dict[str, Any]:
-    assert client.account is not None
-    return client.account
-
-
-def ctx_of(server: ServerThread) -> ServiceContext:
-    ctx: ServiceContext = server.app.state.qunzu.ctx
-    return ctx
-
-
-def clock_of(server: ServerThread) -> FrozenClock:
-    assert isinstance(server.clock, FrozenClock)
-    return server.clock
 
 
 async def credit(client: QunzuClient) -> dict[str, Any]:
@@ -132,31 +108,6 @@ async def penalise(
     await server.acall(run)
 
 
-async def platform_user(server: ServerThread, role: PlatformRole) -> QunzuClient:
-    """Platform staff, made through ``services`` on the server's loop (as the CLI does)."""
-    handle = unique_handle(role.value.replace("-", "_"))
-    ctx = ctx_of(server)
-    await server.acall(
-        lambda: do_create_platform_user(
-            ctx, SYSTEM, handle, PASSWORD, role, f"Platform {role.value}"
-        )
-    )
-    client = QunzuClient(server.url)
-    await client.login(handle, PASSWORD)
-    client.account = await client.me()
-    return client
-
-
-async def audit_entries(server: ServerThread) -> list[AuditRecord]:
-    ctx = ctx_of(server)
-
-    async def read() -> list[AuditRecord]:
-        async with ctx.uow(write=False) as uow:
-            return await uow.audit.scan(0, 100_000)
-
-    return await server.acall(read)
-
-
 async def lock(
     client: QunzuClient, account_id: int, level: int | None, reason: str
 ) -> dict[str, Any]:
@@ -168,32 +119,10 @@ async def lock(
     return data
 
 
-@pytest.fixture
-async def verified(srv: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(srv.url, prefix="credit")
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def unverified(srv: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(srv.url, verified=False, prefix="unverified")
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def anon(srv: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = QunzuClient(srv.url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def senior(srv: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await platform_user(srv, PlatformRole.senior_reviewer)
-    yield client
-    await client.aclose()
+verified = persona("credit", server="srv")
+unverified = persona("unverified", server="srv", verified=False)
+anon = persona(server="srv")
+senior = persona(server="srv", role=PlatformRole.senior_reviewer)
 
 
 # ---- 1. the public rulebook (Art. 5) ----------------------------------------------------
@@ -254,18 +183,7 @@ async def test_rulebook_lists_the_sanction_catalogue_with_targets_and_articles(
 ) -> None:
     book = await anon._json("GET", "/v1/rulebook")
     sanctions = {s["id"]: s for s in book["sanctions"]}
-    assert set(sanctions) == {
-        "warning",
-        "posting_suspension",
-        "closure",
-        "lower_credit",
-        "suspend_admin_rights",
-        "revoke_group_creation",
-        "blacklist",
-        "refer_to_authority",
-        "reporting_warning",
-        "reporting_suspension",
-    }
+    assert set(sanctions) == SANCTION_KINDS
     assert sanctions["closure"]["target"] == "group"
     assert sanctions["lower_credit"]["target"] == "account"
     assert sanctions["refer_to_authority"]["target"] == "referral"
@@ -536,20 +454,21 @@ async def test_a_lock_by_staff_below_senior_reviewer_is_refused(
     assert (err.status, err.code) == (403, "platform_role_required")
 
 
-@pytest.mark.parametrize("reason", ["", "why", "   ok  "])
-async def test_a_lock_without_a_real_reason_is_refused(
-    senior: QunzuClient, verified: QunzuClient, reason: str
+@pytest.mark.parametrize(
+    ("level", "reason", "code"),
+    [
+        (2, "", "reason_required"),
+        (2, "why", "reason_required"),
+        (2, "   ok  ", "reason_required"),
+        (7, "there is no level seven", "unknown_level"),
+    ],
+    ids=["no-reason", "short-reason", "padded-short-reason", "unknown-level"],
+)
+async def test_a_lock_without_a_real_reason_or_at_an_unknown_level_is_refused(
+    senior: QunzuClient, verified: QunzuClient, level: int, reason: str, code: str
 ) -> None:
-    err = await refused(lock(senior, me(verified)["id"], 2, reason))
-    assert (err.status, err.code) == (400, "reason_required")
-    assert (await credit(verified))["locked"] is False
-
-
-async def test_a_lock_at_an_unknown_level_is_refused(
-    senior: QunzuClient, verified: QunzuClient
-) -> None:
-    err = await refused(lock(senior, me(verified)["id"], 7, "there is no level seven"))
-    assert (err.status, err.code) == (400, "unknown_level")
+    err = await refused(lock(senior, me(verified)["id"], level, reason))
+    assert (err.status, err.code) == (400, code)
     assert (await credit(verified))["locked"] is False
 
 

@@ -7,9 +7,8 @@ the quota, its limit and what raises it. No one is thrown out by a number.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,12 +17,13 @@ from qunzu.client import QunzuClient
 from qunzu.client.http import QunzuAPIError
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.models import PlatformRole
-from qunzu.policy import default_rulebook_text, parse_rulebook
+from qunzu.policy import parse_rulebook
 from qunzu.services.accounts import do_create_platform_user
 from qunzu.services.actor import SYSTEM
 from qunzu.services.context import ServiceContext
-from tests.factories import PASSWORD, make_user, unique_handle
-from tests.server import ServerThread, test_settings
+from tests.factories import PASSWORD, clock_of, make_group, make_user, me, refused, unique_handle
+from tests.rulebooks import default_with_quotas
+from tests.server import ServerThread, module_server
 
 MakeUser = Callable[..., Awaitable[QunzuClient]]
 
@@ -43,45 +43,22 @@ LEVEL_2 = (
 
 
 def tiny_rulebook_text() -> str:
-    lines = default_rulebook_text().splitlines()
-    quota_lines = [i for i, line in enumerate(lines) if line.startswith("quotas = {")]
-    assert len(quota_lines) == 5, "one quotas line per level in the default rulebook"
-    lines[quota_lines[1]] = LEVEL_1
-    lines[quota_lines[2]] = LEVEL_2
-    text = "\n".join(lines) + "\n"
+    text = default_with_quotas({1: LEVEL_1, 2: LEVEL_2})
     book = parse_rulebook(text, "tiny-quotas.toml")  # still a valid rulebook
     assert book.credit.level(1).quotas.groups_owned == 2
     return text
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    data_dir: Path = tmp_path_factory.mktemp("gov-quotas")
-    path = data_dir / "tiny-quotas.toml"
-    path.write_text(tiny_rulebook_text(), encoding="utf-8")
-    settings = test_settings(data_dir, rulebook_files=[path], token_ttl_hours=24 * 3650)
-    thread = ServerThread(settings, clock=FrozenClock()).start()
-    yield thread
-    thread.stop()
+def tiny_rulebooks() -> dict[str, str]:
+    return {"tiny-quotas.toml": tiny_rulebook_text()}
+
+
+srv = module_server(
+    "gov-quotas", clock=FrozenClock, rulebooks=tiny_rulebooks, token_ttl_hours=24 * 3650
+)
 
 
 # ---- helpers ------------------------------------------------------------------------------
-
-
-async def refused(call: Awaitable[Any]) -> QunzuAPIError:
-    with pytest.raises(QunzuAPIError) as info:
-        await call
-    return info.value
-
-
-def me(client: QunzuClient) -> dict[str, Any]:
-    assert client.account is not None
-    return client.account
-
-
-def clock_of(server: ServerThread) -> FrozenClock:
-    assert isinstance(server.clock, FrozenClock)
-    return server.clock
 
 
 def assert_quota(err: QunzuAPIError, quota: str, limit: int, level: int, raised_by: str) -> None:
@@ -221,7 +198,7 @@ async def test_messages_per_minute_at_its_limit_and_one_past_then_after_a_minute
     srv: ServerThread, users: MakeUser
 ) -> None:
     sender = await users("sender")
-    group = await sender.create_group(unique_handle("g"), "friends")
+    group = await make_group(sender)
     for i in range(3):
         await sender.send(group["id"], f"message {i}")
     err = await refused(sender.send(group["id"], "one too many"))

@@ -8,9 +8,8 @@ information page, and 3 messages in a day make a group busy.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +17,9 @@ import pytest
 from qunzu.client import QunzuClient
 from qunzu.domain.clock import FrozenClock
 from qunzu.policy import parse_rulebook
-from tests.factories import add_member, make_user, unique_handle
+from tests.factories import People, add_member, clock_of, crowd, me, unique_handle
 from tests.rulebooks import generous_rulebook_text
-from tests.server import ServerThread, test_settings
+from tests.server import ServerThread, module_server
 
 MakeUser = Callable[..., Awaitable[QunzuClient]]
 TIMEOUT = 5.0
@@ -33,7 +32,7 @@ EDITS = {
 }
 
 
-def tiny_tiers_text() -> str:
+def tiny_rulebooks() -> dict[str, str]:
     text = generous_rulebook_text()
     for pattern, replacement in EDITS.items():
         text, n = re.subn(pattern, replacement, text, count=1)
@@ -41,45 +40,23 @@ def tiny_tiers_text() -> str:
     book = parse_rulebook(text, "tiny-tiers.toml")
     assert (book.tiers.family_private_max, book.tiers.small_max) == (3, 4)
     assert book.activity.dormant_after_days == 30
-    return text
+    return {"tiny-tiers.toml": text}
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    data_dir: Path = tmp_path_factory.mktemp("gov-tiers")
-    path = data_dir / "tiny-tiers.toml"
-    path.write_text(tiny_tiers_text(), encoding="utf-8")
-    settings = test_settings(data_dir, rulebook_files=[path], token_ttl_hours=24 * 3650)
-    thread = ServerThread(settings, clock=FrozenClock()).start()
-    yield thread
-    thread.stop()
+srv = module_server(
+    "gov-tiers", clock=FrozenClock, rulebooks=tiny_rulebooks, token_ttl_hours=24 * 3650
+)
 
 
 # ---- helpers ------------------------------------------------------------------------------
 
 
-def me(client: QunzuClient) -> dict[str, Any]:
-    assert client.account is not None
-    return client.account
-
-
-def clock_of(server: ServerThread) -> FrozenClock:
-    assert isinstance(server.clock, FrozenClock)
-    return server.clock
+people = crowd("srv")
 
 
 @pytest.fixture
-async def users(srv: ServerThread) -> AsyncIterator[MakeUser]:
-    made: list[QunzuClient] = []
-
-    async def make(prefix: str = "t", display_name: str | None = None) -> QunzuClient:
-        client = await make_user(srv.url, prefix=prefix, display_name=display_name)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        await client.aclose()
+def users(people: People) -> MakeUser:
+    return people.user
 
 
 async def group_of(

@@ -3,39 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any
 
 import pytest
 
 from qunzu.client import QunzuClient
-from qunzu.client.http import QunzuAPIError
 from qunzu.domain.models import GroupCategory
-from tests.factories import add_member, make_group, make_user
-from tests.server import ServerThread
-
-
-async def refused(call: Awaitable[Any]) -> QunzuAPIError:
-    with pytest.raises(QunzuAPIError) as info:
-        await call
-    return info.value
-
-
-@pytest.fixture
-async def carol(server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(server.url, prefix="carol", display_name="Carol")
-    yield client
-    await client.aclose()
+from tests.factories import add_member, group_with, make_group, me, refused
 
 
 def token() -> str:
     """A word no other group name contains, to search for."""
     return "t" + uuid.uuid4().hex[:12]
-
-
-def me(client: QunzuClient) -> dict[str, Any]:
-    assert client.account is not None
-    return client.account
 
 
 # ---- creation and profile ---------------------------------------------------------------
@@ -86,8 +64,7 @@ async def test_group_numbers_are_distinct(
 async def test_the_profile_shows_count_owner_category_and_my_role(
     alice: QunzuClient, bob: QunzuClient
 ) -> None:
-    group = await make_group(alice, category="community")
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob, category="community")
     seen = await bob.group(group["id"])
     assert seen["member_count"] == 2
     assert seen["owner_display_name"] == "Alice"
@@ -177,8 +154,7 @@ async def test_a_group_that_does_not_exist_is_not_found(alice: QunzuClient) -> N
 
 
 async def test_the_owner_updates_the_settings(alice: QunzuClient, bob: QunzuClient) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     updated = await alice.update_group(
         group["id"], name="renamed", join_policy="open", discoverable=True
     )
@@ -200,8 +176,7 @@ async def test_the_owner_updates_the_settings(alice: QunzuClient, bob: QunzuClie
 
 
 async def test_an_admin_cannot_update_the_settings(alice: QunzuClient, bob: QunzuClient) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     await alice.set_role(group["id"], me(bob)["id"], "admin")
     err = await refused(bob.update_group(group["id"], name="taken over"))
     assert (err.status, err.code) == (403, "not_permitted")
@@ -209,8 +184,7 @@ async def test_an_admin_cannot_update_the_settings(alice: QunzuClient, bob: Qunz
 
 
 async def test_a_member_cannot_update_the_settings(alice: QunzuClient, bob: QunzuClient) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     err = await refused(bob.update_group(group["id"], discoverable=True))
     assert (err.status, err.code) == (403, "not_permitted")
 
@@ -225,8 +199,7 @@ async def test_an_update_that_changes_nothing_is_refused(alice: QunzuClient) -> 
 
 
 async def test_only_the_owner_dissolves_a_group(alice: QunzuClient, bob: QunzuClient) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     await alice.set_role(group["id"], me(bob)["id"], "admin")
     err = await refused(bob.dissolve_group(group["id"]))
     assert (err.status, err.code) == (403, "not_permitted")
@@ -244,8 +217,7 @@ async def test_an_outsider_cannot_dissolve_a_group(alice: QunzuClient, bob: Qunz
 async def test_a_dissolved_group_refuses_posts_but_keeps_its_history(
     alice: QunzuClient, bob: QunzuClient
 ) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     await bob.send(group["id"], "before the end")
     await alice.dissolve_group(group["id"])
     for client in (alice, bob):
@@ -304,15 +276,13 @@ async def test_a_group_without_rules_has_none_to_read(alice: QunzuClient) -> Non
 
 
 async def test_a_member_cannot_set_rules(alice: QunzuClient, bob: QunzuClient) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     err = await refused(bob.set_rules(group["id"], "my rules now"))
     assert (err.status, err.code) == (403, "not_permitted")
 
 
 async def test_an_admin_may_set_rules(alice: QunzuClient, bob: QunzuClient) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     await alice.set_role(group["id"], me(bob)["id"], "admin")
     rules = await bob.set_rules(group["id"], "Admins wrote this.")
     assert rules["set_by"] == me(bob)["id"]
@@ -321,8 +291,7 @@ async def test_an_admin_may_set_rules(alice: QunzuClient, bob: QunzuClient) -> N
 async def test_members_must_accept_new_rules_before_posting(
     alice: QunzuClient, bob: QunzuClient
 ) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     await bob.send(group["id"], "before rules")
     await alice.set_rules(group["id"], "Stay on topic.")
     err = await refused(bob.send(group["id"], "after rules"))
@@ -338,8 +307,7 @@ async def test_members_must_accept_new_rules_before_posting(
 async def test_accepting_a_stale_rules_version_is_a_conflict(
     alice: QunzuClient, bob: QunzuClient
 ) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     await alice.set_rules(group["id"], "v1")
     await alice.set_rules(group["id"], "v2")
     for wrong in (1, 3):

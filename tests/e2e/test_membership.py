@@ -2,41 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
-from typing import Any
-
-import pytest
 
 from qunzu.client import QunzuClient
-from qunzu.client.http import QunzuAPIError
-from tests.factories import add_member, make_group, make_user
+from tests.factories import group_with, make_group, make_user, me, refused
 from tests.server import ServerThread
-
-
-async def refused(call: Awaitable[Any]) -> QunzuAPIError:
-    with pytest.raises(QunzuAPIError) as info:
-        await call
-    return info.value
-
-
-def me(client: QunzuClient) -> dict[str, Any]:
-    assert client.account is not None
-    return client.account
-
-
-@pytest.fixture
-async def carol(server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(server.url, prefix="carol", display_name="Carol")
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def dave(server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(server.url, prefix="dave", display_name="Dave")
-    yield client
-    await client.aclose()
 
 
 async def messages(client: QunzuClient, group_id: int) -> list[str]:
@@ -98,8 +68,7 @@ async def test_inviting_twice_is_a_conflict(alice: QunzuClient, bob: QunzuClient
 
 
 async def test_inviting_a_member_is_a_conflict(alice: QunzuClient, bob: QunzuClient) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     err = await refused(alice.invite(group["id"], me(bob)["handle"]))
     assert (err.status, err.code) == (409, "already_member")
 
@@ -115,8 +84,7 @@ async def test_inviting_yourself_or_nobody_is_refused(alice: QunzuClient) -> Non
 async def test_a_member_cannot_invite_into_an_invite_only_group(
     alice: QunzuClient, bob: QunzuClient, carol: QunzuClient
 ) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     err = await refused(bob.invite(group["id"], me(carol)["handle"]))
     assert (err.status, err.code) == (403, "not_permitted")
 
@@ -236,8 +204,7 @@ async def test_asking_to_join_an_open_group_is_a_conflict(
 async def test_an_admin_approves_a_join_request(
     alice: QunzuClient, bob: QunzuClient, carol: QunzuClient
 ) -> None:
-    group = await make_group(alice, join_policy="approval", discoverable=True)
-    await add_member(alice, group, carol)
+    group = await group_with(alice, carol, join_policy="approval", discoverable=True)
     await alice.set_role(group["id"], me(carol)["id"], "admin")
     request = await bob.request_join(group["id"])
     decided = await carol.approve_join(request["id"])
@@ -250,8 +217,7 @@ async def test_an_admin_approves_a_join_request(
 async def test_an_admin_denies_a_join_request(
     alice: QunzuClient, bob: QunzuClient, carol: QunzuClient
 ) -> None:
-    group = await make_group(alice, join_policy="approval", discoverable=True)
-    await add_member(alice, group, carol)
+    group = await group_with(alice, carol, join_policy="approval", discoverable=True)
     await alice.set_role(group["id"], me(carol)["id"], "admin")
     request = await bob.request_join(group["id"])
     decided = await carol.deny_join(request["id"])
@@ -266,8 +232,7 @@ async def test_an_admin_denies_a_join_request(
 async def test_a_member_cannot_decide_join_requests(
     alice: QunzuClient, bob: QunzuClient, carol: QunzuClient
 ) -> None:
-    group = await make_group(alice, join_policy="approval", discoverable=True)
-    await add_member(alice, group, carol)
+    group = await group_with(alice, carol, join_policy="approval", discoverable=True)
     request = await bob.request_join(group["id"])
     err = await refused(carol.approve_join(request["id"]))
     assert (err.status, err.code) == (403, "not_permitted")
@@ -294,8 +259,7 @@ async def test_a_join_request_carries_the_rules_version_read(
 
 
 async def test_a_member_leaves(alice: QunzuClient, bob: QunzuClient) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     left = await bob.leave(group["id"])
     assert left["state"] == "left" and left["left_seq"] is not None
     assert (await alice.group(group["id"]))["member_count"] == 1
@@ -326,8 +290,7 @@ async def test_a_member_who_left_and_rejoined_sees_only_the_new_stretch(
 
 
 async def test_the_owner_removes_a_member(alice: QunzuClient, bob: QunzuClient) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     removed = await alice.remove_member(group["id"], me(bob)["id"], reason="spam")
     assert removed["state"] == "removed"
     assert (await alice.group(group["id"]))["member_count"] == 1
@@ -339,9 +302,7 @@ async def test_the_owner_removes_a_member(alice: QunzuClient, bob: QunzuClient) 
 async def test_an_admin_removes_a_member(
     alice: QunzuClient, bob: QunzuClient, carol: QunzuClient
 ) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
-    await add_member(alice, group, carol)
+    group = await group_with(alice, bob, carol)
     await alice.set_role(group["id"], me(carol)["id"], "admin")
     removed = await carol.remove_member(group["id"], me(bob)["id"])
     assert removed["state"] == "removed"
@@ -350,9 +311,7 @@ async def test_an_admin_removes_a_member(
 async def test_an_admin_cannot_remove_an_admin_or_the_owner(
     alice: QunzuClient, bob: QunzuClient, carol: QunzuClient
 ) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
-    await add_member(alice, group, carol)
+    group = await group_with(alice, bob, carol)
     await alice.set_role(group["id"], me(bob)["id"], "admin")
     await alice.set_role(group["id"], me(carol)["id"], "admin")
     err = await refused(carol.remove_member(group["id"], me(bob)["id"]))
@@ -366,9 +325,7 @@ async def test_an_admin_cannot_remove_an_admin_or_the_owner(
 async def test_a_member_cannot_remove_anyone(
     alice: QunzuClient, bob: QunzuClient, carol: QunzuClient
 ) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
-    await add_member(alice, group, carol)
+    group = await group_with(alice, bob, carol)
     err = await refused(bob.remove_member(group["id"], me(carol)["id"]))
     assert (err.status, err.code) == (403, "not_permitted")
     assert len(await alice.members(group["id"])) == 3
@@ -385,8 +342,7 @@ async def test_removing_a_non_member_or_yourself_is_refused(
 
 
 async def test_a_removed_member_cannot_post(alice: QunzuClient, bob: QunzuClient) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     await alice.remove_member(group["id"], me(bob)["id"])
     err = await refused(bob.send(group["id"], "let me back"))
     assert (err.status, err.code) == (403, "not_a_member")
@@ -397,8 +353,7 @@ async def test_a_removed_member_cannot_post(alice: QunzuClient, bob: QunzuClient
 async def test_a_removed_member_cannot_read_past_their_removal(
     alice: QunzuClient, bob: QunzuClient
 ) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     await alice.send(group["id"], "while bob was here")
     removed = await alice.remove_member(group["id"], me(bob)["id"])
     await alice.send(group["id"], "after bob left")
@@ -416,8 +371,7 @@ async def test_a_removed_member_cannot_read_past_their_removal(
 
 
 async def test_the_owner_sets_a_role(alice: QunzuClient, bob: QunzuClient) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     promoted = await alice.set_role(group["id"], me(bob)["id"], "admin")
     assert promoted["role"] == "admin"
     assert (await bob.group(group["id"]))["my_role"] == "admin"
@@ -431,8 +385,7 @@ async def test_the_owner_sets_a_role(alice: QunzuClient, bob: QunzuClient) -> No
 
 
 async def test_setting_the_same_role_is_a_conflict(alice: QunzuClient, bob: QunzuClient) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     err = await refused(alice.set_role(group["id"], me(bob)["id"], "member"))
     assert (err.status, err.code) == (409, "role_unchanged")
 
@@ -440,9 +393,7 @@ async def test_setting_the_same_role_is_a_conflict(alice: QunzuClient, bob: Qunz
 async def test_only_the_owner_sets_roles(
     alice: QunzuClient, bob: QunzuClient, carol: QunzuClient
 ) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
-    await add_member(alice, group, carol)
+    group = await group_with(alice, bob, carol)
     await alice.set_role(group["id"], me(bob)["id"], "admin")
     err = await refused(bob.set_role(group["id"], me(carol)["id"], "admin"))
     assert (err.status, err.code) == (403, "not_permitted")
@@ -451,8 +402,7 @@ async def test_only_the_owner_sets_roles(
 
 
 async def test_ownership_is_not_a_settable_role(alice: QunzuClient, bob: QunzuClient) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     err = await refused(alice.set_role(group["id"], me(bob)["id"], "owner"))
     assert (err.status, err.code) == (422, "validation_error")
 
@@ -460,9 +410,7 @@ async def test_ownership_is_not_a_settable_role(alice: QunzuClient, bob: QunzuCl
 async def test_the_members_list_shows_role_labels(
     alice: QunzuClient, bob: QunzuClient, carol: QunzuClient
 ) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
-    await add_member(alice, group, carol)
+    group = await group_with(alice, bob, carol)
     await alice.set_role(group["id"], me(bob)["id"], "admin")
     listed = await carol.members(group["id"])
     assert [(m["handle"], m["display_name"], m["role"]) for m in listed] == [
@@ -478,8 +426,7 @@ async def test_the_members_list_shows_role_labels(
 async def test_an_accepted_offer_swaps_owner_and_admin(
     alice: QunzuClient, bob: QunzuClient
 ) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     offer = await alice.offer_ownership(group["id"], me(bob)["id"])
     assert (offer["state"], offer["from_id"], offer["to_id"]) == (
         "pending",
@@ -508,8 +455,7 @@ async def test_an_accepted_offer_swaps_owner_and_admin(
 
 
 async def test_a_declined_offer_changes_nothing(alice: QunzuClient, bob: QunzuClient) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     offer = await alice.offer_ownership(group["id"], me(bob)["id"])
     declined = await bob.decline_ownership(offer["id"])
     assert declined["state"] == "declined"
@@ -519,8 +465,7 @@ async def test_a_declined_offer_changes_nothing(alice: QunzuClient, bob: QunzuCl
 
 
 async def test_the_owner_cancels_an_offer(alice: QunzuClient, bob: QunzuClient) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     offer = await alice.offer_ownership(group["id"], me(bob)["id"])
     cancelled = await alice.decline_ownership(offer["id"])
     assert cancelled["state"] == "cancelled"
@@ -534,8 +479,7 @@ async def test_the_owner_cancels_an_offer(alice: QunzuClient, bob: QunzuClient) 
 async def test_the_offering_owner_cannot_accept_their_own_offer(
     alice: QunzuClient, bob: QunzuClient
 ) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     offer = await alice.offer_ownership(group["id"], me(bob)["id"])
     err = await refused(alice.accept_ownership(offer["id"]))
     assert (err.status, err.code) == (403, "not_permitted")
@@ -544,9 +488,7 @@ async def test_the_offering_owner_cannot_accept_their_own_offer(
 async def test_a_third_party_cannot_see_an_offer(
     alice: QunzuClient, bob: QunzuClient, carol: QunzuClient
 ) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
-    await add_member(alice, group, carol)
+    group = await group_with(alice, bob, carol)
     offer = await alice.offer_ownership(group["id"], me(bob)["id"])
     err = await refused(carol.accept_ownership(offer["id"]))
     assert (err.status, err.code) == (404, "offer_not_found")
@@ -565,9 +507,7 @@ async def test_ownership_cannot_be_offered_to_a_non_member(
 async def test_a_second_pending_offer_is_a_conflict(
     alice: QunzuClient, bob: QunzuClient, carol: QunzuClient
 ) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
-    await add_member(alice, group, carol)
+    group = await group_with(alice, bob, carol)
     await alice.offer_ownership(group["id"], me(bob)["id"])
     err = await refused(alice.offer_ownership(group["id"], me(carol)["id"]))
     assert (err.status, err.code) == (409, "offer_pending")
@@ -576,9 +516,7 @@ async def test_a_second_pending_offer_is_a_conflict(
 async def test_only_the_owner_offers_ownership(
     alice: QunzuClient, bob: QunzuClient, carol: QunzuClient
 ) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
-    await add_member(alice, group, carol)
+    group = await group_with(alice, bob, carol)
     await alice.set_role(group["id"], me(bob)["id"], "admin")
     err = await refused(bob.offer_ownership(group["id"], me(carol)["id"]))
     assert (err.status, err.code) == (403, "not_permitted")
@@ -587,8 +525,7 @@ async def test_only_the_owner_offers_ownership(
 async def test_an_offer_to_someone_who_since_left_cannot_be_accepted(
     alice: QunzuClient, bob: QunzuClient
 ) -> None:
-    group = await make_group(alice)
-    await add_member(alice, group, bob)
+    group = await group_with(alice, bob)
     offer = await alice.offer_ownership(group["id"], me(bob)["id"])
     await bob.leave(group["id"])
     err = await refused(bob.accept_ownership(offer["id"]))

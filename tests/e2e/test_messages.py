@@ -5,33 +5,13 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import pytest
 
 from qunzu.client import QunzuClient
-from qunzu.client.http import QunzuAPIError
-from tests.factories import add_member, make_group, make_user
+from tests.factories import add_member, make_group, me, refused
 from tests.server import ServerThread
-
-
-async def refused(call: Awaitable[Any]) -> QunzuAPIError:
-    with pytest.raises(QunzuAPIError) as info:
-        await call
-    return info.value
-
-
-def me(client: QunzuClient) -> dict[str, Any]:
-    assert client.account is not None
-    return client.account
-
-
-@pytest.fixture
-async def carol(server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(server.url, prefix="carol", display_name="Carol")
-    yield client
-    await client.aclose()
 
 
 async def post(client: QunzuClient, group_id: int, body: str, txn: str) -> tuple[int, Any]:

@@ -4,34 +4,14 @@ the group notice, reporting up, the owned-groups overview, and who may use each 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
-
 from qunzu.client import QunzuClient
 from qunzu.domain.models import PlatformRole
-from tests.e2e.test_reports import (
-    People,
-    collect,
-    has_notice,
-    me,
-    measure,
-    notices,
-    refused,
-    scene,
-)
-from tests.e2e.test_review import clock_of
-from tests.factories import add_member, make_group
+from tests.e2e.test_reports import collect, has_notice, me, measure, notices, scene
+from tests.factories import People, add_member, clock_of, make_group, refused
 from tests.server import ServerThread
-
-
-@pytest.fixture
-async def people(clocked_server: ServerThread) -> AsyncIterator[People]:
-    crowd = People(clocked_server)
-    yield crowd
-    await crowd.close()
 
 
 async def small_group(

@@ -10,7 +10,7 @@ import contextlib
 import json
 import random
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +19,8 @@ from websockets.exceptions import ConnectionClosed
 
 from qunzu.client import EventStream, QunzuClient, StreamClosed
 from tests import server as test_server
-from tests.factories import add_member, make_group, make_user
+from tests.factories import People, add_member, collect, crowd, group_with, make_group, make_user
+from tests.factories import account_id as me
 from tests.server import ServerThread
 
 TIMEOUT = 5.0
@@ -35,23 +36,8 @@ def ws_url(server: ServerThread) -> str:
     return "ws" + server.url.removeprefix("http") + "/v1/events"
 
 
-def me(client: QunzuClient) -> int:
-    # ``account`` is both an attribute (set by the factories) and a method on the client.
-    account: dict[str, Any] | None = client.__dict__.get("account")
-    assert account is not None
-    return int(account["id"])
-
-
 async def next_events(stream: EventStream, n: int) -> list[Frame]:
     return [await stream.next_event(timeout=TIMEOUT) for _ in range(n)]
-
-
-async def collect(stream: EventStream, done: Callable[[list[Frame]], bool]) -> list[Frame]:
-    """Every frame (events, notices, acks...) until ``done`` says the list is complete."""
-    frames: list[Frame] = []
-    while not done(frames):
-        frames.append(await stream.recv(timeout=TIMEOUT))
-    return frames
 
 
 def has(type_: str, **fields: object) -> Callable[[list[Frame]], bool]:
@@ -90,18 +76,12 @@ def assert_gap_free(events: list[Frame], after: int) -> None:
     assert [e["seq"] for e in events] == list(range(after + 1, after + 1 + len(events)))
 
 
+people = crowd()
+
+
 @pytest.fixture
-async def users(server: ServerThread) -> AsyncIterator[MakeUser]:
-    made: list[QunzuClient] = []
-
-    async def make(prefix: str = "user") -> QunzuClient:
-        client = await make_user(server.url, prefix=prefix)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        await client.aclose()
+def users(people: People) -> MakeUser:
+    return people.user
 
 
 # ---- 1. delivery --------------------------------------------------------------------------
@@ -209,9 +189,8 @@ async def test_joining_while_connected_announces_the_group_then_streams_it(
 async def test_resume_replays_exactly_the_missed_events_in_order_then_goes_live(
     alice: QunzuClient, bob: QunzuClient
 ) -> None:
-    group = await make_group(alice)
+    group = await group_with(alice, bob)
     gid = group["id"]
-    await add_member(alice, group, bob)
     async with bob.events() as stream:
         for i in range(3):
             await alice.send(gid, f"online {i}")
@@ -252,8 +231,7 @@ async def test_resume_covers_groups_joined_offline_and_stops_at_a_removal_made_o
         assert (await stream.next_event(timeout=TIMEOUT))["body"] == "seen online"
     cursors = dict(stream.cursors)
 
-    joined = await make_group(bob)
-    await add_member(bob, joined, alice)
+    joined = await group_with(bob, alice)
     await bob.send(joined["id"], "in the new group")
     await bob.send(lost["id"], "before removal")
     removal = await bob.remove_member(lost["id"], me(alice), "bye")
@@ -439,9 +417,8 @@ async def test_slow_consumer_is_closed_with_4008_and_resumes_without_loss(
 async def test_send_frame_acks_retries_idempotently_and_bad_frames_get_errors_not_a_close(
     server: ServerThread, alice: QunzuClient, bob: QunzuClient
 ) -> None:
-    group = await make_group(alice)
+    group = await group_with(alice, bob)
     gid = group["id"]
-    await add_member(alice, group, bob)
     strangers = await make_group(alice)
     async with bob.events() as stream:
         ref = await stream.send_message(gid, "over the socket", "ws-txn-1")

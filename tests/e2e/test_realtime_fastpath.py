@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,22 +21,16 @@ from websockets.frames import Frame as WireFrame
 from websockets.frames import Opcode
 
 from qunzu.client import QunzuClient
-from tests.e2e.test_realtime import TIMEOUT, assert_gap_free, me, ws_url
-from tests.factories import add_member, make_group, make_user
+from tests.e2e.test_realtime import TIMEOUT, assert_gap_free, counter, me, ws_url
+from tests.factories import group_with, make_user
 from tests.server import ServerThread
 from tests.server import test_settings as settings_for_tests
 
 Frame = dict[str, Any]
 
 
-async def metric(client: QunzuClient, name: str) -> int:
-    text = (await client.request("GET", "/metrics")).text
-    found = re.search(rf"^{name} (\S+)$", text, re.M)
-    return int(float(found.group(1))) if found else 0
-
-
 async def fast_deliveries(client: QunzuClient) -> int:
-    return await metric(client, "qunzu_ws_fast_deliveries_total")
+    return await counter(client, "qunzu_ws_fast_deliveries_total")
 
 
 async def set_direct_writes(server: ServerThread, on: bool) -> None:
@@ -92,23 +84,14 @@ async def events_from(ws: ClientConnection, n: int) -> list[Frame]:
     return got
 
 
-@pytest.fixture
-async def carol(server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(server.url, prefix="carol")
-    yield client
-    await client.aclose()
-
-
 # ---- the normal case ------------------------------------------------------------------------
 
 
 async def test_caught_up_clients_get_live_events_by_the_fast_path_compressed_or_not(
     server: ServerThread, alice: QunzuClient, bob: QunzuClient, carol: QunzuClient
 ) -> None:
-    group = await make_group(alice)
+    group = await group_with(alice, bob, carol)
     gid = group["id"]
-    await add_member(alice, group, bob)
-    await add_member(alice, group, carol)
     async with contextlib.AsyncExitStack() as stack:
         plain = await open_raw(server, bob, compression=None)
         stack.push_async_callback(plain.close)
@@ -138,9 +121,8 @@ async def test_deflate_clients_decode_direct_frames_mixed_with_compressed_ones(
     server: ServerThread, alice: QunzuClient, bob: QunzuClient
 ) -> None:
     """Uncompressed messages must not disturb either side's compression context."""
-    group = await make_group(alice)
+    group = await group_with(alice, bob)
     gid = group["id"]
-    await add_member(alice, group, bob)
     ws = await open_raw(server, bob, compression="deflate")
     try:
         rsv1 = count_text_frames(ws)
@@ -172,10 +154,8 @@ async def test_deflate_clients_decode_direct_frames_mixed_with_compressed_ones(
 async def test_acks_pongs_and_events_arrive_whole_and_once_under_concurrent_load(
     server: ServerThread, alice: QunzuClient, bob: QunzuClient, carol: QunzuClient
 ) -> None:
-    group = await make_group(alice)
+    group = await group_with(alice, bob, carol)
     gid = group["id"]
-    await add_member(alice, group, bob)
-    await add_member(alice, group, carol)
     per_sender = 40
     before = await fast_deliveries(alice)
     plain = await open_raw(server, bob, compression=None)
@@ -274,8 +254,7 @@ async def test_with_direct_writes_off_every_event_goes_compressed_through_asgi(
         alice = await make_user(server.url, prefix="alice")
         bob = await make_user(server.url, prefix="bob")
         try:
-            group = await make_group(alice)
-            await add_member(alice, group, bob)
+            group = await group_with(alice, bob)
             ws = await open_raw(server, bob, compression="deflate")
             try:
                 rsv1 = count_text_frames(ws)

@@ -9,10 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
-import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,15 +20,9 @@ from qunzu.cli import _period
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.models import PlatformRole
 from qunzu.services.records import EXPORT_FIELDS
-from tests.e2e.test_reports import FACTS, People, me, measure, refused, scene
+from tests.e2e.test_reports import FACTS, me, measure, scene
+from tests.factories import People, qunzu, refused
 from tests.server import ServerThread
-
-
-@pytest.fixture
-async def people(clocked_server: ServerThread) -> AsyncIterator[People]:
-    crowd = People(clocked_server)
-    yield crowd
-    await crowd.close()
 
 
 @pytest.fixture
@@ -47,15 +38,7 @@ def iso(moment: datetime) -> str:
 
 
 def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "qunzu.cli", *args, "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ),
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    return qunzu(*args, "--data-dir", str(data_dir))
 
 
 async def sanctioned(people: People) -> tuple[Any, list[dict[str, Any]]]:

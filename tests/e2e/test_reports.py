@@ -1,78 +1,31 @@
 """Reporting (举报, Art. 12) against a real server: filing, evidence, routing (P8), misuse, quotas.
 
-The helpers at the top (``People``, ``scene``, ``measure``...) are shared with the other
-report, review, sanction and records suites.
+The helpers at the top (``scene``, ``measure``, ``has_notice``...) are shared with the other
+report, review, sanction and records suites; ``People`` and ``refused`` are tests/factories.py's.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from qunzu.client import EventStream, QunzuClient
-from qunzu.client.http import QunzuAPIError
+from qunzu.client import QunzuClient
 from qunzu.domain.models import PlatformRole
-from qunzu.services.accounts import do_create_platform_user
-from qunzu.services.actor import SYSTEM
-from tests.factories import PASSWORD, add_member, make_group, make_user, unique_handle
+from tests.factories import People, add_member, collect, crowd, make_group, refused
+from tests.factories import account_id as me
 from tests.rulebooks import generous_rulebook_text
 from tests.server import ServerThread, test_settings
 
-TIMEOUT = 5.0
 FACTS = "Insulted another member of the group repeatedly."
 Frame = dict[str, Any]
 
 
 # ---- shared helpers -----------------------------------------------------------------------
-
-
-async def refused(call: Awaitable[Any]) -> QunzuAPIError:
-    with pytest.raises(QunzuAPIError) as info:
-        await call
-    return info.value
-
-
-def me(client: QunzuClient) -> int:
-    assert client.account is not None
-    return int(client.account["id"])
-
-
-class People:
-    """Makes users and platform staff on one server, and closes their clients afterwards."""
-
-    def __init__(self, server: ServerThread) -> None:
-        self.server = server
-        self.clients: list[QunzuClient] = []
-
-    async def user(self, prefix: str = "user", verified: bool = True) -> QunzuClient:
-        client = await make_user(self.server.url, prefix=prefix, verified=verified)
-        self.clients.append(client)
-        return client
-
-    async def staff(self, role: PlatformRole) -> QunzuClient:
-        handle = unique_handle("staff")
-        ctx = self.server.app.state.qunzu.ctx
-        await self.server.acall(
-            lambda: do_create_platform_user(ctx, SYSTEM, handle, PASSWORD, role)
-        )
-        client = QunzuClient(self.server.url)
-        await client.login(handle, PASSWORD)
-        self.clients.append(client)
-        return client
-
-    async def relogin(self, client: QunzuClient) -> None:
-        """A fresh token (after the clock moved past the old one's lifetime)."""
-        assert client.account is not None
-        await client.login(client.account["handle"], PASSWORD)
-
-    async def close(self) -> None:
-        for client in self.clients:
-            await client.aclose()
 
 
 @dataclass
@@ -129,13 +82,6 @@ def measure(kind: str, article: str = "art-11", days: int | None = None, **kw: A
     return body
 
 
-async def collect(stream: EventStream, done: Callable[[list[Frame]], bool]) -> list[Frame]:
-    frames: list[Frame] = []
-    while not done(frames):
-        frames.append(await stream.recv(timeout=TIMEOUT))
-    return frames
-
-
 def has_notice(kind: str, **fields: object) -> Callable[[list[Frame]], bool]:
     def done(frames: list[Frame]) -> bool:
         return any(
@@ -155,11 +101,7 @@ def notices(frames: list[Frame], kind: str) -> list[Frame]:
 # ---- fixtures -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def people(server: ServerThread) -> AsyncIterator[People]:
-    crowd = People(server)
-    yield crowd
-    await crowd.close()
+people = crowd()  # on the plain server: these tests do not move the clock
 
 
 def quota_rulebook_text() -> str:

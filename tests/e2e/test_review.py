@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,26 +13,14 @@ import pytest
 from qunzu.client import QunzuClient
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.models import PlatformRole
-from tests.e2e.test_reports import People, me, measure, refused, scene
-from tests.factories import add_member, make_group
+from tests.e2e.test_reports import me, measure, scene
+from tests.factories import People, add_member, clock_of, make_group, refused
 from tests.rulebooks import consequences_version_text, write_generous_rulebook
 from tests.server import ServerThread, test_settings
 from tests.unit.test_report_rules import later_version_text
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 NEW_VERSION_FROM = datetime(2026, 2, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-async def people(clocked_server: ServerThread) -> AsyncIterator[People]:
-    crowd = People(clocked_server)
-    yield crowd
-    await crowd.close()
-
-
-def clock_of(server: ServerThread) -> FrozenClock:
-    assert server.clock is not None
-    return server.clock
 
 
 async def overdue_metric(server: ServerThread) -> int:

@@ -6,7 +6,6 @@ A real server with a frozen clock: expiry and appeal windows are tested by movin
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,27 +14,9 @@ import pytest
 from qunzu.client import QunzuClient
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.models import PlatformRole
-from tests.e2e.test_reports import (
-    FACTS,
-    People,
-    Scene,
-    collect,
-    has_notice,
-    me,
-    measure,
-    notices,
-    refused,
-    scene,
-)
-from tests.factories import add_member, make_group
+from tests.e2e.test_reports import FACTS, Scene, collect, has_notice, me, measure, notices, scene
+from tests.factories import People, add_member, make_group, refused
 from tests.server import ServerThread
-
-
-@pytest.fixture
-async def people(clocked_server: ServerThread) -> AsyncIterator[People]:
-    crowd = People(clocked_server)
-    yield crowd
-    await crowd.close()
 
 
 @pytest.fixture

@@ -5,36 +5,22 @@ decides when there are no admins). Dormant groups are left alone."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from qunzu.client import QunzuClient
 from qunzu.domain.models import PlatformRole
 from qunzu.services.attendance import sweep_unattended
 from qunzu.services.context import transaction
-from tests.e2e.test_reports import People, collect, has_notice, me, notices, refused
-from tests.e2e.test_review import clock_of
-from tests.factories import add_member, make_group
+from tests.e2e.test_reports import collect, has_notice, me, notices
+from tests.factories import People, add_member, clock_of, group_with, qunzu, refused
 from tests.rulebooks import generous_rulebooks
 from tests.server import ServerThread
 
 POLICY = generous_rulebooks().latest.attendance
 AWAY = timedelta(days=POLICY.inactive_days + 1)
 SECOND_PERIOD = timedelta(days=POLICY.response_days + 1)
-
-
-@pytest.fixture
-async def people(clocked_server: ServerThread) -> AsyncIterator[People]:
-    crowd = People(clocked_server)
-    yield crowd
-    await crowd.close()
 
 
 async def sweep(server: ServerThread) -> dict[str, int]:
@@ -60,8 +46,7 @@ async def abandoned(
 ) -> tuple[QunzuClient, QunzuClient | None, QunzuClient, dict[str, Any]]:
     """A group whose managers went quiet past the period while a member kept posting."""
     owner, member = await people.user("owner"), await people.user("member")
-    group = await make_group(owner)
-    await add_member(owner, group, member)
+    group = await group_with(owner, member)
     admin = None
     if with_admin:
         admin = await people.user("admin")
@@ -73,6 +58,17 @@ async def abandoned(
     await later(people, server, AWAY)
     await member.send(group["id"], "anyone here?")
     return owner, admin, member, group
+
+
+async def read_only(
+    people: People, server: ServerThread
+) -> tuple[QunzuClient, QunzuClient | None, QunzuClient, dict[str, Any]]:
+    """An abandoned group, reminded, then left a second period without response."""
+    abandoned_group = await abandoned(people, server)
+    await sweep(server)
+    await later(people, server, SECOND_PERIOD)
+    await sweep(server)
+    return abandoned_group
 
 
 async def test_managers_away_while_members_post_makes_a_group_unattended_and_reminds_the_owner(
@@ -106,10 +102,7 @@ async def test_an_owner_who_returns_makes_the_group_attended_again(
 async def test_a_second_period_without_response_turns_the_group_read_only_for_members(
     people: People, clocked_server: ServerThread
 ) -> None:
-    owner, admin, member, group = await abandoned(people, clocked_server)
-    await sweep(clocked_server)
-    await later(people, clocked_server, SECOND_PERIOD)
-    await sweep(clocked_server)
+    owner, admin, member, group = await read_only(people, clocked_server)
     assert await attendance_of(owner, group) == "read_only"
     err = await refused(member.send(group["id"], "hello?"))
     assert (err.status, err.code) == (403, "group_unattended")
@@ -120,10 +113,7 @@ async def test_a_second_period_without_response_turns_the_group_read_only_for_me
 async def test_an_admin_claims_a_read_only_group_and_it_is_attended_again(
     people: People, clocked_server: ServerThread
 ) -> None:
-    owner, admin, member, group = await abandoned(people, clocked_server)
-    await sweep(clocked_server)
-    await later(people, clocked_server, SECOND_PERIOD)
-    await sweep(clocked_server)
+    owner, admin, member, group = await read_only(people, clocked_server)
     assert admin is not None
     response = await admin.request("POST", f"/v1/groups/{group['id']}/claim")
     assert response.status_code == 204
@@ -138,8 +128,7 @@ async def test_claiming_an_attended_group_is_409(
     people: People, clocked_server: ServerThread
 ) -> None:
     owner, member = await people.user("owner"), await people.user("member")
-    group = await make_group(owner)
-    await add_member(owner, group, member)
+    group = await group_with(owner, member)
     await owner.appoint_admin(group["id"], me(member), ["mute"])
     err = await refused(member.claim_group(group["id"]))
     assert (err.status, err.code) == (409, "group_attended")
@@ -181,8 +170,7 @@ async def test_dormant_groups_where_nobody_posts_are_left_alone(
     people: People, clocked_server: ServerThread
 ) -> None:
     owner, member = await people.user("owner"), await people.user("member")
-    group = await make_group(owner)
-    await add_member(owner, group, member)
+    group = await group_with(owner, member)
     await member.send(group["id"], "last words")
     await later(people, clocked_server, AWAY + SECOND_PERIOD)
     await sweep(clocked_server)
@@ -192,22 +180,6 @@ async def test_dormant_groups_where_nobody_posts_are_left_alone(
 
 
 def test_the_cli_sweeps_a_data_dir(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "qunzu.cli",
-            "groups",
-            "sweep-unattended",
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ),
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    result = qunzu("groups", "sweep-unattended", "--data-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "unattended: 0, read-only: 0, attended again: 0"

@@ -24,7 +24,7 @@ from qunzu.storage.fastsql import FastResult
 from qunzu.storage.inloop import InLoopConnection
 from qunzu.storage.migrate import migrate
 from qunzu.storage.uow import SqlUnitOfWorkFactory
-from tests.integration.test_storage import T0, new_account, new_group, unique
+from tests.integration.test_storage import T0, accounts_and_group, unique
 
 NOW = T0 + timedelta(hours=1)
 
@@ -40,8 +40,7 @@ async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 async def _world(factory: SqlUnitOfWorkFactory) -> dict[str, Any]:
     """Rows for every prebuilt statement to find, with the values that name them."""
     async with factory() as u:
-        owner, member = await new_account(u), await new_account(u)
-        group = await new_group(u, owner)
+        [owner, member], group = await accounts_and_group(u, 2)
         await u.memberships.put(
             Membership(group.id, member.id, GroupRole.member, MembershipState.active, T0, 1)
         )

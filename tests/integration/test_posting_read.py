@@ -14,7 +14,8 @@ from qunzu.domain.reports import CaseStatus, Route, Target, TargetKind
 from qunzu.domain.rulebook import SanctionTarget
 from qunzu.domain.sanctions import Sanction, SanctionState
 from qunzu.storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
-from tests.integration.test_storage import T0, new_account, new_group, unique
+from tests.integration.test_storage import T0, accounts_and_group, new_account, new_group, unique
+from tests.unit.test_report_rules import sanction
 
 NOW = T0 + timedelta(hours=1)
 
@@ -40,33 +41,26 @@ async def _case(u: SqlUnitOfWork, group_id: int) -> Case:
 
 
 def _sanction(case: Case, **kw: object) -> Sanction:
+    """A posting suspension under ``case``, in force from T0 until a day after NOW."""
     values: dict[str, object] = {
         "id": 0,
         "case_id": case.id,
         "kind": "posting_suspension",
-        "target": SanctionTarget.account,
-        "group_id": None,
         "account_id": None,
         "article": "art-6",
-        "rulebook_version": "test",
-        "facts": "facts",
         "decided_by": 1,
-        "automated": False,
         "starts_at": T0,
         "ends_at": NOW + timedelta(days=1),
-        "state": SanctionState.active,
         "appeal_until": NOW + timedelta(days=7),
     }
-    values.update(kw)
-    return Sanction(**values)  # type: ignore[arg-type]
+    return sanction(**{**values, **kw})
 
 
 async def test_posting_load_of_a_plain_member_equals_the_separate_reads(
     uow: SqlUnitOfWorkFactory,
 ) -> None:
     async with uow() as u:
-        owner, member = await new_account(u), await new_account(u)
-        group = await new_group(u, owner)
+        [_owner, member], group = await accounts_and_group(u, 2)
         m = Membership(group.id, member.id, GroupRole.member, MembershipState.active, T0, 3)
         await u.memberships.put(m)
         await u.commit()
@@ -86,8 +80,7 @@ async def test_posting_load_of_a_stranger_has_no_membership_and_of_no_group_is_n
     uow: SqlUnitOfWorkFactory,
 ) -> None:
     async with uow() as u:
-        owner, stranger = await new_account(u), await new_account(u)
-        group = await new_group(u, owner)
+        [_owner, stranger], group = await accounts_and_group(u, 2)
         await u.commit()
     async with uow(write=False) as u:
         state = await u.posting.load(group.id, stranger.id, "txn-a", NOW)
@@ -99,8 +92,7 @@ async def test_posting_load_carries_controls_and_the_senders_mute_and_last_post(
     uow: SqlUnitOfWorkFactory,
 ) -> None:
     async with uow() as u:
-        owner, member, other = await new_account(u), await new_account(u), await new_account(u)
-        group = await new_group(u, owner)
+        [owner, member, other], group = await accounts_and_group(u, 3)
         controls = GroupControls(
             group.id, mute_all=True, slow_mode_seconds=30, notice_text="公告", notice_by=owner.id
         )

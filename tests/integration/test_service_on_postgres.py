@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from qunzu.client import QunzuClient
-from tests.factories import add_member, make_group, make_user
+from tests.factories import group_with, persona
 from tests.integration.databases import fresh_postgres_database, require_postgres
 from tests.server import ServerThread
 from tests.server import test_settings as settings_for_tests
@@ -23,25 +23,12 @@ from tests.server import test_settings as settings_for_tests
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     with fresh_postgres_database(require_postgres()) as url:
         settings = settings_for_tests(tmp_path_factory.mktemp("qunzu-pg"), database_url=url)
-        thread = ServerThread(settings).start()
-        try:
+        with ServerThread(settings) as thread:
             yield thread
-        finally:
-            thread.stop()
 
 
-@pytest.fixture
-async def owner(pg_server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(pg_server.url, prefix="owner", display_name="群主")
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def member(pg_server: ServerThread) -> AsyncIterator[QunzuClient]:
-    client = await make_user(pg_server.url, prefix="member", display_name="Member")
-    yield client
-    await client.aclose()
+owner = persona("owner", "群主", server="pg_server")
+member = persona("member", "Member", server="pg_server")
 
 
 async def test_server_on_postgres_runs_a_group_conversation_end_to_end(
@@ -50,8 +37,7 @@ async def test_server_on_postgres_runs_a_group_conversation_end_to_end(
     assert pg_server.settings.resolved_database_url.startswith("postgresql")
     assert owner.account is not None and owner.account["identity_verified"]
 
-    group = await make_group(owner, name="PostgreSQL 群")
-    await add_member(owner, group, member)
+    group = await group_with(owner, member, name="PostgreSQL 群")
     members = {m["handle"]: m["role"] for m in await owner.members(group["id"])}
     assert member.account is not None
     assert members == {owner.account["handle"]: "owner", member.account["handle"]: "member"}
@@ -82,8 +68,7 @@ async def test_server_on_postgres_runs_a_group_conversation_end_to_end(
 async def test_concurrent_sends_on_postgres_get_distinct_gap_free_seqs(
     owner: QunzuClient, member: QunzuClient
 ) -> None:
-    group = await make_group(owner)
-    await add_member(owner, group, member)
+    group = await group_with(owner, member)
     before = (await owner.history(group["id"]))["entries"][-1]["seq"]
     sent = await asyncio.gather(
         *((owner if i % 2 else member).send(group["id"], f"parallel {i}") for i in range(10))

@@ -136,6 +136,12 @@ async def new_group(u: SqlUnitOfWork, owner: Account, **kw: object) -> Group:
     return await u.groups.add(draft_group(owner.id, **kw))
 
 
+async def accounts_and_group(u: SqlUnitOfWork, n: int = 1) -> tuple[list[Account], Group]:
+    """``n`` new accounts and a new group the first owns (no membership rows)."""
+    accounts = [await new_account(u) for _ in range(n)]
+    return accounts, await new_group(u, accounts[0])
+
+
 async def count(engine: AsyncEngine, sql: str, **params: object) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(text(sql), params)).scalar_one())
@@ -312,8 +318,7 @@ async def test_groups_round_trip(uow: SqlUnitOfWorkFactory) -> None:
 
 async def test_memberships_round_trip(uow: SqlUnitOfWorkFactory) -> None:
     async with uow() as u:
-        owner, member = await new_account(u), await new_account(u)
-        group = await new_group(u, owner)
+        [owner, member], group = await accounts_and_group(u, 2)
         other = await new_group(u, member)
         mine = Membership(group.id, owner.id, GroupRole.owner, MembershipState.active, T0, 1)
         theirs = Membership(
@@ -348,8 +353,7 @@ async def test_memberships_round_trip(uow: SqlUnitOfWorkFactory) -> None:
 
 async def test_rules_round_trip(uow: SqlUnitOfWorkFactory) -> None:
     async with uow() as u:
-        owner = await new_account(u)
-        group = await new_group(u, owner)
+        [owner], group = await accounts_and_group(u)
         v1 = GroupRules(group.id, 1, "不发广告。\nNo ads.", owner.id, T0)
         v2 = GroupRules(group.id, 2, "Be kind.", owner.id, T0 + timedelta(days=1))
         await u.rules.add(v1)
@@ -364,8 +368,7 @@ async def test_rules_round_trip(uow: SqlUnitOfWorkFactory) -> None:
 async def test_timeline_round_trip_with_json_data(uow: SqlUnitOfWorkFactory) -> None:
     data = {"removed": [1, 2], "reason": "spam 广告", "nested": {"ok": True, "n": None}}
     async with uow() as u:
-        owner = await new_account(u)
-        group = await new_group(u, owner)
+        [owner], group = await accounts_and_group(u)
         entries = [
             TimelineEntry(group.id, 1, EntryKind.group_created, owner.id, T0, data={"name": "x"}),
             TimelineEntry(group.id, 2, EntryKind.message, owner.id, T0, "hello 你好", "txn-1"),
@@ -392,8 +395,7 @@ async def test_timeline_round_trip_with_json_data(uow: SqlUnitOfWorkFactory) -> 
 
 async def test_invitations_round_trip(uow: SqlUnitOfWorkFactory) -> None:
     async with uow() as u:
-        owner, invitee = await new_account(u), await new_account(u)
-        group = await new_group(u, owner)
+        [owner, invitee], group = await accounts_and_group(u, 2)
         inv = await u.invitations.add(group.id, owner.id, invitee.id, T0, T0 + timedelta(days=7))
         await u.commit()
     assert inv.state is RequestState.pending
@@ -433,8 +435,7 @@ async def test_join_requests_round_trip(uow: SqlUnitOfWorkFactory) -> None:
 
 async def test_ownership_offers_round_trip(uow: SqlUnitOfWorkFactory) -> None:
     async with uow() as u:
-        owner, heir = await new_account(u), await new_account(u)
-        group = await new_group(u, owner)
+        [owner, heir], group = await accounts_and_group(u, 2)
         offer = await u.ownership_offers.add(group.id, owner.id, heir.id, T0)
         await u.commit()
     async with uow(write=False) as u:
@@ -495,8 +496,7 @@ async def test_concurrent_next_seq_from_10_transactions_yields_1_to_10(
 ) -> None:
     """On PostgreSQL the ten transactions really overlap: the row lock orders them."""
     async with uow() as u:
-        owner = await new_account(u)
-        group = await new_group(u, owner)
+        [owner], group = await accounts_and_group(u)
         await u.commit()
 
     async def send(i: int) -> int:
@@ -524,8 +524,7 @@ async def test_duplicate_client_txn_id_raises_conflict_duplicate(
     uow: SqlUnitOfWorkFactory,
 ) -> None:
     async with uow() as u:
-        owner = await new_account(u)
-        group = await new_group(u, owner)
+        [owner], group = await accounts_and_group(u)
         await u.timeline.append(
             TimelineEntry(group.id, 1, EntryKind.message, owner.id, T0, "first", "same-txn")
         )
@@ -658,8 +657,7 @@ async def test_concurrent_audit_appends_keep_one_unbroken_chain(
 
 async def test_credit_and_activity_round_trip(uow: SqlUnitOfWorkFactory) -> None:
     async with uow() as u:
-        acc = await new_account(u)
-        group = await new_group(u, acc)
+        [acc], group = await accounts_and_group(u)
         first = CreditEntry(acc.id, 5, CreditReason.identity_verified, T0)
         second = CreditEntry(
             acc.id, -20, CreditReason.sanction, T0 + timedelta(hours=1), "art-7", "sanction:1", "x"

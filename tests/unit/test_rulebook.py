@@ -11,6 +11,7 @@ import pytest
 from qunzu.domain.errors import NotFound
 from qunzu.domain.rulebook import RulebookSet
 from qunzu.policy import RulebookError, default_rulebook_text, load_rulebooks, parse_rulebook
+from tests.rulebooks import SANCTION_KINDS
 
 DEFAULT = default_rulebook_text()
 
@@ -29,18 +30,7 @@ def refusal(text: str) -> RulebookError:
 def test_default_rulebook_loads_with_five_levels_and_the_closed_sanction_set() -> None:
     book = parse_rulebook(DEFAULT)
     assert [lvl.level for lvl in book.credit.levels] == [0, 1, 2, 3, 4]
-    assert set(book.sanctions) == {
-        "warning",
-        "posting_suspension",
-        "closure",
-        "lower_credit",
-        "suspend_admin_rights",
-        "revoke_group_creation",
-        "blacklist",
-        "refer_to_authority",
-        "reporting_warning",
-        "reporting_suspension",
-    }
+    assert set(book.sanctions) == SANCTION_KINDS
     assert book.retention.access_log_days >= 180
     assert book.credit.levels[0].can_post is False
 

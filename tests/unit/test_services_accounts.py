@@ -25,7 +25,7 @@ from qunzu.services.accounts import (
 )
 from qunzu.services.actor import SYSTEM, require_platform_role
 from tests.fakes import FakePasswordHasher, fake_uow, frozen_clock, make_ctx
-from tests.unit.world import PASSWORD, register
+from tests.unit.world import PASSWORD, refusal, register
 
 
 async def test_register_normalises_the_handle_and_defaults_the_display_name() -> None:
@@ -48,9 +48,7 @@ async def test_register_stores_a_hash_not_the_password() -> None:
 async def test_register_refuses_a_taken_handle_in_any_case() -> None:
     ctx = make_ctx()
     await do_register(ctx, "alice", PASSWORD)
-    with pytest.raises(Conflict) as caught:
-        await do_register(ctx, "ALICE", PASSWORD)
-    assert caught.value.code == "handle_taken"
+    assert await refusal(do_register(ctx, "ALICE", PASSWORD), Conflict) == "handle_taken"
     assert len(fake_uow(ctx).state.accounts) == 1
 
 
@@ -155,9 +153,7 @@ async def test_login_to_a_disabled_account_is_refused() -> None:
     async with ctx.uow() as uow:
         await uow.accounts.update(account.id, disabled=True)
         await uow.commit()
-    with pytest.raises(Forbidden) as caught:
-        await do_login(ctx, "alice", PASSWORD)
-    assert caught.value.code == "account_disabled"
+    assert await refusal(do_login(ctx, "alice", PASSWORD), Forbidden) == "account_disabled"
 
 
 async def test_login_rehashes_a_password_stored_with_old_parameters() -> None:
@@ -215,9 +211,7 @@ async def test_a_token_is_refused_once_the_clock_reaches_its_expiry() -> None:
     await do_register(ctx, "alice", PASSWORD)
     issued = await do_login(ctx, "alice", PASSWORD)
     frozen_clock(ctx).advance(timedelta(hours=ctx.limits.token_ttl_hours))
-    with pytest.raises(Unauthenticated) as caught:
-        await authenticate(ctx, issued.token)
-    assert caught.value.code == "token_expired"
+    assert await refusal(authenticate(ctx, issued.token), Unauthenticated) == "token_expired"
 
 
 async def test_logout_revokes_only_the_token_it_was_called_with() -> None:
@@ -226,9 +220,7 @@ async def test_logout_revokes_only_the_token_it_was_called_with() -> None:
     phone = await do_login(ctx, "alice", PASSWORD)
     laptop = await do_login(ctx, "alice", PASSWORD)
     await do_logout(ctx, await authenticate(ctx, phone.token))
-    with pytest.raises(Unauthenticated) as caught:
-        await authenticate(ctx, phone.token)
-    assert caught.value.code == "token_revoked"
+    assert await refusal(authenticate(ctx, phone.token), Unauthenticated) == "token_revoked"
     assert (await authenticate(ctx, laptop.token)).token_id == laptop.token_id
 
 
@@ -238,15 +230,12 @@ async def test_a_revoked_token_reports_revoked_even_after_expiry() -> None:
     issued = await do_login(ctx, "alice", PASSWORD)
     await do_logout(ctx, await authenticate(ctx, issued.token))
     frozen_clock(ctx).advance(timedelta(days=365))
-    with pytest.raises(Unauthenticated) as caught:
-        await authenticate(ctx, issued.token)
-    assert caught.value.code == "token_revoked"
+    assert await refusal(authenticate(ctx, issued.token), Unauthenticated) == "token_revoked"
 
 
 async def test_revoke_token_revokes_another_token_of_the_same_account() -> None:
     ctx = make_ctx()
-    await do_register(ctx, "alice", PASSWORD)
-    actor = await authenticate(ctx, (await do_login(ctx, "alice", PASSWORD)).token)
+    actor = await register(ctx, "alice", verified=False)
     script = await do_issue_token(ctx, actor, "backup script")
     await do_revoke_token(ctx, actor, script.token_id)
     with pytest.raises(Unauthenticated):
@@ -256,22 +245,20 @@ async def test_revoke_token_revokes_another_token_of_the_same_account() -> None:
 
 async def test_revoke_token_twice_is_a_conflict() -> None:
     ctx = make_ctx()
-    await do_register(ctx, "alice", PASSWORD)
-    actor = await authenticate(ctx, (await do_login(ctx, "alice", PASSWORD)).token)
+    actor = await register(ctx, "alice", verified=False)
     script = await do_issue_token(ctx, actor, "script")
     await do_revoke_token(ctx, actor, script.token_id)
-    with pytest.raises(Conflict) as caught:
-        await do_revoke_token(ctx, actor, script.token_id)
-    assert caught.value.code == "token_already_revoked"
+    assert (
+        await refusal(do_revoke_token(ctx, actor, script.token_id), Conflict)
+        == "token_already_revoked"
+    )
 
 
 async def test_revoke_token_of_another_account_is_not_found() -> None:
     ctx = make_ctx()
     alice = await register(ctx, "alice", verified=False)
     bob = await register(ctx, "bob", verified=False)
-    with pytest.raises(NotFound) as caught:
-        await do_revoke_token(ctx, bob, alice.token_id)
-    assert caught.value.code == "token_not_found"
+    assert await refusal(do_revoke_token(ctx, bob, alice.token_id), NotFound) == "token_not_found"
     assert fake_uow(ctx).state.tokens[alice.token_id].revoked_at is None
 
 
@@ -292,9 +279,7 @@ async def test_a_disabled_accounts_token_is_refused() -> None:
     async with ctx.uow() as uow:
         await uow.accounts.update(account.id, disabled=True)
         await uow.commit()
-    with pytest.raises(Forbidden) as caught:
-        await authenticate(ctx, issued.token)
-    assert caught.value.code == "account_disabled"
+    assert await refusal(authenticate(ctx, issued.token), Forbidden) == "account_disabled"
 
 
 # ---- profile and look-ups ----------------------------------------------------------------

@@ -12,7 +12,7 @@ from qunzu.domain.credit import CreditEntry, CreditReason, CreditState
 from qunzu.domain.errors import Forbidden, InvalidInput, NotFound, QuotaExceeded
 from qunzu.domain.models import GroupCategory, JoinPolicy, PlatformRole
 from qunzu.domain.rulebook import RulebookSet
-from qunzu.policy import default_rulebook_text, parse_rulebook
+from qunzu.policy import parse_rulebook
 from qunzu.services.accounts import authenticate, do_login
 from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
@@ -22,7 +22,8 @@ from qunzu.services.ledgers import recompute_account, record_credit
 from qunzu.services.membership import do_invite, do_join
 from qunzu.services.messaging import do_send_message
 from tests.fakes import fake_uow, frozen_clock, make_ctx
-from tests.unit.world import PASSWORD, register
+from tests.rulebooks import default_with_quotas
+from tests.unit.world import PASSWORD, refusal, register
 
 BASE, VERIFIED = 100, 300  # the default rulebook's credit inputs
 TINY_LEVEL_1 = (
@@ -35,10 +36,7 @@ TINY_LEVEL_1 = (
 
 def tiny_rulebooks() -> RulebookSet:
     """The default rulebook with level 1 cut down to a few of everything."""
-    lines = default_rulebook_text().splitlines()
-    quota_lines = [i for i, line in enumerate(lines) if line.startswith("quotas = {")]
-    lines[quota_lines[1]] = TINY_LEVEL_1
-    return RulebookSet([parse_rulebook("\n".join(lines), "tiny.toml")])
+    return RulebookSet([parse_rulebook(default_with_quotas({1: TINY_LEVEL_1}), "tiny.toml")])
 
 
 def ledger(ctx: ServiceContext, account_id: int) -> list[CreditEntry]:
@@ -318,9 +316,10 @@ async def test_a_lock_by_anyone_below_senior_reviewer_is_refused(
     someone = await register(ctx, "someone", verified=False, role=role)
     alice = await register(ctx, "alice")
     audit_before = len(fake_uow(ctx).state.audit)
-    with pytest.raises(Forbidden) as info:
-        await do_lock_level(ctx, someone, alice.id, 4, "I would like to help")
-    assert info.value.code == "platform_role_required"
+    assert (
+        await refusal(do_lock_level(ctx, someone, alice.id, 4, "I would like to help"), Forbidden)
+        == "platform_role_required"
+    )
     assert len(fake_uow(ctx).state.audit) == audit_before
     assert stored(ctx, alice.id).locked_level is None
 
@@ -355,12 +354,18 @@ async def test_a_lock_on_an_unknown_account_is_not_found_and_not_audited() -> No
     assert len(fake_uow(ctx).state.audit) == audit_before
 
 
-async def test_a_released_lock_leaves_the_band_of_the_score_not_the_locked_level() -> None:
-    ctx = make_ctx()
+async def locked(ctx: ServiceContext, delta: int, level: int, reason: str) -> tuple[Actor, Actor]:
+    """A senior reviewer, and alice: her score moved by ``delta``, then her level locked."""
     senior = await register(ctx, "senior", verified=False, role=PlatformRole.senior_reviewer)
     alice = await register(ctx, "alice")
-    await record(ctx, alice, 60, CreditReason.manual_adjustment)  # 460: band 1
-    await do_lock_level(ctx, senior, alice.id, 2, "a trial of level two")
+    await record(ctx, alice, delta, CreditReason.manual_adjustment)
+    await do_lock_level(ctx, senior, alice.id, level, reason)
+    return senior, alice
+
+
+async def test_a_released_lock_leaves_the_band_of_the_score_not_the_locked_level() -> None:
+    ctx = make_ctx()
+    senior, alice = await locked(ctx, 60, 2, "a trial of level two")  # 460: band 1
     released = await do_lock_level(ctx, senior, alice.id, None, "trial over")
     assert (released.level, released.locked_level, released.locked_by) == (1, None, None)
     assert fake_uow(ctx).state.audit[-1].action == "credit.unlock"
@@ -368,10 +373,7 @@ async def test_a_released_lock_leaves_the_band_of_the_score_not_the_locked_level
 
 async def test_a_released_lock_keeps_a_level_the_score_earned() -> None:
     ctx = make_ctx()
-    senior = await register(ctx, "senior", verified=False, role=PlatformRole.senior_reviewer)
-    alice = await register(ctx, "alice")
-    await record(ctx, alice, 300, CreditReason.manual_adjustment)  # 700: level 3
-    await do_lock_level(ctx, senior, alice.id, 0, "suspended pending review")
+    senior, alice = await locked(ctx, 300, 0, "suspended pending review")  # 700: level 3
     assert (await fresh_actor(ctx, alice)).level == 0
     released = await do_lock_level(ctx, senior, alice.id, None, "review found nothing")
     assert released.level == 3

@@ -29,18 +29,18 @@ from qunzu.services.membership import do_invite, do_set_role
 from qunzu.services.messaging import do_send_message
 from tests.fakes import fake_uow, make_ctx
 from tests.unit.world import (
-    add_member,
     committed_group,
     committed_membership,
+    group_of,
     make_group,
+    refusal,
     register,
 )
 
 
 async def test_creating_a_group_makes_the_creator_its_owner() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    group = await make_group(ctx, alice, name="  家人   群 ")
+    [alice], group = await group_of(ctx, "alice", name="  家人   群 ")
     assert group.name == "家人 群"
     assert group.owner_id == alice.id
     assert group.state is GroupState.active
@@ -53,8 +53,7 @@ async def test_creating_a_group_makes_the_creator_its_owner() -> None:
 
 async def test_a_new_group_timeline_starts_with_group_created_at_seq_1() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    group = await make_group(ctx, alice)
+    [alice], group = await group_of(ctx, "alice")
     entry = fake_uow(ctx).state.timeline[(group.id, 1)]
     assert entry.kind is EntryKind.group_created
     assert entry.data == {"name": "家人群", "category": "family", "account_id": alice.id}
@@ -66,9 +65,7 @@ async def test_a_new_group_timeline_starts_with_group_created_at_seq_1() -> None
 async def test_an_unverified_account_cannot_create_a_group() -> None:
     ctx = make_ctx()
     alice = await register(ctx, "alice", verified=False)
-    with pytest.raises(Forbidden) as caught:
-        await make_group(ctx, alice)
-    assert caught.value.code == "identity_unverified"
+    assert await refusal(make_group(ctx, alice), Forbidden) == "identity_unverified"
     assert fake_uow(ctx).state.groups == {}
 
 
@@ -85,8 +82,7 @@ async def test_creating_a_group_refuses_a_bad_name_or_empty_rules(
 
 async def test_a_group_created_with_rules_is_at_rules_version_1_accepted_by_its_owner() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    group = await make_group(ctx, alice, rules="不发广告。")
+    [alice], group = await group_of(ctx, "alice", rules="不发广告。")
     assert group.rules_version == 1
     assert group.last_seq == 2
     assert fake_uow(ctx).state.timeline[(group.id, 2)].kind is EntryKind.rules_changed
@@ -98,8 +94,7 @@ async def test_a_group_created_with_rules_is_at_rules_version_1_accepted_by_its_
 
 async def test_list_my_groups_keeps_dissolved_groups_as_read_only_history() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    first = await make_group(ctx, alice, name="one")
+    [alice], first = await group_of(ctx, "alice", name="one")
     second = await make_group(ctx, alice, name="two")
     await do_dissolve_group(ctx, alice, first.id)
     assert [g.id for _, g in await list_my_groups(ctx, alice)] == [first.id, second.id]
@@ -144,8 +139,7 @@ async def test_an_outsider_can_see_a_discoverable_group_and_find_it_by_search() 
 
 async def test_search_does_not_find_dissolved_groups() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    public = await make_group(ctx, alice, name="Python", discoverable=True)
+    [alice], public = await group_of(ctx, "alice", name="Python", discoverable=True)
     await do_dissolve_group(ctx, alice, public.id)
     assert await search_groups(ctx, "python", 10, 0) == []
 
@@ -155,8 +149,7 @@ async def test_search_does_not_find_dissolved_groups() -> None:
 
 async def test_the_owner_updates_settings_and_the_timeline_records_them() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    group = await make_group(ctx, alice)
+    [alice], group = await group_of(ctx, "alice")
     updated = await do_update_group(
         ctx, alice, group.id, name="新名字", join_policy=JoinPolicy.approval, discoverable=True
     )
@@ -172,48 +165,38 @@ async def test_the_owner_updates_settings_and_the_timeline_records_them() -> Non
 
 async def test_an_update_that_changes_nothing_is_refused() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    group = await make_group(ctx, alice)
-    with pytest.raises(InvalidInput) as caught:
-        await do_update_group(ctx, alice, group.id)
-    assert caught.value.code == "nothing_to_change"
+    [alice], group = await group_of(ctx, "alice")
+    assert await refusal(do_update_group(ctx, alice, group.id), InvalidInput) == "nothing_to_change"
 
 
 async def test_an_admin_may_not_change_group_settings() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    bob = await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
+    [alice, bob], group = await group_of(ctx, "alice", "bob")
     await do_set_role(ctx, alice, group.id, bob.id, GroupRole.admin)
-    with pytest.raises(Forbidden) as caught:
-        await do_update_group(ctx, bob, group.id, name="mine now")
-    assert caught.value.code == "not_permitted"
+    assert (
+        await refusal(do_update_group(ctx, bob, group.id, name="mine now"), Forbidden)
+        == "not_permitted"
+    )
     assert (await committed_group(ctx, group.id)).name == "家人群"
 
 
 async def test_dissolving_makes_the_group_read_only() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    group = await make_group(ctx, alice)
+    [alice], group = await group_of(ctx, "alice")
     dissolved = await do_dissolve_group(ctx, alice, group.id)
     assert dissolved.state is GroupState.dissolved
     entry = fake_uow(ctx).state.timeline[(group.id, dissolved.last_seq)]
     assert entry.kind is EntryKind.group_state_changed
-    with pytest.raises(Conflict) as post:
-        await do_send_message(ctx, alice, group.id, "还在吗", "t1")
-    assert post.value.code == "group_dissolved"
-    with pytest.raises(Conflict) as again:
-        await do_dissolve_group(ctx, alice, group.id)
-    assert again.value.code == "group_dissolved"
+    assert (
+        await refusal(do_send_message(ctx, alice, group.id, "还在吗", "t1"), Conflict)
+        == "group_dissolved"
+    )
+    assert await refusal(do_dissolve_group(ctx, alice, group.id), Conflict) == "group_dissolved"
 
 
 async def test_a_member_cannot_dissolve_the_group() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    bob = await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
+    [_alice, bob], group = await group_of(ctx, "alice", "bob")
     with pytest.raises(Forbidden):
         await do_dissolve_group(ctx, bob, group.id)
     assert (await committed_group(ctx, group.id)).is_active
@@ -224,8 +207,7 @@ async def test_a_member_cannot_dissolve_the_group() -> None:
 
 async def test_each_rules_change_is_a_new_version_accepted_by_its_author() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    group = await make_group(ctx, alice, rules="v1")
+    [alice], group = await group_of(ctx, "alice", rules="v1")
     rules = await do_set_rules(ctx, alice, group.id, "  v2 text ")
     assert (rules.version, rules.text) == (2, "v2 text")
     assert (await committed_group(ctx, group.id)).rules_version == 2
@@ -237,14 +219,12 @@ async def test_each_rules_change_is_a_new_version_accepted_by_its_author() -> No
 
 async def test_a_rules_change_stops_members_posting_until_they_accept_it() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    bob = await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
+    [alice, bob], group = await group_of(ctx, "alice", "bob")
     await do_set_rules(ctx, alice, group.id, "请文明发言")
-    with pytest.raises(Forbidden) as caught:
-        await do_send_message(ctx, bob, group.id, "hi", "t1")
-    assert caught.value.code == "rules_not_accepted"
+    assert (
+        await refusal(do_send_message(ctx, bob, group.id, "hi", "t1"), Forbidden)
+        == "rules_not_accepted"
+    )
     accepted = await do_accept_rules(ctx, bob, group.id, 1)
     assert accepted.accepted_rules_version == 1
     assert (await do_send_message(ctx, bob, group.id, "hi", "t1")).created
@@ -252,10 +232,7 @@ async def test_a_rules_change_stops_members_posting_until_they_accept_it() -> No
 
 async def test_accepting_a_stale_rules_version_is_refused() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    bob = await register(ctx, "bob")
-    group = await make_group(ctx, alice, rules="v1")
-    await add_member(ctx, alice, group.id, bob)
+    [alice, bob], group = await group_of(ctx, "alice", "bob", rules="v1")
     await do_set_rules(ctx, alice, group.id, "v2")
     with pytest.raises(Conflict) as caught:
         await do_accept_rules(ctx, bob, group.id, 1)
@@ -267,8 +244,7 @@ async def test_accepting_a_stale_rules_version_is_refused() -> None:
 
 async def test_accepting_the_same_rules_twice_changes_nothing() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    group = await make_group(ctx, alice, rules="v1")
+    [alice], group = await group_of(ctx, "alice", rules="v1")
     version_before = fake_uow(ctx).store.version
     member = await do_accept_rules(ctx, alice, group.id, 1)
     assert member.accepted_rules_version == 1
@@ -277,26 +253,19 @@ async def test_accepting_the_same_rules_twice_changes_nothing() -> None:
 
 async def test_accepting_rules_of_a_group_without_rules_is_refused() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    group = await make_group(ctx, alice)
-    with pytest.raises(Conflict) as caught:
-        await do_accept_rules(ctx, alice, group.id, 1)
-    assert caught.value.code == "rules_not_set"
+    [alice], group = await group_of(ctx, "alice")
+    assert await refusal(do_accept_rules(ctx, alice, group.id, 1), Conflict) == "rules_not_set"
     with pytest.raises(NotFound):
         await get_rules(ctx, alice, group.id)
 
 
 async def test_an_admin_may_set_rules_and_a_member_may_not() -> None:
     ctx = make_ctx()
-    alice = await register(ctx, "alice")
-    bob = await register(ctx, "bob")
-    carol = await register(ctx, "carol")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
-    await add_member(ctx, alice, group.id, carol)
+    [alice, bob, carol], group = await group_of(ctx, "alice", "bob", "carol")
     await do_set_role(ctx, alice, group.id, bob.id, GroupRole.admin)
     assert (await do_set_rules(ctx, bob, group.id, "admin rules")).version == 1
-    with pytest.raises(Forbidden) as caught:
-        await do_set_rules(ctx, carol, group.id, "member rules")
-    assert caught.value.code == "not_permitted"
+    assert (
+        await refusal(do_set_rules(ctx, carol, group.id, "member rules"), Forbidden)
+        == "not_permitted"
+    )
     assert (await committed_group(ctx, group.id)).rules_version == 1

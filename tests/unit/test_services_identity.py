@@ -20,7 +20,7 @@ from qunzu.services.identity import (
 )
 from qunzu.verification import RejectAllVerifier
 from tests.fakes import fake_uow, make_ctx, restart_audit_log
-from tests.unit.world import refresh, register
+from tests.unit.world import refresh, refusal, register
 
 ID = "11010519491231002X"
 PHONE = "13812345678"
@@ -62,9 +62,10 @@ async def test_stored_fields_decrypt_only_for_their_own_account_and_field() -> N
 async def test_an_invalid_identity_is_refused_and_nothing_is_stored() -> None:
     ctx = make_ctx()
     alice = await register(ctx, "alice", verified=False)
-    with pytest.raises(InvalidInput) as caught:
-        await do_submit_identity(ctx, alice, "张三", ID[:17] + "0", PHONE)
-    assert caught.value.code == "invalid_id_number"
+    assert (
+        await refusal(do_submit_identity(ctx, alice, "张三", ID[:17] + "0", PHONE), InvalidInput)
+        == "invalid_id_number"
+    )
     assert fake_uow(ctx).state.identities == {}
     assert not (await refresh(ctx, alice)).account.identity_verified
 
@@ -73,22 +74,25 @@ async def test_an_identity_the_verifier_rejects_is_refused() -> None:
     ctx = make_ctx()
     ctx.verifier = RejectAllVerifier()
     alice = await register(ctx, "alice", verified=False)
-    with pytest.raises(InvalidInput) as caught:
-        await do_submit_identity(ctx, alice, "张三", ID, PHONE)
-    assert caught.value.code == "identity_rejected"
+    assert (
+        await refusal(do_submit_identity(ctx, alice, "张三", ID, PHONE), InvalidInput)
+        == "identity_rejected"
+    )
     assert fake_uow(ctx).state.identities == {}
 
 
 async def test_a_verified_identity_cannot_be_submitted_again() -> None:
     ctx = make_ctx()
     alice = await register(ctx, "alice", resident_id=ID)
-    with pytest.raises(Conflict) as same:
-        await do_submit_identity(ctx, alice, "张三", ID, PHONE)
-    assert same.value.code == "identity_already_verified"
+    assert (
+        await refusal(do_submit_identity(ctx, alice, "张三", ID, PHONE), Conflict)
+        == "identity_already_verified"
+    )
     other = make_resident_id("310104", date(1990, 3, 7), 123)
-    with pytest.raises(Conflict) as different:
-        await do_submit_identity(ctx, alice, "李四", other, PHONE)
-    assert different.value.code == "identity_already_verified"
+    assert (
+        await refusal(do_submit_identity(ctx, alice, "李四", other, PHONE), Conflict)
+        == "identity_already_verified"
+    )
     assert fake_uow(ctx).state.identities[alice.id].blind_index == ctx.cipher.blind_index(ID)
 
 
@@ -116,9 +120,10 @@ async def test_full_width_digits_do_not_open_a_way_around_the_limit() -> None:
     await register(ctx, "first", resident_id=ID)
     second = await register(ctx, "second", verified=False)
     full_width = ID[:2] + "".join(chr(ord(c) + 0xFEE0) for c in ID[2:])
-    with pytest.raises(Conflict) as caught:
-        await do_submit_identity(ctx, second, "张三", full_width, PHONE)
-    assert caught.value.code == "identity_account_limit"
+    assert (
+        await refusal(do_submit_identity(ctx, second, "张三", full_width, PHONE), Conflict)
+        == "identity_account_limit"
+    )
 
 
 async def test_the_accounts_per_identity_limit_comes_from_the_limits() -> None:
@@ -134,9 +139,7 @@ async def test_masked_identity_for_its_owner_and_not_submitted() -> None:
     alice = await register(ctx, "alice", resident_id=ID)
     bob = await register(ctx, "bob", verified=False)
     assert (await get_masked_identity(ctx, alice)).resident_id == "1101**********002X"
-    with pytest.raises(NotFound) as caught:
-        await get_masked_identity(ctx, bob)
-    assert caught.value.code == "identity_not_submitted"
+    assert await refusal(get_masked_identity(ctx, bob), NotFound) == "identity_not_submitted"
 
 
 # ---- the audited full read ---------------------------------------------------------------
@@ -194,18 +197,22 @@ async def test_without_the_role_nothing_is_read_and_no_entry_is_written(
     outsider = await register(ctx, "curious", verified=False, role=role)
     restart_audit_log(ctx)
     units_before = len(fake_uow(ctx).opened)
-    with pytest.raises(Forbidden) as caught:
-        await do_read_identity(ctx, outsider, alice.id, "just curious, honestly")
-    assert caught.value.code == "platform_role_required"
+    assert (
+        await refusal(
+            do_read_identity(ctx, outsider, alice.id, "just curious, honestly"), Forbidden
+        )
+        == "platform_role_required"
+    )
     assert len(fake_uow(ctx).opened) == units_before
     assert fake_uow(ctx).state.audit == []
 
 
 async def test_a_full_read_without_a_reason_is_refused_unaudited() -> None:
     ctx, alice, officer = await _world()
-    with pytest.raises(InvalidInput) as caught:
-        await do_read_identity(ctx, officer, alice.id, "  why ")
-    assert caught.value.code == "reason_required"
+    assert (
+        await refusal(do_read_identity(ctx, officer, alice.id, "  why "), InvalidInput)
+        == "reason_required"
+    )
     assert fake_uow(ctx).state.audit == []
 
 

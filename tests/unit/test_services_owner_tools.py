@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.duty import DutyEventKind
 from qunzu.domain.errors import Forbidden, NotFound
@@ -33,14 +31,7 @@ from qunzu.services.owner_tools import (
 )
 from tests.fakes import make_ctx
 from tests.rulebooks import generous_rulebook_text
-from tests.unit.world import add_member, make_group, refresh, users
-
-
-async def _code(call: object, kind: type[Exception] = Forbidden) -> str:
-    with pytest.raises(kind) as caught:
-        await call  # type: ignore[misc]
-    return str(caught.value.code)  # type: ignore[attr-defined]
-
+from tests.unit.world import group_of, make_group, refresh, refusal, users
 
 # ---- bars on rejoining --------------------------------------------------------------------
 
@@ -51,35 +42,31 @@ async def test_a_barred_account_cannot_rejoin_an_open_group_until_the_bar_is_lif
     group = await make_group(ctx, owner, join_policy=JoinPolicy.open, discoverable=True)
     await do_join(ctx, member, group.id)
     await do_remove_member(ctx, owner, group.id, member.id, "spam", bar=True)
-    assert await _code(do_join(ctx, member, group.id)) == "barred"
+    assert await refusal(do_join(ctx, member, group.id), Forbidden) == "barred"
     await do_lift_bar(ctx, owner, group.id, member.id)
     assert (await do_join(ctx, member, group.id)).is_active
 
 
 async def test_a_barred_account_cannot_request_to_join_or_be_invited() -> None:
     ctx = make_ctx()
-    owner, member = await users(ctx, "owner", "member")
-    group = await make_group(ctx, owner, join_policy=JoinPolicy.approval, discoverable=True)
-    await add_member(ctx, owner, group.id, member)
+    [owner, member], group = await group_of(
+        ctx, "owner", "member", join_policy=JoinPolicy.approval, discoverable=True
+    )
     await do_remove_member(ctx, owner, group.id, member.id, bar=True)
-    assert await _code(do_request_join(ctx, member, group.id)) == "barred"
-    assert await _code(do_invite(ctx, owner, group.id, member.id)) == "barred"
+    assert await refusal(do_request_join(ctx, member, group.id), Forbidden) == "barred"
+    assert await refusal(do_invite(ctx, owner, group.id, member.id), Forbidden) == "barred"
 
 
 async def test_removal_without_a_bar_leaves_no_bar_to_lift() -> None:
     ctx = make_ctx()
-    owner, member = await users(ctx, "owner", "member")
-    group = await make_group(ctx, owner)
-    await add_member(ctx, owner, group.id, member)
+    [owner, member], group = await group_of(ctx, "owner", "member")
     await do_remove_member(ctx, owner, group.id, member.id, "cool off")
-    assert await _code(do_lift_bar(ctx, owner, group.id, member.id), NotFound) == "not_barred"
+    assert await refusal(do_lift_bar(ctx, owner, group.id, member.id), NotFound) == "not_barred"
 
 
 async def test_a_barred_removal_is_in_the_ledger_as_a_removal() -> None:
     ctx = make_ctx()
-    owner, member = await users(ctx, "owner", "member")
-    group = await make_group(ctx, owner)
-    await add_member(ctx, owner, group.id, member)
+    [owner, member], group = await group_of(ctx, "owner", "member")
     await do_remove_member(ctx, owner, group.id, member.id, "abuse", bar=True)
     (event,) = [
         e for e in await read_duty_ledger(ctx, owner, group.id) if e.subject_id == member.id
@@ -124,13 +111,16 @@ def _rulebooks(suspend: bool) -> RulebookSet:
 
 async def test_tools_are_suspended_with_the_groups_posting_where_the_rulebook_says_so() -> None:
     ctx = make_ctx(clock=FrozenClock(), rulebooks=_rulebooks(True))
-    owner, member = await users(ctx, "owner", "member")
-    group = await make_group(ctx, owner)
-    await add_member(ctx, owner, group.id, member)
+    [owner, member], group = await group_of(ctx, "owner", "member")
     await _suspend_posting(ctx, group.id, days=2)
-    assert await _code(do_set_mute_all(ctx, owner, group.id, True)) == "tools_suspended"
-    assert await _code(do_pin_notice(ctx, owner, group.id, "x")) == "tools_suspended"
-    assert await _code(do_remove_member(ctx, owner, group.id, member.id)) == "tools_suspended"
+    assert (
+        await refusal(do_set_mute_all(ctx, owner, group.id, True), Forbidden) == "tools_suspended"
+    )
+    assert await refusal(do_pin_notice(ctx, owner, group.id, "x"), Forbidden) == "tools_suspended"
+    assert (
+        await refusal(do_remove_member(ctx, owner, group.id, member.id), Forbidden)
+        == "tools_suspended"
+    )
     assert isinstance(ctx.clock, FrozenClock)
     ctx.clock.advance(timedelta(days=2))
     owner = await refresh(ctx, owner)
@@ -139,9 +129,7 @@ async def test_tools_are_suspended_with_the_groups_posting_where_the_rulebook_sa
 
 async def test_tools_stay_open_under_posting_suspension_when_the_rulebook_says_no() -> None:
     ctx = make_ctx(rulebooks=_rulebooks(False))
-    owner, member = await users(ctx, "owner", "member")
-    group = await make_group(ctx, owner)
-    await add_member(ctx, owner, group.id, member)
+    [owner, _member], group = await group_of(ctx, "owner", "member")
     await _suspend_posting(ctx, group.id)
     assert (await do_set_mute_all(ctx, owner, group.id, True)).mute_all
 
@@ -159,22 +147,17 @@ def test_a_rulebook_without_an_owner_tools_section_keeps_tools_open() -> None:
 
 async def test_an_admin_grants_only_rights_they_hold() -> None:
     ctx = make_ctx()
-    owner, admin, other = await users(ctx, "owner", "admin", "other")
-    group = await make_group(ctx, owner)
-    await add_member(ctx, owner, group.id, admin)
-    await add_member(ctx, owner, group.id, other)
+    [owner, admin, other], group = await group_of(ctx, "owner", "admin", "other")
     await do_appoint_admin(ctx, owner, group.id, admin.id, ["appoint_admins", "pin_notices"])
     call = do_appoint_admin(ctx, admin, group.id, other.id, ["pin_notices", "mute"])
-    assert await _code(call) == "cannot_grant"
+    assert await refusal(call, Forbidden) == "cannot_grant"
     granted = await do_appoint_admin(ctx, admin, group.id, other.id, ["pin_notices"])
     assert {r.value for r in granted} == {"pin_notices"}
 
 
 async def test_only_a_managers_read_cursor_enters_the_ledger() -> None:
     ctx = make_ctx()
-    owner, member = await users(ctx, "owner", "member")
-    group = await make_group(ctx, owner)
-    await add_member(ctx, owner, group.id, member)
+    [owner, member], group = await group_of(ctx, "owner", "member")
     sent = await do_send_message(ctx, member, group.id, "hello", "t1")
     await do_mark_read(ctx, member, group.id, sent.entry.seq)
     await do_mark_read(ctx, owner, group.id, sent.entry.seq)
@@ -192,10 +175,7 @@ async def test_only_a_managers_read_cursor_enters_the_ledger() -> None:
 async def test_a_claimed_group_is_not_found_unattended_again_by_the_next_sweep() -> None:
     clock = FrozenClock()
     ctx = make_ctx(clock=clock)
-    owner, admin, member = await users(ctx, "owner", "admin", "member")
-    group = await make_group(ctx, owner)
-    await add_member(ctx, owner, group.id, admin)
-    await add_member(ctx, owner, group.id, member)
+    [owner, admin, member], group = await group_of(ctx, "owner", "admin", "member")
     await do_appoint_admin(ctx, owner, group.id, admin.id, ["mute"])
     policy = ctx.rulebooks.latest.attendance
     clock.advance(timedelta(days=policy.inactive_days + 1))

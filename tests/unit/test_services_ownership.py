@@ -19,13 +19,12 @@ from qunzu.services.membership import (
 )
 from tests.fakes import fake_uow, make_ctx
 from tests.unit.world import (
-    add_member,
     committed_group,
     committed_membership,
+    group_of,
     listen_account,
-    make_group,
+    refusal,
     register,
-    users,
 )
 
 # ---- roles ---------------------------------------------------------------------------------
@@ -33,9 +32,7 @@ from tests.unit.world import (
 
 async def test_the_owner_promotes_a_member_and_the_timeline_records_it() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
+    [alice, bob], group = await group_of(ctx, "alice", "bob")
     promoted = await do_set_role(ctx, alice, group.id, bob.id, GroupRole.admin)
     assert promoted.role is GroupRole.admin
     last = await committed_group(ctx, group.id)
@@ -44,19 +41,19 @@ async def test_the_owner_promotes_a_member_and_the_timeline_records_it() -> None
         EntryKind.role_changed,
         {"account_id": bob.id, "role": "admin"},
     )
-    with pytest.raises(Conflict) as caught:
-        await do_set_role(ctx, alice, group.id, bob.id, GroupRole.admin)
-    assert caught.value.code == "role_unchanged"
+    assert (
+        await refusal(do_set_role(ctx, alice, group.id, bob.id, GroupRole.admin), Conflict)
+        == "role_unchanged"
+    )
 
 
 async def test_ownership_is_not_a_role_to_set() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
-    with pytest.raises(InvalidInput) as caught:
-        await do_set_role(ctx, alice, group.id, bob.id, GroupRole.owner)
-    assert caught.value.code == "use_transfer"
+    [alice, bob], group = await group_of(ctx, "alice", "bob")
+    assert (
+        await refusal(do_set_role(ctx, alice, group.id, bob.id, GroupRole.owner), InvalidInput)
+        == "use_transfer"
+    )
     with pytest.raises(Forbidden):
         await do_set_role(ctx, alice, group.id, alice.id, GroupRole.member)
 
@@ -66,9 +63,7 @@ async def test_ownership_is_not_a_role_to_set() -> None:
 
 async def test_ownership_moves_when_the_recipient_accepts() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
+    [alice, bob], group = await group_of(ctx, "alice", "bob")
     offer = await do_offer_ownership(ctx, alice, group.id, bob.id)
     assert (await committed_group(ctx, group.id)).owner_id == alice.id  # not before acceptance
     accepted = await do_respond_ownership(ctx, bob, offer.id, accept=True)
@@ -89,9 +84,7 @@ async def test_ownership_moves_when_the_recipient_accepts() -> None:
 
 async def test_a_declined_offer_changes_nothing_and_tells_the_owner() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
+    [alice, bob], group = await group_of(ctx, "alice", "bob")
     offer = await do_offer_ownership(ctx, alice, group.id, bob.id)
     inbox = await listen_account(ctx, alice.id)
     assert (await do_respond_ownership(ctx, bob, offer.id, False)).state is RequestState.declined
@@ -101,60 +94,56 @@ async def test_a_declined_offer_changes_nothing_and_tells_the_owner() -> None:
 
 async def test_the_offerer_may_cancel_but_not_accept_their_own_offer() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
+    [alice, bob], group = await group_of(ctx, "alice", "bob")
     offer = await do_offer_ownership(ctx, alice, group.id, bob.id)
     with pytest.raises(Forbidden):
         await do_respond_ownership(ctx, alice, offer.id, accept=True)
     cancelled = await do_respond_ownership(ctx, alice, offer.id, accept=False)
     assert cancelled.state is RequestState.cancelled
-    with pytest.raises(Conflict) as caught:
-        await do_respond_ownership(ctx, bob, offer.id, accept=True)
-    assert caught.value.code == "offer_answered"
+    assert (
+        await refusal(do_respond_ownership(ctx, bob, offer.id, accept=True), Conflict)
+        == "offer_answered"
+    )
 
 
 async def test_only_one_ownership_offer_may_be_pending() -> None:
     ctx = make_ctx()
-    alice, bob, carol = await users(ctx, "alice", "bob", "carol")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
-    await add_member(ctx, alice, group.id, carol)
+    [alice, bob, carol], group = await group_of(ctx, "alice", "bob", "carol")
     await do_offer_ownership(ctx, alice, group.id, bob.id)
-    with pytest.raises(Conflict) as caught:
-        await do_offer_ownership(ctx, alice, group.id, carol.id)
-    assert caught.value.code == "offer_pending"
+    assert (
+        await refusal(do_offer_ownership(ctx, alice, group.id, carol.id), Conflict)
+        == "offer_pending"
+    )
 
 
 async def test_ownership_goes_only_to_a_current_member() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    with pytest.raises(NotFound) as caught:
-        await do_offer_ownership(ctx, alice, group.id, bob.id)
-    assert caught.value.code == "member_not_found"
+    [alice], group = await group_of(ctx, "alice")
+    bob = await register(ctx, "bob")
+    assert (
+        await refusal(do_offer_ownership(ctx, alice, group.id, bob.id), NotFound)
+        == "member_not_found"
+    )
     with pytest.raises(InvalidInput):
         await do_offer_ownership(ctx, alice, group.id, alice.id)
 
 
 async def test_an_offer_to_someone_who_left_since_cannot_be_accepted() -> None:
     ctx = make_ctx()
-    alice, bob = await register(ctx, "alice"), await register(ctx, "bob")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
+    [alice, bob], group = await group_of(ctx, "alice", "bob")
     offer = await do_offer_ownership(ctx, alice, group.id, bob.id)
     await do_leave(ctx, bob, group.id)
-    with pytest.raises(Conflict) as caught:
-        await do_respond_ownership(ctx, bob, offer.id, accept=True)
-    assert caught.value.code == "not_a_member"
+    assert (
+        await refusal(do_respond_ownership(ctx, bob, offer.id, accept=True), Conflict)
+        == "not_a_member"
+    )
     assert (await committed_group(ctx, group.id)).owner_id == alice.id
 
 
 async def test_a_stranger_cannot_see_an_ownership_offer() -> None:
     ctx = make_ctx()
-    alice, bob, eve = await users(ctx, "alice", "bob", "eve")
-    group = await make_group(ctx, alice)
-    await add_member(ctx, alice, group.id, bob)
+    [alice, bob], group = await group_of(ctx, "alice", "bob")
+    eve = await register(ctx, "eve")
     offer = await do_offer_ownership(ctx, alice, group.id, bob.id)
     with pytest.raises(NotFound):
         await do_respond_ownership(ctx, eve, offer.id, accept=True)

@@ -9,7 +9,7 @@ from qunzu.services.membership import do_leave
 from qunzu.services.messaging import do_send_message
 from qunzu.services.realtime import StreamStart, entries_after, parse_since, plan_stream
 from tests.fakes import make_ctx
-from tests.unit.world import add_member, committed_group, make_group, users
+from tests.unit.world import add_member, committed_group, group_of, make_group, refusal, users
 
 
 def test_parse_since_reads_group_seq_pairs() -> None:
@@ -41,9 +41,7 @@ async def test_a_cursor_resumes_after_it_and_a_group_joined_while_away_replays_f
     None
 ):
     ctx = make_ctx()
-    alice, bob = await users(ctx, "alice", "bob")
-    first = await make_group(ctx, alice, name="first")
-    await add_member(ctx, alice, first.id, bob)
+    [alice, bob], first = await group_of(ctx, "alice", "bob", name="first")
     cursor = (await committed_group(ctx, first.id)).last_seq
     second = await make_group(ctx, alice, name="second")
     await do_send_message(ctx, alice, second.id, "before bob", "b")
@@ -70,9 +68,7 @@ async def test_a_cursor_for_a_group_never_joined_is_refused() -> None:
     ctx = make_ctx()
     alice, eve = await users(ctx, "alice", "eve")
     group = await make_group(ctx, alice, discoverable=True)
-    with pytest.raises(NotFound) as caught:
-        await plan_stream(ctx, eve, {group.id: 0})
-    assert caught.value.code == "cursor_not_found"
+    assert await refusal(plan_stream(ctx, eve, {group.id: 0}), NotFound) == "cursor_not_found"
 
 
 async def test_a_cursor_past_the_newest_entry_is_refused() -> None:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import pytest
+
+from qunzu.domain.errors import DomainError
 from qunzu.domain.events import account_topic, group_topic
 from qunzu.domain.identity import make_resident_id
 from qunzu.domain.models import Group, GroupCategory, JoinPolicy, Membership, PlatformRole
@@ -95,6 +99,24 @@ async def add_member(ctx: ServiceContext, owner: Actor, group_id: int, member: A
         group = await uow.groups.get(group_id)
     assert group is not None
     return await do_accept_invitation(ctx, member, invitation.id, group.rules_version or None)
+
+
+async def group_of(
+    ctx: ServiceContext, owner: str, *members: str, **group: Any
+) -> tuple[list[Actor], Group]:
+    """Verified users: ``owner`` makes a group (``make_group`` options), the rest join it."""
+    actors = await users(ctx, owner, *members)
+    made = await make_group(ctx, actors[0], **group)
+    for member in actors[1:]:
+        await add_member(ctx, actors[0], made.id, member)
+    return actors, made
+
+
+async def refusal(call: Awaitable[object], kind: type[DomainError]) -> str:
+    """The code of the ``kind`` of refusal ``call`` ends in (the test fails on any other end)."""
+    with pytest.raises(kind) as caught:
+        await call
+    return caught.value.code
 
 
 async def committed_group(ctx: ServiceContext, group_id: int) -> Group:
