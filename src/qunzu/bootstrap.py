@@ -16,7 +16,9 @@ from qunzu.crypto.fields import FieldCipher, load_or_create_key
 from qunzu.domain.clock import Clock, SystemClock
 from qunzu.policy import load_rulebooks
 from qunzu.services.context import Limits, Observer, ServiceContext
+from qunzu.storage import health
 from qunzu.storage.engine import make_engine
+from qunzu.storage.health import SchemaState
 from qunzu.storage.migrate import migrate
 from qunzu.storage.uow import SqlUnitOfWorkFactory
 
@@ -58,19 +60,28 @@ class App:
 
     async def start(self) -> None:
         if self.settings.run_migrations:
-            await migrate(self.engine)
+            await migrate_database(self.settings)
         await self.bus.start()
 
     async def close(self) -> None:
         await self.bus.close()
         await self.engine.dispose()
 
+    async def ping_database(self) -> None:
+        """Raise unless the database answers (for the readiness probe)."""
+        await health.ping(self.engine)
+
+    async def schema_state(self) -> SchemaState:
+        """The database's migration revision against this code's newest."""
+        return await health.schema_state(self.engine)
+
 
 async def migrate_database(settings: Settings) -> str | None:
     """Apply migrations to the configured database; return the revision now in place."""
     from qunzu.storage.migrate import current_revision
 
-    engine = make_engine(settings.resolved_database_url)
+    # An engine of its own: the serving engine bounds each statement, a migration may not.
+    engine = make_engine(settings.resolved_database_url, command_timeout=None)
     try:
         await migrate(engine)
         return await current_revision(engine)

@@ -26,6 +26,7 @@ STATUS_BY_KIND = {
     "conflict": 409,
     "gone": 410,
     "quota": 429,
+    "unavailable": 503,
 }
 
 TITLES = {
@@ -41,7 +42,11 @@ TITLES = {
     422: "Unprocessable content",
     429: "Too many requests",
     500: "Internal error",
+    503: "Service unavailable",
 }
+
+# Seconds a 503 tells the client to wait, unless the error says otherwise.
+DEFAULT_RETRY_AFTER = 2
 
 
 class Problem(BaseModel):
@@ -66,6 +71,8 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
         **extra,
     }
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:  # a dependency is away: say when to come back (RFC 9110 §10.2.3)
+        headers = {"Retry-After": str(extra.get("retry_after", DEFAULT_RETRY_AFTER))}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 

@@ -62,3 +62,13 @@ class QuotaExceeded(DomainError):
     """A quota or rate limit refuses the request (429)."""
 
     kind = "quota"
+
+
+class Unavailable(DomainError):
+    """Something the service depends on (the database) cannot be reached just now (503).
+
+    Not a refusal of the request: the same request may succeed once it is back, and the
+    answer says when to try again (``retry_after``, seconds).
+    """
+
+    kind = "unavailable"

@@ -15,12 +15,20 @@ from qunzu.storage.inloop import SQLITE_BEGIN_OPTION, InLoopEngine
 
 __all__ = ["SQLITE_BEGIN_OPTION", "is_sqlite", "make_engine"]
 
+# PostgreSQL bounds, in seconds, so that no request waits on the database for ever: a
+# server that does not answer the connection, a pool with no connection free, a
+# statement that does not come back. A server that is down refuses at once (the
+# request gets its 503 in milliseconds); these bound the cases where nothing answers.
+PG_CONNECT_TIMEOUT = 2.0
+PG_POOL_TIMEOUT = 5.0
+PG_COMMAND_TIMEOUT = 15.0
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, *, command_timeout: float | None = PG_COMMAND_TIMEOUT) -> AsyncEngine:
     """Build the async engine. For SQLite: WAL, a busy timeout, foreign keys on.
 
     ``synchronous=NORMAL`` under WAL keeps the database consistent after a crash
@@ -63,4 +71,11 @@ def make_engine(url: str) -> AsyncEngine:
                 raise DBAPIError.instance(sql, (), err, sqlite3.Error) from err
 
         return InLoopEngine(engine)  # type: ignore[return-value]
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_timeout=PG_POOL_TIMEOUT,
+        connect_args={"timeout": PG_CONNECT_TIMEOUT, "command_timeout": command_timeout},
+    )
