@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -14,6 +14,7 @@ from qunzu import __version__
 from qunzu.api.errors import Problem, install_error_handlers
 from qunzu.api.metrics import Metrics, MetricsMiddleware
 from qunzu.api.middleware import BodyLimitMiddleware
+from qunzu.api.readiness import router as readiness_router
 from qunzu.api.realtime import Hub
 from qunzu.api.realtime import router as realtime_router
 from qunzu.api.routers import (
@@ -29,6 +30,7 @@ from qunzu.api.schemas import HealthOut
 from qunzu.bootstrap import App, build
 from qunzu.config import Settings
 from qunzu.domain.clock import Clock
+from qunzu.domain.errors import Unavailable
 from qunzu.services import review
 
 
@@ -49,6 +51,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.hub.close()
             await qunzu.close()
 
     app = FastAPI(
@@ -76,6 +79,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.include_router(realtime_router)
+    app.include_router(readiness_router)
 
     @app.get("/healthz", response_model=HealthOut, tags=["system"])
     async def healthz() -> HealthOut:
@@ -88,7 +92,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         responses={200: {"content": {"text/plain": {}}}},
     )
     async def prometheus(request: Request) -> Response:
-        metrics.cases_overdue.set(await review.count_overdue(request.app.state.qunzu.ctx))
+        # During a database outage the other metrics (publish failures...) matter most.
+        with suppress(Unavailable):
+            metrics.cases_overdue.set(await review.count_overdue(request.app.state.qunzu.ctx))
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     def openapi() -> dict[str, Any]:

@@ -25,6 +25,11 @@ parting, a busy writer, a paused transport) takes the queue as before.
 Every frame is one whole ``transport.write`` (direct, or uvicorn's own for the
 ASGI path), so frames never interleave; a task that has to wait for a paused
 transport holds the write lock, and everyone else queues behind it.
+
+A stream ends with its session (``api/sessions.py``: close 4401 or 4403) and
+outlives bus outages (``api/bus_links.py``: subscriptions retried, streams
+resynced from storage). With the database away, a connection is refused with
+1013 (try again later) and a send over an open one is answered 503.
 """
 
 from __future__ import annotations
@@ -39,11 +44,13 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
+from qunzu.api.bus_links import BusLinks
 from qunzu.api.errors import status_for
 from qunzu.api.metrics import Metrics
+from qunzu.api.sessions import SessionWatch
 from qunzu.api.ws_fastpath import DirectSocket, encode_text_frame
 from qunzu.bus.base import EventBus, Subscription
-from qunzu.domain.errors import DomainError, InvalidInput
+from qunzu.domain.errors import DomainError, InvalidInput, Unavailable
 from qunzu.domain.events import account_topic, group_topic
 from qunzu.services import messaging, realtime
 from qunzu.services.accounts import authenticate
@@ -55,6 +62,7 @@ log = logging.getLogger("qunzu.ws")
 
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TRY_AGAIN_LATER = 1013
 # How long a closing handshake may wait for a client that does not read.
 CLOSE_TIMEOUT = 10.0
 PARTING_KINDS = frozenset({"member_left", "member_removed"})
@@ -103,6 +111,10 @@ def decode_frame(payload: bytes) -> Frame:
     )
 
 
+# Offered to a stream when the bus may have lost events for it (api/bus_links.py).
+RESYNC = Frame(text="", type="resync", group_id=None, seq=0, kind="", subject=None, data={})
+
+
 class Hub:
     """Holds this node's connections and one bus subscription per topic they need."""
 
@@ -116,13 +128,18 @@ class Hub:
         # switch for operators, and for tests that need compressed frames).
         self.direct_writes = True
         self._unflushed: list[DirectSocket] = []
+        self.sessions = SessionWatch(metrics)
+        self.links = BusLinks(self)
 
     async def attach(self, stream: LiveStream, topic: str) -> None:
         async with self._lock:
             streams = self._by_topic.setdefault(topic, set())
             streams.add(stream)
             if topic not in self._subs:
-                self._subs[topic] = await self.bus.subscribe(topic, self._on_payload)
+                # None: the bus is away; the topic is retried in the background.
+                sub = await self.links.subscribe(topic)
+                if sub is not None:
+                    self._subs[topic] = sub
 
     async def detach(self, stream: LiveStream, topic: str) -> None:
         async with self._lock:
@@ -132,6 +149,7 @@ class Hub:
             streams.discard(stream)
             if not streams:
                 del self._by_topic[topic]
+                self.links.forget(topic)
                 sub = self._subs.pop(topic, None)
                 if sub is not None:
                     await sub.unsubscribe()
@@ -144,6 +162,9 @@ class Hub:
             frame = decode_frame(payload)
         except (ValueError, TypeError):
             log.warning("dropping undecodable payload on %s", topic)
+            return
+        if frame.type == "session_ended":  # for the hub, not the clients
+            self.sessions.on_event(frame.data)
             return
         if not self.direct_writes or frame.type != "event":
             for stream in tuple(streams):
@@ -183,14 +204,38 @@ class Hub:
     def topics(self) -> int:
         return len(self._by_topic)
 
+    def resync(self, topic: str | None) -> None:
+        """Have the streams of ``topic`` (None: all) re-read from storage what they missed."""
+        if topic is None:
+            streams = {s for group in self._by_topic.values() for s in group}
+        else:
+            streams = set(self._by_topic.get(topic, ()))
+        for stream in streams:
+            stream.offer(RESYNC)
+        if streams and self.metrics is not None:
+            self.metrics.bus_resyncs.inc()
+
+    async def close(self) -> None:
+        await self.links.close()
+        await self.sessions.close()
+
 
 class LiveStream:
     """One WebSocket's delivery state."""
 
     def __init__(
-        self, hub: Hub, ctx: ServiceContext, ws: WebSocket, actor: Actor, queue_size: int
+        self,
+        hub: Hub,
+        ctx: ServiceContext,
+        ws: WebSocket,
+        actor: Actor,
+        queue_size: int,
+        token: str = "",
     ) -> None:
         self.hub, self.ctx, self.ws, self.actor = hub, ctx, ws, actor
+        self.token, self.checked_at = token, ctx.clock.now()  # for sessions.fresh_actor
+        # (close code, reason) once the session ended; ``overflowed`` is set with it.
+        self.ending: tuple[int, str] | None = None
         self.queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=queue_size)
         self.last: dict[int, int] = {}
         self.upto: dict[int, int | None] = {}
@@ -212,6 +257,13 @@ class LiveStream:
         try:
             self.queue.put_nowait(frame)
         except asyncio.QueueFull:
+            self.overflowed.set()
+
+    def end(self, code: int, reason: str) -> None:
+        """Its session ended: deliver nothing more, and close with ``code``."""
+        if self.ending is None:
+            self.ending = (code, reason)
+            # Stops the fast path, the queue and the serving tasks at once (see _serve).
             self.overflowed.set()
 
     def deliver_now(self, frame: Frame) -> bool:
@@ -364,6 +416,10 @@ class LiveStream:
         if frame.type == "notice":
             await self._on_notice(frame)
             return
+        if frame is RESYNC:  # the bus may have lost events: read storage past each cursor
+            for group in list(self.last):
+                await self._fill(group, None)
+            return
         group_id = frame.group_id
         if group_id is None or group_id not in self.last:
             return
@@ -417,11 +473,14 @@ class LiveStream:
                 raise InvalidInput(
                     "validation_error", "send needs group_id (int), body and client_txn_id."
                 )
+            # The account as it is now: a session ended or an account disabled since the
+            # connect must not post (sanctions are read by the send itself).
+            actor = await self.hub.sessions.fresh_actor(self)
             # Shielded: once started, a send commits and publishes even if the socket
             # goes away meanwhile (a commit whose event is never published would leave
             # live streams behind until the group's next event).
             result = await asyncio.shield(
-                messaging.do_send_message(self.ctx, self.actor, group_id, body, txn)
+                messaging.do_send_message(self.ctx, actor, group_id, body, txn)
             )
         except DomainError as exc:
             await self.send_error(exc, ref)
@@ -463,14 +522,16 @@ def _token_from(ws: WebSocket) -> str | None:
 
 
 async def _refuse(ws: WebSocket, exc: DomainError) -> None:
-    """Accept, say why in an error frame, and close with ``4000 + status``."""
+    """Accept, say why in an error frame, and close with ``4000 + status`` (1013, try
+    again later, when the database is away: the SDK retries that one)."""
     status = status_for(exc)
+    code = CLOSE_TRY_AGAIN_LATER if isinstance(exc, Unavailable) else 4000 + status
     with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
         await ws.accept()
         await ws.send_text(
             json.dumps({"type": "error", "status": status, "code": exc.code, "detail": exc.detail})
         )
-        await ws.close(code=4000 + status, reason=exc.code[:120])
+        await ws.close(code=code, reason=exc.code[:120])
 
 
 async def _read(ws: WebSocket, stream: LiveStream) -> None:
@@ -507,6 +568,9 @@ async def _serve(ws: WebSocket, stream: LiveStream, plan: list[realtime.StreamSt
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    if stream.ending is not None:
+        await _close(ws, *stream.ending)
+        return
     if stream.overflowed.is_set():
         if stream.hub.metrics is not None:
             stream.hub.metrics.slow_consumers.inc()
@@ -518,6 +582,9 @@ async def _serve(ws: WebSocket, stream: LiveStream, plan: list[realtime.StreamSt
             continue  # the client went away
         if isinstance(exc, RuntimeError) and ws.client_state != WebSocketState.CONNECTED:
             continue  # a write raced the client's close
+        if isinstance(exc, Unavailable):  # the database went away: resume later
+            await _close(ws, CLOSE_TRY_AGAIN_LATER, f"{exc.code}: resume with since")
+            return
         log.error("event stream failed", exc_info=exc)
         await _close(ws, CLOSE_INTERNAL_ERROR, "internal_error: resume with since")
         return
@@ -529,13 +596,14 @@ async def events(ws: WebSocket) -> None:
     state = ws.app.state.qunzu
     ctx: ServiceContext = state.ctx
     hub: Hub = ws.app.state.hub
+    token = _token_from(ws)
     try:
-        actor = await authenticate(ctx, _token_from(ws))
+        actor = await authenticate(ctx, token)
         since = realtime.parse_since(ws.query_params.get("since"))
     except DomainError as exc:
         await _refuse(ws, exc)
         return
-    stream = LiveStream(hub, ctx, ws, actor, state.settings.ws_queue_size)
+    stream = LiveStream(hub, ctx, ws, actor, state.settings.ws_queue_size, token or "")
     metrics: Metrics | None = hub.metrics
     try:
         await stream.listen()
@@ -548,11 +616,13 @@ async def events(ws: WebSocket) -> None:
         stream.direct = DirectSocket.of(ws._send)
         if metrics:
             metrics.sockets.inc()
+        hub.sessions.add(stream)
         try:
             await _serve(ws, stream, plan)
         except (WebSocketDisconnect, OSError):
             pass  # gone before the ready frame
         finally:
+            hub.sessions.remove(stream)
             if metrics:
                 metrics.sockets.dec()
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from qunzu.domain.errors import Forbidden, InvalidInput
 from qunzu.domain.models import Account, PlatformRole
@@ -26,6 +27,8 @@ class Actor:
     account: Account
     token_id: int
     level: int = 0  # credit level (信用等级) when the request began
+    # When the token stops being valid (a live stream is closed then).
+    token_expires_at: datetime | None = None
 
     @property
     def id(self) -> int:
