@@ -11,8 +11,10 @@ import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from qunzu.api.sessions import SessionWatch
 from qunzu.bus.memory import MemoryBus
 from qunzu.domain.errors import Conflict
+from qunzu.domain.models import Account
 from qunzu.services.accounts import (
     authenticate,
     do_issue_token,
@@ -20,6 +22,8 @@ from qunzu.services.accounts import (
     do_revoke_token,
     ended_sessions,
 )
+from qunzu.services.actor import Actor
+from qunzu.services.context import ServiceContext
 from qunzu.services.messaging import do_send_message, read_history
 from qunzu.storage.outage import is_unavailable
 from tests.fakes import CountingObserver, fake_uow, frozen_clock, make_ctx
@@ -172,3 +176,60 @@ def test_an_error_raised_from_a_refused_connection_is_an_outage() -> None:
             raise RuntimeError("wrapped") from exc
     except RuntimeError as wrapped:
         assert is_unavailable(wrapped)
+
+
+# ---- the hub's session watch --------------------------------------------------------------
+
+
+class StubStream:
+    """What SessionWatch needs of a live stream."""
+
+    def __init__(self, actor: Actor, ctx: ServiceContext) -> None:
+        self.actor, self.ctx = actor, ctx
+        self.ended: tuple[int, str] | None = None
+
+    def end(self, code: int, reason: str) -> None:
+        self.ended = (code, reason)
+
+
+def stub(ctx: ServiceContext, account: Account, token_id: int, ttl: timedelta) -> StubStream:
+    return StubStream(Actor(account, token_id, 0, ctx.clock.now() + ttl), ctx)
+
+
+async def test_the_watch_ends_streams_as_their_tokens_expire_and_by_event() -> None:
+    ctx = make_ctx()
+    alice = await register(ctx, "alice")
+    watch = SessionWatch()
+    soon, later, other = (
+        stub(ctx, alice.account, 1, timedelta(seconds=5)),
+        stub(ctx, alice.account, 2, timedelta(hours=1)),
+        stub(ctx, alice.account, 3, timedelta(hours=1)),
+    )
+    try:
+        for stream in (soon, later, other):
+            watch.add(stream)  # type: ignore[arg-type]
+        frozen_clock(ctx).advance(timedelta(seconds=5))
+        watch.expire(ctx.clock.now())
+        assert soon.ended == (4401, "token_expired: log in again")
+        assert later.ended is None and other.ended is None
+        watch.on_event({"account_id": alice.id, "token_id": 2, "reason": "token_revoked"})
+        assert later.ended == (4401, "token_revoked: log in again")
+        watch.on_event({"account_id": alice.id, "token_id": None, "reason": "account_disabled"})
+        assert other.ended == (4403, "account_disabled")
+        assert watch.count == 0
+    finally:
+        await watch.close()
+
+
+async def test_the_expiry_heap_stays_bounded_under_reconnect_churn() -> None:
+    ctx = make_ctx()
+    alice = await register(ctx, "alice")
+    watch = SessionWatch()
+    try:
+        for token_id in range(1, 1001):  # each connects once and goes
+            stream = stub(ctx, alice.account, token_id, timedelta(days=30))
+            watch.add(stream)  # type: ignore[arg-type]
+            watch.remove(stream)  # type: ignore[arg-type]
+        assert len(watch._expiry) <= 2 * watch.count + 65
+    finally:
+        await watch.close()
