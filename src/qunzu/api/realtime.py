@@ -605,6 +605,7 @@ async def events(ws: WebSocket) -> None:
         return
     stream = LiveStream(hub, ctx, ws, actor, state.settings.ws_queue_size, token or "")
     metrics: Metrics | None = hub.metrics
+    hub.sessions.add(stream)  # before listening: no session end may slip by
     try:
         await stream.listen()
         try:
@@ -616,14 +617,13 @@ async def events(ws: WebSocket) -> None:
         stream.direct = DirectSocket.of(ws._send)
         if metrics:
             metrics.sockets.inc()
-        hub.sessions.add(stream)
         try:
             await _serve(ws, stream, plan)
         except (WebSocketDisconnect, OSError):
             pass  # gone before the ready frame
         finally:
-            hub.sessions.remove(stream)
             if metrics:
                 metrics.sockets.dec()
     finally:
+        hub.sessions.remove(stream)
         await stream.detach_all()
