@@ -259,6 +259,13 @@ class FakeTokens(_Repo):
                 return tok, self.s.accounts[tok.account_id], level
         return None
 
+    async def with_account_state(self, token_ids: Sequence[int]) -> list[tuple[ApiToken, bool]]:
+        return [
+            (tok, self.s.accounts[tok.account_id].disabled)
+            for tid in token_ids
+            if (tok := self.s.tokens.get(tid)) is not None
+        ]
+
     async def get(self, token_id: int) -> ApiToken | None:
         return self.s.tokens.get(token_id)
 
@@ -923,9 +930,13 @@ async def run_blocking(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> 
 class CountingObserver:
     def __init__(self) -> None:
         self.messages = 0
+        self.publish_failures = 0
 
     def message_sent(self) -> None:
         self.messages += 1
+
+    def publish_failed(self) -> None:
+        self.publish_failures += 1
 
 
 def make_ctx(

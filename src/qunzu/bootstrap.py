@@ -23,7 +23,9 @@ from qunzu.services import attendance, credit
 from qunzu.services.context import Limits, Observer, ServiceContext
 from qunzu.services.jobs import Job, JobRunner, LocalJobLocks
 from qunzu.services.ports import JobLocks
+from qunzu.storage import health
 from qunzu.storage.engine import describe_storage, is_sqlite, make_engine
+from qunzu.storage.health import SchemaState
 from qunzu.storage.jobs_repo import PgJobLocks
 from qunzu.storage.migrate import migrate
 from qunzu.storage.uow import SqlUnitOfWorkFactory
@@ -99,7 +101,7 @@ class App:
 
     async def start(self) -> None:
         if self.settings.run_migrations:
-            await migrate(self.engine)
+            await migrate_database(self.settings)
         await self.bus.start()
 
     async def close(self) -> None:
@@ -107,13 +109,25 @@ class App:
         await self.bus.close()
         await self.engine.dispose()
 
+    async def ping_database(self) -> None:
+        """Raise unless the database answers (for the readiness probe)."""
+        await health.ping(self.engine)
+
+    async def schema_state(self) -> SchemaState:
+        """The database's migration revision against this code's newest."""
+        return await health.schema_state(self.engine)
+
 
 async def migrate_database(settings: Settings) -> str | None:
     """Apply migrations to the configured database; return the revision now in place."""
     from qunzu.storage.migrate import current_revision
 
+    # An engine of its own: the serving engine bounds each statement, a migration may not.
     engine = make_engine(
-        settings.resolved_database_url, settings.sqlite_mode, settings.sqlite_busy_wait_seconds
+        settings.resolved_database_url,
+        settings.sqlite_mode,
+        settings.sqlite_busy_wait_seconds,
+        command_timeout=None,
     )
     try:
         await migrate(engine)

@@ -242,3 +242,16 @@ async def test_close_is_idempotent(bus_url: str) -> None:
     never_started = make_bus(bus_url)
     await never_started.close()
     await never_started.close()
+
+
+async def test_ping_answers_while_the_server_is_up(bus: EventBus) -> None:
+    await asyncio.wait_for(bus.ping(), DELIVERY_TIMEOUT)  # raises when it is not
+
+
+async def test_ping_refuses_once_the_bus_is_closed(bus_url: str) -> None:
+    if bus_url.startswith("memory:"):
+        pytest.skip("memory:// has no server to lose")
+    closed = await _started(bus_url)
+    await closed.close()
+    with pytest.raises(RuntimeError):
+        await closed.ping()

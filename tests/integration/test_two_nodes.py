@@ -28,6 +28,7 @@ import asyncio
 import base64
 import os
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from typing import Any
 import pytest
 
 from qunzu.bootstrap import migrate_database
-from qunzu.client import EventStream, QunzuAPIError, QunzuClient
+from qunzu.client import EventStream, QunzuAPIError, QunzuClient, SessionEnded
 from tests.factories import add_member, make_group, make_user
 from tests.integration.databases import fresh_postgres_database, require_postgres
 from tests.server import ServerThread
@@ -434,3 +435,27 @@ async def test_a_retry_racing_its_original_on_the_other_node_gets_the_original(
     raced = [e for e in history if str(e.get("body", "")).startswith("raced ")]
     assert [e["seq"] for e in raced] == sent  # each stored once, in order
     assert [e["body"] for e in raced] == [f"raced {i}" for i in range(20)]
+
+
+# ---- 5. a session ended on one node ends its streams on the other ---------------------------
+
+
+async def test_a_token_revoked_through_node_a_closes_its_stream_on_node_b_within_a_second(
+    people: MakePerson, nodes: Nodes
+) -> None:
+    alice = await people("alice")
+    phone = await alice.a.issue_token("phone")
+    async with (
+        EventStream(nodes.b.url, phone["token"], auto_resume=False) as revoked,
+        alice.stream(nodes.b) as kept,
+    ):
+        start = time.monotonic()
+        await alice.a.revoke_token(phone["token_id"])
+        with pytest.raises(SessionEnded) as ended:
+            while True:
+                await revoked.recv(timeout=TIMEOUT)
+        elapsed = time.monotonic() - start
+        assert (ended.value.close_code, ended.value.code) == (4401, "token_revoked")
+        assert elapsed < 1.0, f"closed after {elapsed:.2f}s"
+        pong = await kept.ping()
+        assert (await kept.recv(timeout=TIMEOUT))["ref"] == pong

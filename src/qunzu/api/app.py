@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import structlog
@@ -16,6 +16,7 @@ from qunzu import __version__
 from qunzu.api.errors import AllowedMethods, Problem, install_error_handlers
 from qunzu.api.metrics import Metrics, MetricsMiddleware
 from qunzu.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from qunzu.api.readiness import router as readiness_router
 from qunzu.api.realtime import Hub
 from qunzu.api.realtime import router as realtime_router
 from qunzu.api.routers import (
@@ -32,6 +33,7 @@ from qunzu.api.ws_fastpath import direct_writes_supported
 from qunzu.bootstrap import App, build, public_url
 from qunzu.config import Settings
 from qunzu.domain.clock import Clock
+from qunzu.domain.errors import Unavailable
 from qunzu.services import review
 from qunzu.services.status import RuntimeFacts, startup_fields
 
@@ -76,6 +78,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.hub.close()
             await qunzu.close()
 
     app = FastAPI(
@@ -104,6 +107,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     for router in routers:
         app.include_router(router)
     app.include_router(realtime_router)
+    app.include_router(readiness_router)
 
     @app.get("/healthz", response_model=HealthOut, tags=["system"])
     async def healthz() -> HealthOut:
@@ -116,7 +120,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         responses={200: {"content": {"text/plain": {}}}},
     )
     async def prometheus(request: Request) -> Response:
-        metrics.cases_overdue.set(await review.count_overdue(request.app.state.qunzu.ctx))
+        # During a database outage the other metrics (publish failures...) matter most.
+        with suppress(Unavailable):
+            metrics.cases_overdue.set(await review.count_overdue(request.app.state.qunzu.ctx))
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     def openapi() -> dict[str, Any]:

@@ -53,6 +53,9 @@ TITLES = {
     503: "Service unavailable",
 }
 
+# Seconds a 503 tells the client to wait, unless the error says otherwise.
+DEFAULT_RETRY_AFTER = 2
+
 
 class Problem(BaseModel):
     """An RFC 9457 problem document with qunzu's stable ``code``."""
@@ -75,13 +78,9 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
         "code": code,
         **extra,
     }
-    headers = (
-        {"WWW-Authenticate": "Bearer"}
-        if status == 401
-        else {"Retry-After": "1"}
-        if status == 503
-        else None
-    )
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:  # a dependency is away: say when to come back (RFC 9110 §10.2.3)
+        headers = {"Retry-After": str(extra.get("retry_after", DEFAULT_RETRY_AFTER))}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 

@@ -50,6 +50,23 @@ class Metrics:
             "Open report cases past their handling deadline (Art. 12), at scrape time.",
             registry=self.registry,
         )
+        self.bus_publish_failures = Counter(
+            "qunzu_bus_publish_failures_total",
+            "Events committed but not published (the bus was unreachable); streams fill the "
+            "gap from storage.",
+            registry=self.registry,
+        )
+        self.bus_resyncs = Counter(
+            "qunzu_bus_resyncs_total",
+            "Times this node re-read its streams from storage after the bus came back.",
+            registry=self.registry,
+        )
+        self.sessions_ended = Counter(
+            "qunzu_ws_sessions_ended_total",
+            "Streams closed because their token was revoked or expired, or the account disabled.",
+            ["reason"],
+            registry=self.registry,
+        )
         self.slow_consumers = Counter(
             "qunzu_ws_slow_consumer_disconnects_total",
             "Streams closed because the client could not keep up.",
@@ -58,6 +75,9 @@ class Metrics:
 
     def message_sent(self) -> None:
         self.messages.inc()
+
+    def publish_failed(self) -> None:
+        self.bus_publish_failures.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

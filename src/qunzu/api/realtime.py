@@ -25,6 +25,11 @@ parting, a busy writer, a paused transport) takes the queue as before.
 Every frame is one whole ``transport.write`` (direct, or uvicorn's own for the
 ASGI path), so frames never interleave; a task that has to wait for a paused
 transport holds the write lock, and everyone else queues behind it.
+
+A stream ends with its session (``api/sessions.py``: close 4401 or 4403) and
+outlives bus outages (``api/bus_links.py``: subscriptions retried, streams
+resynced from storage). With the database away, a connection is refused with
+1013 (try again later) and a send over an open one is answered 503.
 """
 
 from __future__ import annotations
@@ -39,13 +44,15 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
+from qunzu.api.bus_links import BusLinks
 from qunzu.api.errors import ProblemFields, problem_of
 from qunzu.api.frames import Refusal, read_frame
 from qunzu.api.metrics import Metrics
 from qunzu.api.schemas import PingFrame, SendFrame
+from qunzu.api.sessions import SessionWatch
 from qunzu.api.ws_fastpath import DirectSocket, encode_text_frame
 from qunzu.bus.base import EventBus, Subscription
-from qunzu.domain.errors import DomainError
+from qunzu.domain.errors import DomainError, Unavailable
 from qunzu.domain.events import account_topic, group_topic
 from qunzu.services import messaging, realtime
 from qunzu.services.accounts import authenticate
@@ -57,6 +64,7 @@ log = logging.getLogger("qunzu.ws")
 
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TRY_AGAIN_LATER = 1013
 # How long a closing handshake may wait for a client that does not read.
 CLOSE_TIMEOUT = 10.0
 PARTING_KINDS = frozenset({"member_left", "member_removed"})
@@ -105,6 +113,10 @@ def decode_frame(payload: bytes) -> Frame:
     )
 
 
+# Offered to a stream when the bus may have lost events for it (api/bus_links.py).
+RESYNC = Frame(text="", type="resync", group_id=None, seq=0, kind="", subject=None, data={})
+
+
 class Hub:
     """Holds this node's connections and one bus subscription per topic they need."""
 
@@ -121,13 +133,18 @@ class Hub:
         # Streams opened so far with direct writes and without (platform status).
         self.streams_direct = 0
         self.streams_asgi = 0
+        self.sessions = SessionWatch(metrics)
+        self.links = BusLinks(self)
 
     async def attach(self, stream: LiveStream, topic: str) -> None:
         async with self._lock:
             streams = self._by_topic.setdefault(topic, set())
             streams.add(stream)
             if topic not in self._subs:
-                self._subs[topic] = await self.bus.subscribe(topic, self._on_payload)
+                # None: the bus is away; the topic is retried in the background.
+                sub = await self.links.subscribe(topic)
+                if sub is not None:
+                    self._subs[topic] = sub
 
     async def detach(self, stream: LiveStream, topic: str) -> None:
         async with self._lock:
@@ -137,6 +154,7 @@ class Hub:
             streams.discard(stream)
             if not streams:
                 del self._by_topic[topic]
+                self.links.forget(topic)
                 sub = self._subs.pop(topic, None)
                 if sub is not None:
                     await sub.unsubscribe()
@@ -149,6 +167,9 @@ class Hub:
             frame = decode_frame(payload)
         except (ValueError, TypeError):
             log.warning("dropping undecodable payload on %s", topic)
+            return
+        if frame.type == "session_ended":  # for the hub, not the clients
+            self.sessions.on_event(frame.data)
             return
         if not self.direct_writes or frame.type != "event":
             for stream in tuple(streams):
@@ -188,6 +209,21 @@ class Hub:
     def topics(self) -> int:
         return len(self._by_topic)
 
+    def resync(self, topic: str | None) -> None:
+        """Have the streams of ``topic`` (None: all) re-read from storage what they missed."""
+        if topic is None:
+            streams = {s for group in self._by_topic.values() for s in group}
+        else:
+            streams = set(self._by_topic.get(topic, ()))
+        for stream in streams:
+            stream.offer(RESYNC)
+        if streams and self.metrics is not None:
+            self.metrics.bus_resyncs.inc()
+
+    async def close(self) -> None:
+        await self.links.close()
+        await self.sessions.close()
+
 
 class LiveStream:
     """One WebSocket's delivery state."""
@@ -200,10 +236,14 @@ class LiveStream:
         actor: Actor,
         queue_size: int,
         max_frame_bytes: int = 64 * 1024,
+        token: str = "",
     ) -> None:
         self.hub, self.ctx, self.ws, self.actor = hub, ctx, ws, actor
         # A client frame may be as large as a request body (QUNZU_MAX_REQUEST_BYTES).
         self.max_frame_bytes = max_frame_bytes
+        self.token, self.checked_at = token, ctx.clock.now()  # for sessions.fresh_actor
+        # (close code, reason) once the session ended; ``overflowed`` is set with it.
+        self.ending: tuple[int, str] | None = None
         self.queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=queue_size)
         self.last: dict[int, int] = {}
         self.upto: dict[int, int | None] = {}
@@ -225,6 +265,13 @@ class LiveStream:
         try:
             self.queue.put_nowait(frame)
         except asyncio.QueueFull:
+            self.overflowed.set()
+
+    def end(self, code: int, reason: str) -> None:
+        """Its session ended: deliver nothing more, and close with ``code``."""
+        if self.ending is None:
+            self.ending = (code, reason)
+            # Stops the fast path, the queue and the serving tasks at once (see _serve).
             self.overflowed.set()
 
     def deliver_now(self, frame: Frame) -> bool:
@@ -377,6 +424,10 @@ class LiveStream:
         if frame.type == "notice":
             await self._on_notice(frame)
             return
+        if frame is RESYNC:  # the bus may have lost events: read storage past each cursor
+            for group in list(self.last):
+                await self._fill(group, None)
+            return
         group_id = frame.group_id
         if group_id is None or group_id not in self.last:
             return
@@ -417,12 +468,15 @@ class LiveStream:
 
     async def _send_message(self, frame: SendFrame) -> None:
         try:
+            # The account as it is now: a session ended or an account disabled since the
+            # connect must not post (sanctions are read by the send itself).
+            actor = await self.hub.sessions.fresh_actor(self)
             # Shielded: once started, a send commits and publishes even if the socket
             # goes away meanwhile (a commit whose event is never published would leave
             # live streams behind until the group's next event).
             result = await asyncio.shield(
                 messaging.do_send_message(
-                    self.ctx, self.actor, frame.group_id, frame.body, frame.client_txn_id
+                    self.ctx, actor, frame.group_id, frame.body, frame.client_txn_id
                 )
             )
         except DomainError as exc:
@@ -468,14 +522,16 @@ def _token_from(ws: WebSocket) -> str | None:
 
 
 async def _refuse(ws: WebSocket, exc: DomainError) -> None:
-    """Accept, say why in an error frame, and close with ``4000 + status``."""
+    """Accept, say why in an error frame, and close with ``4000 + status`` (1013, try
+    again later, when the database is away: the SDK retries that one)."""
     status, code, detail, extra = problem_of(exc)
+    close_code = CLOSE_TRY_AGAIN_LATER if isinstance(exc, Unavailable) else 4000 + status
     with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
         await ws.accept()
         await ws.send_text(
             json.dumps({"type": "error", "status": status, "code": code, "detail": detail, **extra})
         )
-        await ws.close(code=4000 + status, reason=exc.code[:120])
+        await ws.close(code=close_code, reason=exc.code[:120])
 
 
 async def _read(ws: WebSocket, stream: LiveStream) -> None:
@@ -513,6 +569,9 @@ async def _serve(ws: WebSocket, stream: LiveStream, plan: list[realtime.StreamSt
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    if stream.ending is not None:
+        await _close(ws, *stream.ending)
+        return
     if stream.overflowed.is_set():
         if stream.hub.metrics is not None:
             stream.hub.metrics.slow_consumers.inc()
@@ -524,6 +583,9 @@ async def _serve(ws: WebSocket, stream: LiveStream, plan: list[realtime.StreamSt
             continue  # the client went away
         if isinstance(exc, RuntimeError) and ws.client_state != WebSocketState.CONNECTED:
             continue  # a write raced the client's close
+        if isinstance(exc, Unavailable):  # the database went away: resume later
+            await _close(ws, CLOSE_TRY_AGAIN_LATER, f"{exc.code}: resume with since")
+            return
         log.error("event stream failed", exc_info=exc)
         await _close(ws, CLOSE_INTERNAL_ERROR, "internal_error: resume with since")
         return
@@ -535,17 +597,25 @@ async def events(ws: WebSocket) -> None:
     state = ws.app.state.qunzu
     ctx: ServiceContext = state.ctx
     hub: Hub = ws.app.state.hub
+    token = _token_from(ws)
     try:
-        actor = await authenticate(ctx, _token_from(ws))
+        actor = await authenticate(ctx, token)
         since = realtime.parse_since(ws.query_params.get("since"))
     except DomainError as exc:
         await _refuse(ws, exc)
         return
     settings = state.settings
     stream = LiveStream(
-        hub, ctx, ws, actor, settings.ws_queue_size, max_frame_bytes=settings.max_request_bytes
+        hub,
+        ctx,
+        ws,
+        actor,
+        settings.ws_queue_size,
+        max_frame_bytes=settings.max_request_bytes,
+        token=token or "",
     )
     metrics: Metrics | None = hub.metrics
+    hub.sessions.add(stream)  # before listening: no session end may slip by
     try:
         await stream.listen()
         try:
@@ -569,4 +639,5 @@ async def events(ws: WebSocket) -> None:
             if metrics:
                 metrics.sockets.dec()
     finally:
+        hub.sessions.remove(stream)
         await stream.detach_all()

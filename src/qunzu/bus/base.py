@@ -4,6 +4,12 @@ A bus carries opaque payloads (bytes) on topics. Delivery is at-most-once and
 in publish order per topic per subscriber; consumers that need every item (the
 WebSocket hub) detect gaps by ``seq`` and read what they missed from storage, so
 a lost bus message costs a database read, never a lost message.
+
+A bus outlives outages of its server: a publish that fails raises (the caller
+counts it and carries on: the message is stored, only its live copy is lost), and
+subscriptions are restored when the server returns, after which the bus calls its
+``on_reconnect`` listeners so that consumers re-read from storage what they may have
+missed meanwhile.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 Handler = Callable[[str, bytes], None]
+Listener = Callable[[], None]
 
 
 class Subscription(Protocol):
@@ -23,6 +30,14 @@ class EventBus(Protocol):
     async def close(self) -> None: ...
     async def publish(self, topic: str, payload: bytes) -> None: ...
     async def subscribe(self, topic: str, handler: Handler) -> Subscription: ...
+    async def ping(self) -> None:
+        """Return once the server answers; raise when it cannot be reached."""
+        ...
+
+    def on_reconnect(self, listener: Listener) -> None:
+        """Call ``listener`` each time the connection to the server is back, with every
+        subscription in force again (messages published while it was away are lost)."""
+        ...
 
 
 class NamespacedBus:
@@ -51,6 +66,12 @@ class NamespacedBus:
             handler(topic, payload)
 
         return await self.inner.subscribe(self.prefix + topic, unprefixed)
+
+    async def ping(self) -> None:
+        await self.inner.ping()
+
+    def on_reconnect(self, listener: Listener) -> None:
+        self.inner.on_reconnect(listener)
 
 
 def make_bus(url: str, namespace: str = "") -> EventBus:

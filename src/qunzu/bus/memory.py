@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from qunzu.bus.base import Handler
+from qunzu.bus.base import Handler, Listener
 
 log = logging.getLogger(__name__)
 
@@ -41,3 +41,9 @@ class MemoryBus:
     async def subscribe(self, topic: str, handler: Handler) -> _MemorySubscription:
         self._topics.setdefault(topic, []).append(handler)
         return _MemorySubscription(self, topic, handler)
+
+    async def ping(self) -> None:
+        return None
+
+    def on_reconnect(self, listener: Listener) -> None:
+        return None  # in-process: never disconnected

@@ -6,6 +6,10 @@ handlers see them in publish order. ``subscribe`` flushes the connection before
 it returns: once it has, the server knows the interest and a publish from any
 node reaches the new handler. Topics are literal subjects: wildcards and blanks
 are refused, so one topic can never silently listen to others.
+
+While the server is away nats-py keeps publishes and new subscriptions in its
+reconnect buffer and sends them when it is back; it then re-subscribes, flushes,
+and calls ``_on_reconnected``, which calls the ``on_reconnect`` listeners.
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
 
-from qunzu.bus.base import Handler
+from qunzu.bus.base import Handler, Listener
 
 log = logging.getLogger(__name__)
 
 FLUSH_TIMEOUT = 10  # seconds; nats-py wants an int
 CONNECT_TIMEOUT = 10.0
+PING_TIMEOUT = 1  # seconds; nats-py wants an int
 
 
 @dataclass
@@ -62,6 +67,7 @@ class NatsBus:
         self._topics: dict[str, _Topic] = {}
         self._lock = asyncio.Lock()
         self._closed = False
+        self._listeners: list[Listener] = []
 
     async def start(self) -> None:
         if self._nc is not None:
@@ -106,6 +112,20 @@ class NatsBus:
 
     async def _on_reconnected(self) -> None:
         log.info("nats bus reconnected to %s", self.url)
+        for listener in list(self._listeners):
+            try:
+                listener()
+            except Exception:
+                log.exception("a nats bus reconnect listener failed")
+
+    async def ping(self) -> None:
+        nc = self._running()
+        if not nc.is_connected:
+            raise ConnectionError(f"not connected to NATS at {self.url}")
+        await nc.flush(timeout=PING_TIMEOUT)  # a PING answered by the server's PONG
+
+    def on_reconnect(self, listener: Listener) -> None:
+        self._listeners.append(listener)
 
     async def close(self) -> None:
         if self._closed:

@@ -8,6 +8,12 @@ however many local handlers it has, and unsubscribed when the last one leaves.
 
 ``subscribe`` returns only after Redis has confirmed the subscription, so a
 publish that follows it, from any node, reaches the new handler.
+
+When the server goes away, publishes fail at once (no retry: the caller goes on
+without the live copy) and the reader retries with a backoff; redis-py re-subscribes
+every channel as it reconnects. The reader then sends a PING on the subscriber
+connection: its PONG comes after every re-subscription was confirmed, and only then
+are the ``on_reconnect`` listeners called.
 """
 
 from __future__ import annotations
@@ -19,15 +25,23 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
-from qunzu.bus.base import Handler
+from qunzu.bus.base import Handler, Listener
 
 log = logging.getLogger(__name__)
 
 SUBSCRIBE_TIMEOUT = 10.0
 HEALTH_CHECK_SECONDS = 30
 _POLL_SECONDS = 1.0
-_RETRY_MIN, _RETRY_MAX = 0.05, 2.0
+_RETRY_MIN, _RETRY_MAX = 0.05, 1.0
+# Seconds to open a connection, and for any one reply: a server that does not answer
+# must not hold up a send.
+CONNECT_TIMEOUT = 2.0
+REPLY_TIMEOUT = 2.0
+PING_TIMEOUT = 1.0
+_RESYNC_MARK = b"qunzu-resubscribed"
 
 
 @dataclass
@@ -58,6 +72,7 @@ class RedisBus:
         self._acks: dict[str, deque[asyncio.Future[None]]] = {}
         self._lock = asyncio.Lock()
         self._closed = False
+        self._listeners: list[Listener] = []
 
     async def start(self) -> None:
         if self._client is not None:
@@ -66,7 +81,12 @@ class RedisBus:
             raise RuntimeError("RedisBus is closed")
         # Health checks (a PING when a connection was idle) find a silently dead link.
         client = Redis.from_url(
-            self.url, health_check_interval=HEALTH_CHECK_SECONDS, socket_keepalive=True
+            self.url,
+            health_check_interval=HEALTH_CHECK_SECONDS,
+            socket_keepalive=True,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=REPLY_TIMEOUT,
+            retry=Retry(NoBackoff(), 0),
         )
         try:
             await client.ping()
@@ -124,6 +144,14 @@ class RedisBus:
         client, _ = self._running()
         await client.publish(topic, payload)
 
+    async def ping(self) -> None:
+        client, _ = self._running()
+        async with asyncio.timeout(PING_TIMEOUT):
+            await client.ping()
+
+    def on_reconnect(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
     async def subscribe(self, topic: str, handler: Handler) -> _RedisSubscription:
         _, pubsub = self._running()
         async with self._lock:
@@ -174,15 +202,24 @@ class RedisBus:
         assert self._pubsub is not None
         pubsub = self._pubsub
         delay = _RETRY_MIN
+        failed = False
         while True:
             try:
                 # A bounded wait, so the health check gets its turn on an idle connection.
                 message = await pubsub.get_message(timeout=_POLL_SECONDS)
+                if failed:
+                    # Reconnected (and re-subscribed): the PONG to this says when it is done.
+                    await pubsub.ping(_RESYNC_MARK)
+                    failed = False
             except asyncio.CancelledError:
                 raise
             except Exception:
                 # redis-py reconnects on the next read and re-subscribes every channel.
-                log.warning("redis bus read failed; retrying in %.2fs", delay, exc_info=True)
+                if failed:
+                    log.debug("redis bus still unreachable; retrying in %.2fs", delay)
+                else:
+                    log.warning("redis bus read failed; retrying", exc_info=True)
+                failed = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX)
                 continue
@@ -205,6 +242,13 @@ class RedisBus:
                     handler(topic, payload)
                 except Exception:  # one broken subscriber must not starve the others
                     log.exception("bus handler failed for topic %s", topic)
+        elif kind == "pong" and message.get("data") == _RESYNC_MARK:
+            log.info("redis bus reconnected to %s", self.url)
+            for listener in list(self._listeners):
+                try:
+                    listener()
+                except Exception:
+                    log.exception("a redis bus reconnect listener failed")
         elif kind == "subscribe":
             waiters = self._acks.get(topic)
             while waiters:

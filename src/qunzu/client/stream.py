@@ -1,9 +1,12 @@
 """A resumable WebSocket event stream.
 
 The stream remembers, per group, the last ``seq`` it handed out. When the
-connection drops (network, server restart, or the server closing a slow
-consumer with 4008) it reconnects with ``since`` set to those cursors, and the
-server replays what was missed: no loss, no duplicates.
+connection drops (network, server restart, the server closing a slow consumer
+with 4008, or 1013 while its database is away) it reconnects with ``since`` set
+to those cursors, and the server replays what was missed: no loss, no duplicates.
+
+When the session ends (the token logged out, revoked or expired: close 4401; the
+account disabled: 4403) reconnecting cannot help: ``recv`` raises ``SessionEnded``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 RESUMABLE_CLOSE_CODES = {1001, 1006, 1011, 1012, 1013, 4008}
+# The session is over: log in again for a new token (4401), or the account is disabled.
+SESSION_CLOSE_CODES = {4401, 4403}
 # Seconds to wait before each further reconnect attempt in a row (the last one repeats).
 RECONNECT_DELAYS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 
@@ -30,6 +35,20 @@ class StreamClosed(Exception):
         super().__init__(f"{status} {code}: {detail}")
         self.status, self.code, self.detail = status, code, detail
         self.close_code = close_code
+
+
+class SessionEnded(StreamClosed):
+    """The server closed the stream because its session ended (close 4401 or 4403).
+
+    ``code`` says why: ``token_revoked`` (logged out or revoked), ``token_expired``,
+    ``token_invalid`` or ``account_disabled``. A new token is needed; the stream does
+    not reconnect.
+    """
+
+    @classmethod
+    def from_close(cls, close_code: int, reason: str) -> SessionEnded:
+        code = reason.split(":", 1)[0].strip() or "session_ended"
+        return cls(close_code - 4000, code, reason or "The session ended.", close_code)
 
 
 class EventStream:
@@ -72,7 +91,8 @@ class EventStream:
         """Open the socket; returns the server's ``ready`` frame.
 
         Raises ``StreamClosed`` when the server refuses (an ``error`` frame, then a
-        close with ``4000 + status``).
+        close with ``4000 + status``, or 1013 while its database is away), of which
+        ``SessionEnded`` for a token or account that is no good (4401, 4403).
         """
         ws = await websockets.connect(
             self._connect_url(),
@@ -93,7 +113,9 @@ class EventStream:
                 await asyncio.wait_for(ws.wait_closed(), 5)
             except TimeoutError:
                 await ws.close()
-            raise StreamClosed(
+            # 4401/4403: the token or account is no good (log in again); 1013: try later.
+            kind = SessionEnded if ws.close_code in SESSION_CLOSE_CODES else StreamClosed
+            raise kind(
                 int(first.get("status", 0)),
                 str(first.get("code", "")),
                 str(first.get("detail", "")),
@@ -134,6 +156,11 @@ class EventStream:
             await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
             try:
                 await self.connect()
+            except StreamClosed as exc:
+                if exc.close_code is not None:
+                    self.close_codes.append(exc.close_code)
+                if exc.close_code not in RESUMABLE_CLOSE_CODES:
+                    raise  # refused for good (a revoked token, a bad cursor)
             except ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd else 1006
                 self.close_codes.append(code)
@@ -161,6 +188,9 @@ class EventStream:
             except ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd else 1006
                 self.close_codes.append(code)
+                if code in SESSION_CLOSE_CODES and not self._closed:
+                    reason = exc.rcvd.reason if exc.rcvd else ""
+                    raise SessionEnded.from_close(code, reason) from exc
                 if (
                     self._closed
                     or not self.auto_resume

@@ -65,6 +65,11 @@ class QuotaExceeded(DomainError):
 
 
 class Unavailable(DomainError):
-    """The service cannot answer now but may shortly: a busy database (503)."""
+    """Something the service depends on (the database) cannot be reached just now,
+    or a SQLite write lock held by another process past its wait (503).
+
+    Not a refusal of the request: the same request may succeed once it is back, and the
+    answer says when to try again (``retry_after``, seconds).
+    """
 
     kind = "unavailable"

@@ -36,7 +36,24 @@ class AccountNotified:
         return account_topic(self.account_id)
 
 
-Event = TimelineAppended | AccountNotified
+@dataclass(frozen=True, slots=True)
+class SessionEnded:
+    """A token stopped being valid before it expired (logged out, revoked): every live
+    stream that uses it, on every node, must close. ``token_id`` None means every token
+    of the account (the account was disabled). ``reason`` is the error code a new
+    request with the token would get (``token_revoked``, ``account_disabled``)."""
+
+    account_id: int
+    token_id: int | None
+    reason: str
+
+    @property
+    def topic(self) -> str:
+        # Every stream of the account already hears this topic: no subscription to add.
+        return account_topic(self.account_id)
+
+
+Event = TimelineAppended | AccountNotified | SessionEnded
 
 
 def group_topic(group_id: int) -> str:

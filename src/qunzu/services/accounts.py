@@ -11,11 +11,13 @@ import hashlib
 import re
 import secrets
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from qunzu.domain.audit import AuditAction
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from qunzu.domain.events import SessionEnded
 from qunzu.domain.models import Account, ApiToken, PlatformRole
 from qunzu.domain.text import TextKind, text_problem
 from qunzu.services.actor import Actor, Principal, normalize_handle
@@ -180,12 +182,33 @@ async def authenticate(ctx: ServiceContext, token: str | None) -> Actor:
         raise Unauthenticated("token_expired", "This token has expired; log in again.")
     if account.disabled:
         raise Forbidden("account_disabled", "This account is disabled.")
-    return Actor(account, tok.id, level)
+    return Actor(account, tok.id, level, tok.expires_at)
+
+
+async def ended_sessions(ctx: ServiceContext, token_ids: Collection[int]) -> dict[int, str]:
+    """Which of these tokens no longer authenticate, each with the code a request with it
+    would now get: for live streams, which keep their session open past each request."""
+    now = ctx.clock.now()
+    async with transaction(ctx, write=False) as uow:
+        found = await uow.tokens.with_account_state(sorted(token_ids))
+    ended = {tid: "token_invalid" for tid in token_ids}
+    for tok, disabled in found:
+        if tok.revoked_at is not None:
+            ended[tok.id] = "token_revoked"
+        elif not tok.is_valid(now):
+            ended[tok.id] = "token_expired"
+        elif disabled:
+            ended[tok.id] = "account_disabled"
+        else:
+            del ended[tok.id]
+    return ended
 
 
 async def do_logout(ctx: ServiceContext, actor: Actor) -> None:
     async with transaction(ctx) as uow:
         await uow.tokens.revoke(actor.token_id, ctx.clock.now())
+        # After the commit, every node closes the live streams that use this token.
+        uow.events.append(SessionEnded(actor.id, actor.token_id, "token_revoked"))
 
 
 async def do_issue_token(ctx: ServiceContext, actor: Actor, label: str) -> IssuedToken:
@@ -206,6 +229,7 @@ async def do_revoke_token(ctx: ServiceContext, actor: Actor, token_id: int) -> N
         if tok.revoked_at is not None:
             raise Conflict("token_already_revoked", "This token is already revoked.")
         await uow.tokens.revoke(token_id, ctx.clock.now())
+        uow.events.append(SessionEnded(actor.id, token_id, "token_revoked"))
 
 
 async def do_update_profile(ctx: ServiceContext, actor: Actor, display_name: str) -> Account:

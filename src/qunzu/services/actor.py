@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from qunzu.domain.audit import SYSTEM_ACTOR_ID, SYSTEM_ACTOR_NAME
 from qunzu.domain.errors import Forbidden, InvalidInput
@@ -27,6 +28,8 @@ class Actor:
     account: Account
     token_id: int
     level: int = 0  # credit level (信用等级) when the request began
+    # When the token stops being valid (a live stream is closed then).
+    token_expires_at: datetime | None = None
 
     @property
     def id(self) -> int:

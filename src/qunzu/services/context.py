@@ -4,12 +4,19 @@
 without error, and only then publishes the events the block collected (as
 Zulip's ``send_event_on_commit`` does): no event ever describes a rolled-back
 change.
+
+The bus is at-most-once: once the commit is done, the change stands whether or
+not its event reaches the bus. A failed publish is therefore counted
+(``Observer.publish_failed``) and logged, never raised: the request that made the
+change still succeeds, and live streams repair the gap from storage.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,11 +25,15 @@ from typing import Any, Protocol
 
 from qunzu.bus.base import EventBus
 from qunzu.domain.clock import Clock
-from qunzu.domain.events import AccountNotified, Event, TimelineAppended
+from qunzu.domain.events import AccountNotified, Event, SessionEnded, TimelineAppended
 from qunzu.domain.quotas import SlidingWindow
 from qunzu.domain.rulebook import RulebookSet
 from qunzu.services.ports import UnitOfWork, UnitOfWorkFactory
 from qunzu.services.wire import entry_to_wire
+
+log = logging.getLogger("qunzu.bus")
+# While the bus is down every send fails to publish: one log line per this many seconds.
+PUBLISH_FAILURE_LOG_SECONDS = 10.0
 
 
 class FieldCipherLike(Protocol):
@@ -51,11 +62,38 @@ class Limits:
 
 class Observer(Protocol):
     def message_sent(self) -> None: ...
+    def publish_failed(self) -> None: ...
 
 
 class _NoObserver:
     def message_sent(self) -> None:
         return None
+
+    def publish_failed(self) -> None:
+        return None
+
+
+class _FailureLog:
+    """Logs the first publish failure in full, then a count every few seconds."""
+
+    def __init__(self) -> None:
+        self.unlogged = 0
+        self.logged_at = -PUBLISH_FAILURE_LOG_SECONDS
+
+    def failed(self, topic: str, exc: BaseException) -> None:
+        self.unlogged += 1
+        now = time.monotonic()
+        if now - self.logged_at < PUBLISH_FAILURE_LOG_SECONDS:
+            return
+        log.warning(
+            "bus publish failed (%d since the last report; latest on %s): %s; the change is "
+            "committed and live streams will fill the gap from storage",
+            self.unlogged,
+            topic,
+            exc,
+            exc_info=exc if self.logged_at < 0 else None,
+        )
+        self.unlogged, self.logged_at = 0, now
 
 
 def _default_rulebooks() -> RulebookSet:
@@ -80,6 +118,7 @@ class ServiceContext:
     active_days_seen: set[tuple[int, str]] = field(default_factory=set)
     # (group, account) -> when this node last wrote their activity (messaging._note_activity)
     activity_noted: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    publish_failures: _FailureLog = field(default_factory=_FailureLog)
 
 
 def encode_event(event: Event) -> bytes:
@@ -88,6 +127,16 @@ def encode_event(event: Event) -> bytes:
     if isinstance(event, AccountNotified):
         return json.dumps(
             {"type": "notice", "kind": event.kind, "recipient": event.account_id, **event.data}
+        ).encode()
+    if isinstance(event, SessionEnded):
+        # Not for clients: the hub of each node acts on it (api/sessions.py).
+        return json.dumps(
+            {
+                "type": "session_ended",
+                "account_id": event.account_id,
+                "token_id": event.token_id,
+                "reason": event.reason,
+            }
         ).encode()
     raise TypeError(f"cannot encode {event!r}")
 
@@ -100,4 +149,8 @@ async def transaction(ctx: ServiceContext, *, write: bool = True) -> AsyncIterat
         if write:
             await uow.commit()
     for event in uow.events:
-        await ctx.bus.publish(event.topic, encode_event(event))
+        try:
+            await ctx.bus.publish(event.topic, encode_event(event))
+        except Exception as exc:  # committed: the change stands, only its live copy is lost
+            ctx.observer.publish_failed()
+            ctx.publish_failures.failed(event.topic, exc)

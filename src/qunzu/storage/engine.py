@@ -24,6 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from qunzu.config import SQLITE_DRIVER_OF_MODE, SqliteMode
 from qunzu.storage.inloop import SQLITE_BEGIN_OPTION, InLoopEngine, is_busy
 
+# PostgreSQL bounds, in seconds, so that no request waits on the database for ever: a
+# server that does not answer the connection, a pool with no connection free, a
+# statement that does not come back. A server that is down refuses at once (the
+# request gets its 503 in milliseconds); these bound the cases where nothing answers.
+PG_CONNECT_TIMEOUT = 2.0
+PG_POOL_TIMEOUT = 5.0
+PG_COMMAND_TIMEOUT = 15.0
+
 __all__ = [
     "LOOP_BUSY_TIMEOUT_MS",
     "SQLITE_BEGIN_OPTION",
@@ -36,6 +44,14 @@ __all__ = [
 # SQLite's own busy wait on an on-loop connection blocks the loop, so it stays this
 # short; writers wait longer asynchronously (InLoopConnection.begin).
 LOOP_BUSY_TIMEOUT_MS = 5
+
+# PostgreSQL bounds, in seconds, so that no request waits on the database for ever: a
+# server that does not answer the connection, a pool with no connection free, a
+# statement that does not come back. A server that is down refuses at once (the
+# request gets its 503 in milliseconds); these bound the cases where nothing answers.
+PG_CONNECT_TIMEOUT = 2.0
+PG_POOL_TIMEOUT = 5.0
+PG_COMMAND_TIMEOUT = 15.0
 
 
 def is_sqlite(url: str) -> bool:
@@ -80,7 +96,11 @@ def _begin_sql(conn: Any) -> str:
 
 
 def make_engine(
-    url: str, sqlite_mode: SqliteMode = "on-loop", busy_wait_seconds: float = 10.0
+    url: str,
+    sqlite_mode: SqliteMode = "on-loop",
+    busy_wait_seconds: float = 10.0,
+    *,
+    command_timeout: float | None = PG_COMMAND_TIMEOUT,
 ) -> AsyncEngine:
     """Build the async engine. For SQLite: WAL, a busy timeout, foreign keys on.
 
@@ -90,7 +110,14 @@ def make_engine(
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        return create_async_engine(
+            url,
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            pool_timeout=PG_POOL_TIMEOUT,
+            connect_args={"timeout": PG_CONNECT_TIMEOUT, "command_timeout": command_timeout},
+        )
     database = parsed.database or ""
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)

@@ -214,6 +214,18 @@ class SqlTokens(_Repo):
         )
         return token, convert.account(row), int(row.credit_level)
 
+    async def with_account_state(self, token_ids: Sequence[int]) -> list[tuple[ApiToken, bool]]:
+        found: list[tuple[ApiToken, bool]] = []
+        ids = list(token_ids)
+        for start in range(0, len(ids), 500):  # a bounded IN list per statement
+            rows = await self.c.execute(
+                select(t.api_tokens, t.accounts.c.disabled)
+                .join(t.accounts, t.accounts.c.id == t.api_tokens.c.account_id)
+                .where(t.api_tokens.c.id.in_(ids[start : start + 500]))
+            )
+            found.extend((convert.token(r), bool(r.disabled)) for r in rows)
+        return found
+
     async def get(self, token_id: int) -> ApiToken | None:
         row = (
             await self.c.execute(select(t.api_tokens).where(t.api_tokens.c.id == token_id))

@@ -17,7 +17,7 @@ from typing import Self
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from qunzu.domain.errors import Conflict, Unavailable
+from qunzu.domain.errors import Conflict, DomainError, Unavailable
 from qunzu.domain.events import Event
 from qunzu.services.ports import (
     AccountRepository,
@@ -41,6 +41,7 @@ from qunzu.services.ports import (
 from qunzu.storage.credit_repo import SqlActivity, SqlCredit
 from qunzu.storage.engine import SQLITE_BEGIN_OPTION, is_busy, is_sqlite
 from qunzu.storage.jobs_repo import SqlJobs
+from qunzu.storage.outage import is_unavailable, unavailable
 from qunzu.storage.owner_repo import SqlOwnerTools
 from qunzu.storage.posting_repo import SqlPosting
 from qunzu.storage.reports_repo import SqlReports
@@ -63,7 +64,9 @@ from qunzu.storage.requests_repo import (
 
 def _busy() -> Unavailable:
     return Unavailable(
-        "database_busy", "The database is busy with another process; try again shortly."
+        "database_busy",
+        "The database is busy with another process; try again shortly.",
+        retry_after=1,
     )
 
 
@@ -85,13 +88,20 @@ class SqlUnitOfWork:
                 await self._conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
             await self._conn.begin()
         except BaseException as exc:
-            if self._conn is not None:
-                await self._conn.close()
-                self._conn = None
-            if self._lock is not None:
-                self._lock.release()
+            try:
+                if self._conn is not None:
+                    await self._conn.close()
+                    self._conn = None
+            except Exception:
+                if not is_unavailable(exc):
+                    raise
+            finally:
+                if self._lock is not None:
+                    self._lock.release()
             if isinstance(exc, OperationalError) and is_busy(exc):
                 raise _busy() from exc
+            if isinstance(exc, Exception) and is_unavailable(exc):
+                raise unavailable() from exc
             raise
         c = self._conn
         self.accounts: AccountRepository = SqlAccounts(c)
@@ -126,6 +136,13 @@ class SqlUnitOfWork:
                         await self._conn.rollback()
                 finally:
                     await self._conn.close()
+        except Exception as cleanup_error:
+            # A connection the server dropped may fail its rollback too: report the
+            # outage, and let the block's own error (if any) win over the cleanup's.
+            if not is_unavailable(cleanup_error):
+                raise
+            if exc is None:
+                raise unavailable() from cleanup_error
         finally:
             if self._lock is not None:
                 self._lock.release()
@@ -134,6 +151,8 @@ class SqlUnitOfWork:
             raise Conflict("duplicate", "This conflicts with an existing record.") from exc
         if isinstance(exc, OperationalError) and is_busy(exc):
             raise _busy() from exc
+        if isinstance(exc, Exception) and not isinstance(exc, DomainError) and is_unavailable(exc):
+            raise unavailable() from exc
 
     async def commit(self) -> None:
         assert self._conn is not None
