@@ -30,6 +30,7 @@ from qunzu.bootstrap import App, build
 from qunzu.config import Settings
 from qunzu.domain.clock import Clock
 from qunzu.services import review
+from qunzu.web.app import mount_web
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
@@ -60,6 +61,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             "Authenticate with `Authorization: Bearer <token>` from `POST /v1/sessions`."
         ),
         lifespan=lifespan,
+        # /docs is the web app's, with vendored Swagger UI assets (no CDN: it works offline).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.metrics = metrics
     install_error_handlers(app)
@@ -107,6 +111,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    mount_web(app)  # the pages at / (qunzu.web), after the API routes
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
