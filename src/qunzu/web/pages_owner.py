@@ -16,6 +16,7 @@ from qunzu.domain.models import GroupRole, JoinPolicy
 from qunzu.domain.owner_tools import SLOW_MODE_SECONDS, AdminRight
 from qunzu.domain.reports import TargetKind
 from qunzu.services import (
+    attendance,
     groups,
     membership,
     overview,
@@ -256,6 +257,17 @@ async def decide_request(
         group_id,
         lambda p: membership.do_decide_join_request(p.ctx, p.me, request_id, approve),
         "manage.request_approved" if approve else "manage.request_denied",
+    )
+
+
+@router.post("/g/{group_id}/manage/claim")
+async def claim(request: Request, group_id: IdPath) -> Response:
+    """An admin takes over an unattended group."""
+    return await _do(
+        request,
+        group_id,
+        lambda p: attendance.do_claim_ownership(p.ctx, p.me, group_id),
+        "manage.claimed",
     )
 
 
