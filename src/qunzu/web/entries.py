@@ -25,6 +25,9 @@ class EntryView:
     removed_reason: str | None  # a removed message: why (may be "")
     text: str  # the sentence for a group event
     at: datetime
+    at_iso: str
+    at_short: str  # the clock today, the date before
+    at_full: str
     txn: str
     removes_seq: int | None  # a message_removed event: the message it removed
 
@@ -120,8 +123,14 @@ def describe(e: TimelineEntry, tr: Translator, accounts: dict[int, Account]) -> 
 
 
 def view(
-    entries: Iterable[TimelineEntry], tr: Translator, accounts: dict[int, Account], me: int
+    entries: Iterable[TimelineEntry],
+    tr: Translator,
+    accounts: dict[int, Account],
+    me: int,
+    now: datetime,
 ) -> list[EntryView]:
+    """Everything a template prints, worked out here: a group page renders 50 of these,
+    and Python formats a time several times faster than a Jinja macro does."""
     out = []
     for e in entries:
         sender = accounts.get(e.sender_id) if e.sender_id is not None else None
@@ -144,6 +153,9 @@ def view(
                 ),
                 text="" if is_message else describe(e, tr, accounts),
                 at=e.created_at,
+                at_iso=e.created_at.isoformat(),
+                at_short=tr.when(e.created_at, now),
+                at_full=tr.full(e.created_at),
                 txn=e.client_txn_id or "",
                 removes_seq=_removed_seq(e),
             )

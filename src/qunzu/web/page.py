@@ -49,6 +49,8 @@ env = Environment(
     autoescape=select_autoescape(["html"], default=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    # Templates are package files: no stat() of each one on every render.
+    auto_reload=False,
 )
 
 

@@ -38,20 +38,19 @@ PAGE_SIZE = 50
 
 
 async def _entries(
-    page: Page, group_id: int, after: int | None, before: int | None
+    page: Page, group_id: int, after: int | None, before: int | None, limit: int = 0
 ) -> tuple[HistoryPage, list[EntryView]]:
-    history = await messaging.read_history(
-        page.ctx, page.me, group_id, after, before, PAGE_SIZE if after is None else 200
-    )
+    limit = limit or (PAGE_SIZE if after is None else 200)
+    history = await messaging.read_history(page.ctx, page.me, group_id, after, before, limit)
     accounts = await overview.accounts_by_id(page.ctx, mentioned_ids(history.entries))
-    return history, view(history.entries, page.tr, accounts, page.me.id)
+    return history, view(history.entries, page.tr, accounts, page.me.id, page.now())
 
 
 async def _cursors(page: Page) -> str:
     """``group:seq`` for every group of the viewer, as of this render: where the live
     stream resumes, so nothing that happens after the page was built is missed."""
-    inbox = await overview.list_inbox(page.ctx, page.me)
-    return ",".join(f"{i.group.id}:{i.group.last_seq}" for i in inbox)
+    mine = await groups.list_my_groups(page.ctx, page.me)
+    return ",".join(f"{g.id}:{g.last_seq}" for _m, g in mine)
 
 
 async def timeline_page(
@@ -199,6 +198,36 @@ async def accept_rules(request: Request, group_id: GroupId) -> Response:
         lambda: groups.do_accept_rules(page.ctx, page.me, group_id, version),
         f"/g/{group_id}",
         page.tr("rules.accepted"),
+    )
+
+
+@router.get("/g/{group_id}/m/{seq}")
+async def message_page(request: Request, group_id: GroupId, seq: GroupId) -> Response:
+    """One message and what one may do with it: report it or its sender; remove it."""
+    page = await load(request)
+    try:
+        pv = await overview.get_posting_view(page.ctx, page.me, group_id)
+        _history, entries = await _entries(page, group_id, seq - 1, None, limit=1)
+    except DomainError as exc:
+        return render(
+            page, "error.html", 404, title=page.tr("error.title"), message=page.tr.error(exc)
+        )
+    if not entries or entries[0].seq != seq or not entries[0].is_message:
+        return render(
+            page,
+            "error.html",
+            404,
+            title=page.tr("error.title"),
+            message=page.tr("error.message_not_found"),
+        )
+    return render(
+        page,
+        "message.html",
+        title=page.tr("message.title"),
+        section="groups",
+        pv=pv,
+        entry=entries[0],
+        can_remove=AdminRight.remove_messages in pv.rights,
     )
 
 
