@@ -111,6 +111,7 @@ class FakeState:
 
     accounts: dict[int, Account] = field(default_factory=dict)
     password_hashes: dict[int, str] = field(default_factory=dict)
+    agreements: dict[tuple[int, int], datetime] = field(default_factory=dict)
     identities: dict[int, IdentityRecord] = field(default_factory=dict)
     tokens: dict[int, ApiToken] = field(default_factory=dict)
     groups: dict[int, Group] = field(default_factory=dict)
@@ -211,6 +212,15 @@ class FakeAccounts(_Repo):
             fields["platform_role"] = PlatformRole(fields["platform_role"])
         if account_id in s.accounts:
             s.accounts[account_id] = replace(s.accounts[account_id], **fields)
+
+    async def accept_agreement(self, account_id: int, version: int, at: datetime) -> None:
+        s = self._writing()
+        if (account_id, version) in s.agreements:
+            raise _duplicate("agreement_acceptances")
+        s.agreements[(account_id, version)] = at
+
+    async def agreement_version(self, account_id: int) -> int | None:
+        return max((v for a, v in self.s.agreements if a == account_id), default=None)
 
 
 class FakeIdentities(_Repo):

@@ -36,6 +36,7 @@ from qunzu.domain.clock import Clock
 from qunzu.domain.errors import Unavailable
 from qunzu.services import review
 from qunzu.services.status import RuntimeFacts, startup_fields
+from qunzu.web.app import mount_web
 
 log = structlog.get_logger("qunzu")
 
@@ -90,6 +91,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             "Authenticate with `Authorization: Bearer <token>` from `POST /v1/sessions`."
         ),
         lifespan=lifespan,
+        # /docs is the web app's, with vendored Swagger UI assets (no CDN: it works offline).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.metrics = metrics
     install_error_handlers(app)
@@ -144,6 +148,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.state.allowed_methods = AllowedMethods(
         [*(route for router in routers for route in router.routes), *app.router.routes]
     )
+    mount_web(app)  # the pages at / (qunzu.web), after the API routes
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)

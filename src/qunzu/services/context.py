@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from qunzu.bus.base import EventBus
+from qunzu.domain.agreement import AgreementSet, parse_agreements
 from qunzu.domain.clock import Clock
 from qunzu.domain.events import AccountNotified, Event, SessionEnded, TimelineAppended
 from qunzu.domain.quotas import SlidingWindow
@@ -102,6 +103,13 @@ def _default_rulebooks() -> RulebookSet:
     return load_rulebooks()
 
 
+def _default_agreements() -> AgreementSet:
+    from importlib.resources import files
+
+    text = files("qunzu.policies").joinpath("agreement.toml").read_text("utf-8")
+    return parse_agreements(text, "agreement.toml")
+
+
 @dataclass
 class ServiceContext:
     uow: UnitOfWorkFactory
@@ -114,6 +122,7 @@ class ServiceContext:
     observer: Observer = field(default_factory=_NoObserver)
     run_blocking: Callable[..., Any] = field(default=asyncio.to_thread)
     rulebooks: RulebookSet = field(default_factory=_default_rulebooks)
+    agreements: AgreementSet = field(default_factory=_default_agreements)
     message_rate: SlidingWindow = field(default_factory=lambda: SlidingWindow(timedelta(minutes=1)))
     active_days_seen: set[tuple[int, str]] = field(default_factory=set)
     # (group, account) -> when this node last wrote their activity (messaging._note_activity)

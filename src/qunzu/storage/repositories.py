@@ -137,6 +137,22 @@ class SqlAccounts(_Repo):
             update(t.accounts).where(t.accounts.c.id == account_id).values(**enum_values(fields))
         )
 
+    async def accept_agreement(self, account_id: int, version: int, at: datetime) -> None:
+        await self.c.execute(
+            t.agreement_acceptances.insert().values(
+                account_id=account_id, version=version, accepted_at=at
+            )
+        )
+
+    async def agreement_version(self, account_id: int) -> int | None:
+        res = await self.c.execute(
+            select(func.max(t.agreement_acceptances.c.version)).where(
+                t.agreement_acceptances.c.account_id == account_id
+            )
+        )
+        version = res.scalar_one_or_none()
+        return int(version) if version is not None else None
+
     async def ids_after(self, after_id: int, limit: int) -> list[int]:
         rows = await self.c.execute(
             select(t.accounts.c.id)

@@ -483,3 +483,14 @@ job_runs = Table(
     Column("node", String(128), nullable=False),
     Column("detail", JSON, nullable=False),
 )
+
+
+# The service agreement and user convention (服务协议与用户公约) each account accepted, by
+# version (policies/agreement.toml); a newer version is asked for at the next login.
+agreement_acceptances = Table(
+    "agreement_acceptances",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("accepted_at", TS, nullable=False),
+)
