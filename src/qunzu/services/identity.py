@@ -69,6 +69,35 @@ def _masked(rec: IdentityRecord) -> MaskedIdentity:
     )
 
 
+def _sealed_record(
+    ctx: ServiceContext,
+    account_id: int,
+    claim: IdentityClaim,
+    index: str,
+    result: VerificationResult,
+) -> IdentityRecord:
+    """The identity as stored: each field encrypted under its own context, plus masks."""
+
+    def seal(value: str, field: str) -> str:
+        return ctx.cipher.encrypt(value, f"identity:{account_id}:{field}")
+
+    masked = claim.masked()
+    return IdentityRecord(
+        account_id=account_id,
+        blind_index=index,
+        legal_name_enc=seal(claim.legal_name, "legal_name"),
+        resident_id_enc=seal(claim.resident_id, "resident_id"),
+        phone_enc=seal(claim.phone, "phone"),
+        masked_name=masked["legal_name"],
+        masked_resident_id=masked["resident_id"],
+        masked_phone=masked["phone"],
+        verified=True,
+        verifier=result.provider,
+        verification_note=result.note[:255],
+        submitted_at=ctx.clock.now(),
+    )
+
+
 async def do_submit_identity(
     ctx: ServiceContext, actor: Actor, legal_name: str, resident_id: str, phone: str
 ) -> MaskedIdentity:
@@ -100,24 +129,7 @@ async def do_submit_identity(
                 limit=limit,
             )
 
-        def seal(value: str, field: str) -> str:
-            return ctx.cipher.encrypt(value, f"identity:{account_id}:{field}")
-
-        masked = claim.masked()
-        record = IdentityRecord(
-            account_id=account_id,
-            blind_index=index,
-            legal_name_enc=seal(claim.legal_name, "legal_name"),
-            resident_id_enc=seal(claim.resident_id, "resident_id"),
-            phone_enc=seal(claim.phone, "phone"),
-            masked_name=masked["legal_name"],
-            masked_resident_id=masked["resident_id"],
-            masked_phone=masked["phone"],
-            verified=True,
-            verifier=result.provider,
-            verification_note=result.note[:255],
-            submitted_at=ctx.clock.now(),
-        )
+        record = _sealed_record(ctx, account_id, claim, index, result)
         await uow.identities.put(record)
         await uow.accounts.update(account_id, identity_verified=True)
         policy = ctx.rulebooks.in_force(ctx.clock.now()).credit
