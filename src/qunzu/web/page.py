@@ -13,9 +13,10 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl, quote
 
+from fastapi import Path as PathParam
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -52,6 +53,10 @@ env = Environment(
     # Templates are package files: no stat() of each one on every render.
     auto_reload=False,
 )
+
+# Ids the pages take and hand to app.js stay within JavaScript's safe integers.
+MAX_PAGE_ID = 2**53
+IdPath = Annotated[int, PathParam(ge=1, le=MAX_PAGE_ID)]
 
 
 class Redirect(Exception):  # a control-flow signal, handled in web/app.py
@@ -252,4 +257,4 @@ def form_int(page: Page, name: str, default: int | None = None) -> int | None:
         value = int(raw)
     except ValueError:
         return default
-    return value if 0 <= value <= 2**53 else default
+    return value if 0 <= value <= MAX_PAGE_ID else default

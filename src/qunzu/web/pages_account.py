@@ -4,9 +4,8 @@ identity, credit, sanctions and appeals, reports filed, language and time zone."
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from qunzu.domain.errors import DomainError, InvalidInput
@@ -22,6 +21,7 @@ from qunzu.services import (
 )
 from qunzu.web.i18n import COMMON_TZS, LANGS, zone
 from qunzu.web.page import (
+    IdPath,
     Page,
     act,
     load,
@@ -40,7 +40,6 @@ from qunzu.web.security import (
 )
 
 router = APIRouter(include_in_schema=False)
-IdPath = Annotated[int, Path(ge=1, le=2**53)]
 
 
 def _device_label(request: Request) -> str:

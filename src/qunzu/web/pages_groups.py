@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from qunzu.domain.errors import DomainError, InvalidInput
@@ -20,10 +20,9 @@ from qunzu.services import (
     reports,
     rulebook,
 )
-from qunzu.web.page import act, form_int, load, load_form, redirect, render
+from qunzu.web.page import MAX_PAGE_ID, IdPath, act, form_int, load, load_form, redirect, render
 
 router = APIRouter(include_in_schema=False)
-IdPath = Annotated[int, Path(ge=1, le=2**53)]
 
 
 @router.get("/")
@@ -248,8 +247,8 @@ async def open_direct(request: Request) -> Response:
 async def report_form(
     request: Request,
     group_id: IdPath,
-    seq: Annotated[int | None, Query(ge=1, le=2**53)] = None,
-    account: Annotated[int | None, Query(ge=1, le=2**53)] = None,
+    seq: Annotated[int | None, Query(ge=1, le=MAX_PAGE_ID)] = None,
+    account: Annotated[int | None, Query(ge=1, le=MAX_PAGE_ID)] = None,
 ) -> Response:
     page = await load(request)
     try:

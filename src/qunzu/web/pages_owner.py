@@ -6,9 +6,9 @@ services check the rights, so a page never grants more than the account holds.""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from qunzu.domain.errors import DomainError, Forbidden, InvalidInput
@@ -24,10 +24,9 @@ from qunzu.services import (
     reports,
     rulebook,
 )
-from qunzu.web.page import Page, act, form_int, load, load_form, render
+from qunzu.web.page import IdPath, Page, act, form_int, load, load_form, render
 
 router = APIRouter(include_in_schema=False)
-IdPath = Annotated[int, Path(ge=1, le=2**53)]
 MUTE_CHOICES = (10, 60, 24 * 60, 7 * 24 * 60, 30 * 24 * 60)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from qunzu.domain.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
@@ -21,6 +21,8 @@ from qunzu.services import groups, messaging, overview, owner_tools, rulebook
 from qunzu.services.messaging import HistoryPage
 from qunzu.web.entries import EntryView, mentioned_ids, view
 from qunzu.web.page import (
+    MAX_PAGE_ID,
+    IdPath,
     Page,
     Redirect,
     act,
@@ -33,7 +35,6 @@ from qunzu.web.page import (
 )
 
 router = APIRouter(include_in_schema=False)
-GroupId = Annotated[int, Path(ge=1, le=2**53)]
 PAGE_SIZE = 50
 
 
@@ -106,8 +107,8 @@ def _new_txn() -> str:
 @router.get("/g/{group_id}")
 async def timeline(
     request: Request,
-    group_id: GroupId,
-    before: Annotated[int | None, Query(ge=1, le=2**53)] = None,
+    group_id: IdPath,
+    before: Annotated[int | None, Query(ge=1, le=MAX_PAGE_ID)] = None,
 ) -> Response:
     page = await load(request)
     try:
@@ -121,9 +122,9 @@ async def timeline(
 @router.get("/g/{group_id}/entries")
 async def entries_fragment(
     request: Request,
-    group_id: GroupId,
-    after: Annotated[int | None, Query(ge=0, le=2**53)] = None,
-    before: Annotated[int | None, Query(ge=1, le=2**53)] = None,
+    group_id: IdPath,
+    after: Annotated[int | None, Query(ge=0, le=MAX_PAGE_ID)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_PAGE_ID)] = None,
 ) -> Response:
     """Entries after (live) or before (older pages) a seq, as list items."""
     page = await load(request)
@@ -146,7 +147,7 @@ async def entries_fragment(
 
 
 @router.get("/g/{group_id}/composer")
-async def composer_fragment(request: Request, group_id: GroupId) -> Response:
+async def composer_fragment(request: Request, group_id: IdPath) -> Response:
     page = await load(request)
     try:
         pv = await overview.get_posting_view(page.ctx, page.me, group_id)
@@ -156,7 +157,7 @@ async def composer_fragment(request: Request, group_id: GroupId) -> Response:
 
 
 @router.post("/g/{group_id}/send")
-async def send(request: Request, group_id: GroupId) -> Response:
+async def send(request: Request, group_id: IdPath) -> Response:
     page = await load_form(request)
     body = page.form.get("body", "")
     txn = page.form.get("client_txn_id", "")
@@ -177,7 +178,7 @@ async def send(request: Request, group_id: GroupId) -> Response:
 
 
 @router.post("/g/{group_id}/read")
-async def mark_read(request: Request, group_id: GroupId) -> Response:
+async def mark_read(request: Request, group_id: IdPath) -> Response:
     page = await load_form(request)
     seq = form_int(page, "seq")
     try:
@@ -190,7 +191,7 @@ async def mark_read(request: Request, group_id: GroupId) -> Response:
 
 
 @router.post("/g/{group_id}/rules/accept")
-async def accept_rules(request: Request, group_id: GroupId) -> Response:
+async def accept_rules(request: Request, group_id: IdPath) -> Response:
     page = await load_form(request)
     version = form_int(page, "version", 0) or 0
     return await act(
@@ -202,7 +203,7 @@ async def accept_rules(request: Request, group_id: GroupId) -> Response:
 
 
 @router.get("/g/{group_id}/m/{seq}")
-async def message_page(request: Request, group_id: GroupId, seq: GroupId) -> Response:
+async def message_page(request: Request, group_id: IdPath, seq: IdPath) -> Response:
     """One message and what one may do with it: report it or its sender; remove it."""
     page = await load(request)
     try:
@@ -232,7 +233,7 @@ async def message_page(request: Request, group_id: GroupId, seq: GroupId) -> Res
 
 
 @router.post("/g/{group_id}/m/{seq}/remove")
-async def remove_message(request: Request, group_id: GroupId, seq: GroupId) -> Response:
+async def remove_message(request: Request, group_id: IdPath, seq: IdPath) -> Response:
     page = await load_form(request)
     reason = page.form.get("reason", "")
     return await act(
