@@ -51,7 +51,7 @@ def body_for(
     return {
         "authority": "Haidian Public Security Bureau",
         "authority_kind": "public_security",
-        "legal_basis": "Criminal Procedure Law Art. 54 (evidence collection)",
+        "legal_basis": "Criminal Procedure Law, section 54 (evidence collection)",
         "document_ref": "HD-2026-0417",
         "scope": {
             "account_ids": list(accounts),
@@ -234,7 +234,7 @@ async def test_private_chats_are_exported_only_on_a_basis_that_names_them(
             clock.now(),
             accounts=[account_id(alice)],
             classes=("private_messages",),
-            private_tier_basis="Criminal Procedure Law Art. 143: communications of the suspect",
+            private_tier_basis="Criminal Procedure Law, section 143: communications of the suspect",
         )
     )
     await second.decide_access_request(named["id"], True, NOTE)

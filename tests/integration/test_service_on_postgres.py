@@ -97,7 +97,7 @@ async def test_a_lawful_access_request_and_a_referral_round_trip_on_postgres(
             {
                 "authority": "Chaoyang Procuratorate",
                 "authority_kind": "procuratorate",
-                "legal_basis": "Criminal Procedure Law Art. 54",
+                "legal_basis": "Criminal Procedure Law, section 54",
                 "document_ref": "CY-1",
                 "scope": {
                     "group_ids": [group["id"]],
