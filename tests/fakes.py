@@ -38,6 +38,8 @@ from qunzu.domain.credit import (
 )
 from qunzu.domain.errors import Conflict
 from qunzu.domain.events import Event
+from qunzu.domain.lawful_access import AccessRequest, Referral, ReferralState
+from qunzu.domain.lawful_access import RequestState as AccessRequestState
 from qunzu.domain.models import (
     Account,
     ApiToken,
@@ -76,6 +78,7 @@ from qunzu.services.ports import (
     JobRepository,
     JobRun,
     JoinRequestRepository,
+    LawfulAccessRepository,
     MembershipRepository,
     OwnershipOfferRepository,
     OwnerToolsRepository,
@@ -132,6 +135,8 @@ class FakeState:
     reports_tables: FakeReportsTables = field(default_factory=FakeReportsTables)
     owner_tables: FakeOwnerTables = field(default_factory=FakeOwnerTables)
     job_runs: dict[str, JobRun] = field(default_factory=dict)
+    access_requests: dict[int, AccessRequest] = field(default_factory=dict)
+    referrals: dict[int, Referral] = field(default_factory=dict)
 
     def snapshot(self) -> FakeState:
         return FakeState(
@@ -780,6 +785,57 @@ class FakeJobs(_Repo):
         self._writing().job_runs[run.name] = run
 
 
+class FakeLawfulAccess(_Repo):
+    """``LawfulAccessRepository``, mirroring ``storage.lawful_repo.SqlLawfulAccess``."""
+
+    async def add_request(self, request: AccessRequest) -> AccessRequest:
+        stored = dataclasses.replace(request, id=self._uow.store.next_id("access_requests"))
+        self._writing().access_requests[stored.id] = stored
+        return stored
+
+    async def get_request(self, request_id: int) -> AccessRequest | None:
+        return self.s.access_requests.get(request_id)
+
+    async def update_request(self, request: AccessRequest) -> None:
+        self._writing().access_requests[request.id] = request
+
+    async def list_requests(
+        self, state: AccessRequestState | None, after_id: int, limit: int
+    ) -> list[AccessRequest]:
+        found = [
+            r
+            for i, r in sorted(self.s.access_requests.items())
+            if i > after_id and (state is None or r.state is state)
+        ]
+        return found[:limit]
+
+    async def requests_between(self, start: datetime, end: datetime) -> list[AccessRequest]:
+        return [
+            r for _, r in sorted(self.s.access_requests.items()) if start <= r.registered_at < end
+        ]
+
+    async def add_referral(self, referral: Referral) -> Referral:
+        stored = dataclasses.replace(referral, id=self._uow.store.next_id("referrals"))
+        self._writing().referrals[stored.id] = stored
+        return stored
+
+    async def get_referral(self, referral_id: int) -> Referral | None:
+        return self.s.referrals.get(referral_id)
+
+    async def update_referral(self, referral: Referral) -> None:
+        self._writing().referrals[referral.id] = referral
+
+    async def list_referrals(
+        self, state: ReferralState | None, after_id: int, limit: int
+    ) -> list[Referral]:
+        found = [
+            r
+            for i, r in sorted(self.s.referrals.items())
+            if i > after_id and (state is None or r.state is state)
+        ]
+        return found[:limit]
+
+
 class FakePosting:
     """``PostingRepository`` composed from the other fakes (the SQL one is one statement)."""
 
@@ -835,6 +891,7 @@ class FakeUnitOfWork:
         self.owner: OwnerToolsRepository = FakeOwnerTools(self)
         self.posting: PostingRepository = FakePosting(self)
         self.jobs: JobRepository = FakeJobs(self)
+        self.lawful: LawfulAccessRepository = FakeLawfulAccess(self)
 
     @property
     def state(self) -> FakeState:

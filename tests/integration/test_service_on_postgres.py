@@ -74,3 +74,51 @@ async def test_concurrent_sends_on_postgres_get_distinct_gap_free_seqs(
         *((owner if i % 2 else member).send(group["id"], f"parallel {i}") for i in range(10))
     )
     assert sorted(m["seq"] for m in sent) == list(range(before + 1, before + 11))
+
+
+async def test_a_lawful_access_request_and_a_referral_round_trip_on_postgres(
+    pg_server: ServerThread, owner: QunzuClient, member: QunzuClient
+) -> None:
+    import io
+    import json
+    import zipfile
+    from datetime import UTC, datetime, timedelta
+
+    from qunzu.domain.models import PlatformRole
+    from tests.factories import account_id, platform_user
+
+    registrar = await platform_user(pg_server, PlatformRole.admin)
+    second = await platform_user(pg_server, PlatformRole.senior_reviewer)
+    try:
+        group = await group_with(owner, member, name="调取 群")
+        seq = (await member.send(group["id"], "证据 message"))["seq"]
+        now = datetime.now(UTC)
+        request = await registrar.register_access_request(
+            {
+                "authority": "Chaoyang Procuratorate",
+                "authority_kind": "procuratorate",
+                "legal_basis": "Criminal Procedure Law, section 54",
+                "document_ref": "CY-1",
+                "scope": {
+                    "group_ids": [group["id"]],
+                    "from": (now - timedelta(hours=1)).isoformat(),
+                    "to": (now + timedelta(minutes=1)).isoformat(),
+                    "data_classes": ["messages", "memberships"],
+                },
+            }
+        )
+        assert request["scope"]["group_ids"] == [group["id"]]
+        await second.decide_access_request(request["id"], True, "Document checked by phone.")
+        with zipfile.ZipFile(io.BytesIO(await second.export_access_request(request["id"]))) as z:
+            messages = [json.loads(line) for line in z.read("messages.jsonl").splitlines()]
+        assert [m["body"] for m in messages] == ["证据 message"]
+        assert (await second.access_request(request["id"]))["exports"] == 1
+
+        await owner.report_up(
+            group["id"], "message", "fraud", "forged goods", seq=seq, to="authorities"
+        )
+        open_ = [r for r in await second.referrals() if r["group_id"] == group["id"]]
+        assert [r["account_id"] for r in open_] == [account_id(member)]
+    finally:
+        await registrar.aclose()
+        await second.aclose()

@@ -24,6 +24,7 @@ import pytest
 import qunzu.services
 from qunzu.domain.audit import SYSTEM_ACTOR_ID, AuditAction
 from qunzu.domain.errors import Forbidden
+from qunzu.domain.lawful_access import AccessScope, AuthorityKind, DataClass
 from qunzu.domain.models import GroupCategory, JoinPolicy, PlatformRole
 from qunzu.domain.reports import Decision, QueueFilter, TargetKind
 from qunzu.domain.sanctions import SanctionRequest
@@ -35,6 +36,7 @@ from qunzu.services import (
     credit,
     identity,
     jobs,
+    lawful_access,
     records,
     reports,
     review,
@@ -244,6 +246,72 @@ async def read_status(ctx: ServiceContext) -> Call:
     return lambda actor: status.do_read_status(ctx, actor, facts, runner)
 
 
+async def lawful_request(ctx: ServiceContext, approve: bool = False) -> int:
+    """A request registered (and, with ``approve``, approved) by two other officers."""
+    subject = await register(ctx, handle("subject"))
+    registrar = await staff(ctx, PlatformRole.admin)
+    start, _ = period(ctx)
+    scope = AccessScope((subject.id,), (), start, frozen_clock(ctx).now(), (DataClass.accounts,))
+    new = lawful_access.NewRequest(
+        "Haidian PSB", AuthorityKind.public_security, "a stated legal basis", "HD-1", scope
+    )
+    request = await lawful_access.do_register_request(ctx, registrar, new)
+    if approve:
+        second = await staff(ctx, PlatformRole.senior_reviewer)
+        await lawful_access.do_decide_request(ctx, second, request.id, True, "document checked")
+    return request.id
+
+
+async def register_request(ctx: ServiceContext) -> Call:
+    subject = await register(ctx, handle("subject"))
+    start, _ = period(ctx)
+    scope = AccessScope((subject.id,), (), start, frozen_clock(ctx).now(), (DataClass.accounts,))
+    new = lawful_access.NewRequest(
+        "Haidian PSB", AuthorityKind.public_security, "a stated legal basis", "HD-1", scope
+    )
+    return lambda actor: lawful_access.do_register_request(ctx, actor, new)
+
+
+async def decide_request(ctx: ServiceContext) -> Call:
+    request_id = await lawful_request(ctx)
+    return lambda actor: lawful_access.do_decide_request(
+        ctx, actor, request_id, False, "the document is unsigned"
+    )
+
+
+async def close_request(ctx: ServiceContext) -> Call:
+    request_id = await lawful_request(ctx, approve=True)
+    return lambda actor: lawful_access.do_close_request(ctx, actor, request_id, "handed over")
+
+
+async def export_request(ctx: ServiceContext) -> Call:
+    request_id = await lawful_request(ctx, approve=True)
+    return lambda actor: lawful_access.do_export_request(ctx, actor, request_id)
+
+
+async def list_requests(ctx: ServiceContext) -> Call:
+    return lambda actor: lawful_access.list_requests(ctx, actor, None, 0, 10)
+
+
+async def get_request(ctx: ServiceContext) -> Call:
+    request_id = await lawful_request(ctx)
+    return lambda actor: lawful_access.get_request(ctx, actor, request_id)
+
+
+async def list_referrals(ctx: ServiceContext) -> Call:
+    return lambda actor: lawful_access.list_referrals(ctx, actor, None, 0, 10)
+
+
+async def close_referral(ctx: ServiceContext) -> Call:
+    _, case_id = await reported_case(ctx)
+    reviewer = await staff(ctx, PlatformRole.reviewer)
+    refer = SanctionRequest("refer_to_authority", "art-13", "Threatened a member's life.")
+    await review.do_decide_case(ctx, reviewer, case_id, Decision.violation, [refer])
+    async with ctx.uow(write=False) as uow:
+        (referral,) = await uow.lawful.list_referrals(None, 0, 10)
+    return lambda actor: lawful_access.do_close_referral(ctx, actor, referral.id, "sent to PSB")
+
+
 @dataclass(frozen=True)
 class Row:
     role: PlatformRole  # a role that may do it
@@ -294,6 +362,30 @@ ROWS: dict[str, Row] = {
     ),
     S + "appeals.do_decide_appeal": Row(
         PlatformRole.senior_reviewer, AuditAction.appeal_decide, decide_appeal
+    ),
+    S + "lawful_access.do_register_request": Row(
+        PlatformRole.admin, AuditAction.lawful_register, register_request
+    ),
+    S + "lawful_access.do_decide_request": Row(
+        PlatformRole.admin, AuditAction.lawful_refuse, decide_request
+    ),
+    S + "lawful_access.do_close_request": Row(
+        PlatformRole.senior_reviewer, AuditAction.lawful_close, close_request
+    ),
+    S + "lawful_access.do_export_request": Row(
+        PlatformRole.senior_reviewer, AuditAction.lawful_export, export_request
+    ),
+    S + "lawful_access.list_requests": Row(
+        PlatformRole.auditor, AuditAction.lawful_list, list_requests
+    ),
+    S + "lawful_access.get_request": Row(
+        PlatformRole.auditor, AuditAction.lawful_list, get_request
+    ),
+    S + "lawful_access.list_referrals": Row(
+        PlatformRole.admin, AuditAction.referral_list, list_referrals
+    ),
+    S + "lawful_access.do_close_referral": Row(
+        PlatformRole.admin, AuditAction.referral_close, close_referral
     ),
 }
 

@@ -23,6 +23,7 @@ from qunzu.api.routers import (
     accounts,
     governance,
     groups,
+    lawful,
     messages,
     owner,
     platform,
@@ -107,6 +108,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         reports.router,
         reports.platform,
         owner.router,
+        lawful.router,
     )
     for router in routers:
         app.include_router(router)

@@ -438,6 +438,49 @@ class QunzuClient:
             "GET", "/v1/platform/transparency", params={"from": start, "to": end}
         )
 
+    # ---- requests from the authorities and referrals -----------------------------------
+
+    async def register_access_request(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._json("POST", "/v1/platform/access-requests", json=body)
+
+    async def access_requests(
+        self, state: str | None = None, after: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        params = {"state": state, "after": after, "limit": limit}
+        return await self._json("GET", "/v1/platform/access-requests", params=params)
+
+    async def access_request(self, request_id: int) -> dict[str, Any]:
+        return await self._json("GET", f"/v1/platform/access-requests/{request_id}")
+
+    async def decide_access_request(
+        self, request_id: int, approve: bool, note: str
+    ) -> dict[str, Any]:
+        body = {"approve": approve, "note": note}
+        path = f"/v1/platform/access-requests/{request_id}/decision"
+        return await self._json("POST", path, json=body)
+
+    async def close_access_request(self, request_id: int, note: str) -> dict[str, Any]:
+        path = f"/v1/platform/access-requests/{request_id}/close"
+        return await self._json("POST", path, json={"note": note})
+
+    async def export_access_request(self, request_id: int) -> bytes:
+        """The signed zip (manifest.json, manifest.sig, one .jsonl per data class)."""
+        path = f"/v1/platform/access-requests/{request_id}/export"
+        return (await self.request("POST", path)).content
+
+    async def signing_key(self) -> dict[str, Any]:
+        return await self._json("GET", "/v1/platform/signing-key")
+
+    async def referrals(
+        self, state: str | None = "open", after: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        params = {"state": state, "after": after, "limit": limit}
+        return await self._json("GET", "/v1/platform/referrals", params=params)
+
+    async def close_referral(self, referral_id: int, outcome: str) -> dict[str, Any]:
+        path = f"/v1/platform/referrals/{referral_id}/close"
+        return await self._json("POST", path, json={"outcome": outcome})
+
     # ---- owner tools -------------------------------------------------------------------
 
     async def appoint_admin(

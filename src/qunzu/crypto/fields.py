@@ -4,7 +4,9 @@ One master key (32 random bytes) yields three subkeys through HKDF: one encrypts
 fields, one computes the blind index (HMAC-SHA256) that lets the platform count
 accounts per real identity without storing the ID number in the clear, and one
 seals the audit chain's head (HMAC-SHA256), so that whoever can write to the
-database but does not hold the key cannot cut the audit log unseen.
+database but does not hold the key cannot cut the audit log unseen. A fourth seeds the
+Ed25519 key that signs exports handed to the authorities (services.lawful_access); its
+public half is published so a recipient can check an export without any secret.
 Ciphertexts are bound to their row and field through the associated data, so a
 ciphertext copied to another account does not decrypt.
 """
@@ -18,7 +20,8 @@ import os
 import secrets
 from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -40,6 +43,9 @@ class FieldCipher:
         self._aead = AESGCM(_derive(master_key, b"qunzu identity fields v1"))
         self._index_key = _derive(master_key, b"qunzu identity blind index v1")
         self._seal_key = _derive(master_key, b"qunzu audit head seal v1")
+        self._signing_key = Ed25519PrivateKey.from_private_bytes(
+            _derive(master_key, b"qunzu export signing v1")
+        )
 
     def encrypt(self, plaintext: str, context: str) -> str:
         nonce = os.urandom(12)
@@ -58,6 +64,16 @@ class FieldCipher:
 
     def seal(self, message: str) -> str:
         return hmac.new(self._seal_key, message.encode(), hashlib.sha256).hexdigest()
+
+    def sign(self, data: bytes) -> bytes:
+        """An Ed25519 signature over ``data`` with the platform's export key."""
+        return self._signing_key.sign(data)
+
+    def signing_public_key(self) -> bytes:
+        """The export key's public half (32 raw bytes)."""
+        return self._signing_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
 
 
 def load_or_create_key(key_b64: str | None, key_file: Path) -> bytes:

@@ -43,6 +43,15 @@ class AuditAction(StrEnum):
     # records for the authorities (services.records)
     records_export = "records.export"
     records_transparency = "records.transparency"
+    # requests from the authorities and referrals (services.lawful_access)
+    lawful_register = "lawful.register"
+    lawful_approve = "lawful.approve"
+    lawful_refuse = "lawful.refuse"
+    lawful_export = "lawful.export"
+    lawful_close = "lawful.close"
+    lawful_list = "lawful.list"
+    referral_list = "referral.list"
+    referral_close = "referral.close"
     # the audit log itself (services.audit)
     audit_read = "audit.read"
     audit_verify = "audit.verify"

@@ -17,6 +17,8 @@ from qunzu.domain.cases import Case
 from qunzu.domain.credit import CreditEntry, CreditState
 from qunzu.domain.duty import DutyEvent
 from qunzu.domain.events import Event
+from qunzu.domain.lawful_access import AccessRequest, Referral, ReferralState
+from qunzu.domain.lawful_access import RequestState as AccessRequestState
 from qunzu.domain.models import (
     Account,
     ApiToken,
@@ -271,6 +273,7 @@ class UnitOfWork(Protocol):
     owner: OwnerToolsRepository
     posting: PostingRepository
     jobs: JobRepository
+    lawful: LawfulAccessRepository
     events: list[Event]
 
     async def __aenter__(self) -> Self: ...
@@ -436,3 +439,27 @@ class OwnerToolsRepository(Protocol):
         self, group_id: int, account_id: int, seq: int, at: datetime
     ) -> None: ...
     async def attendance_rows(self, after_group_id: int, limit: int) -> list[AttendanceRow]: ...
+
+
+class LawfulAccessRepository(Protocol):
+    """Requests from the authorities and the referral outbox (domain.lawful_access)."""
+
+    async def add_request(self, request: AccessRequest) -> AccessRequest:
+        """Store a new request; its ``id`` is assigned here."""
+        ...
+
+    async def get_request(self, request_id: int) -> AccessRequest | None: ...
+    async def update_request(self, request: AccessRequest) -> None: ...
+    async def list_requests(
+        self, state: AccessRequestState | None, after_id: int, limit: int
+    ) -> list[AccessRequest]: ...
+    async def requests_between(self, start: datetime, end: datetime) -> list[AccessRequest]:
+        """Requests registered in [start, end)."""
+        ...
+
+    async def add_referral(self, referral: Referral) -> Referral: ...
+    async def get_referral(self, referral_id: int) -> Referral | None: ...
+    async def update_referral(self, referral: Referral) -> None: ...
+    async def list_referrals(
+        self, state: ReferralState | None, after_id: int, limit: int
+    ) -> list[Referral]: ...

@@ -125,6 +125,7 @@ async def transparency(
         cases = await act.uow.reports.cases_between(start, end)
         sanctions = await act.uow.reports.sanctions_between(start, end)
         appeals = await act.uow.reports.appeals_between(start, end)
+        requests = await act.uow.lawful.requests_between(start, end)
     hours = [(c.decided_at - c.created_at).total_seconds() / 3600 for c in cases if c.decided_at]
     missed = sum(
         1
@@ -150,4 +151,9 @@ async def transparency(
         "appeals_decided": len(decided_appeals),
         "appeals_overturned": overturned,
         "overturn_rate": round(overturned / len(decided_appeals), 3) if decided_appeals else None,
+        "access_requests": {
+            "total": len(requests),
+            "by_authority_kind": dict(Counter(r.authority_kind.value for r in requests)),
+            "by_outcome": dict(Counter(r.state.value for r in requests)),
+        },
     }

@@ -17,6 +17,7 @@ from qunzu.domain import permissions as perm
 from qunzu.domain.cases import Case, CaseEventKind, Filing, file_report
 from qunzu.domain.duty import DutyEvent, DutyEventKind
 from qunzu.domain.errors import NotFound
+from qunzu.domain.lawful_access import ReferralSource, new_referral
 from qunzu.domain.models import Group, Membership
 from qunzu.domain.permissions import visible_window
 from qunzu.domain.quotas import check_quota
@@ -134,6 +135,17 @@ async def _record_report_up(
         case_id=case.id,
         note=report.statement[:200],
     )
+    if kind is DutyEventKind.referred:
+        # The owner asked the platform to refer the matter on: it waits in the outbox.
+        referral = new_referral(
+            ReferralSource.owner_report_up,
+            case.target.group_id,
+            case.id,
+            case.target.account_id,
+            report.statement,
+            ctx.clock.now(),
+        )
+        await uow.lawful.add_referral(referral)
 
 
 async def _check_reporter(

@@ -25,6 +25,7 @@ from qunzu.domain.cases import (
 from qunzu.domain.credit import CreditReason
 from qunzu.domain.duty import Assessment, DutyEvent, DutyEventKind
 from qunzu.domain.errors import InvalidInput, NotFound
+from qunzu.domain.lawful_access import ReferralSource, new_referral
 from qunzu.domain.models import EntryKind, Group, GroupState
 from qunzu.domain.reporters import UnfoundedReport, misuse_lookback, settle_reporters
 from qunzu.domain.reports import Decision, EvidenceItem, QueueFilter, Report
@@ -157,8 +158,27 @@ async def do_decide_case(
             await record_credit(
                 ctx, uow, *charge, CreditReason.upheld_report_against, source=f"case:{case_id}"
             )
+        await _refer_on(ctx, uow, case, imposed, note)
         act.note(sanctions=[s.id for s in imposed], automated_sanctions=automated, note=note[:500])
     return case, imposed
+
+
+async def _refer_on(
+    ctx: ServiceContext, uow: UnitOfWork, case: Case, imposed: list[Sanction], note: str
+) -> None:
+    """A ``refer_to_authority`` measure puts the matter in the referral outbox."""
+    for s in imposed:
+        if s.kind == "refer_to_authority":
+            summary = f"{s.article}: {s.facts} {note}"
+            referral = new_referral(
+                ReferralSource.reviewer_decision,
+                case.target.group_id,
+                case.id,
+                s.account_id,
+                summary,
+                ctx.clock.now(),
+            )
+            await uow.lawful.add_referral(referral)
 
 
 async def _impose_all(

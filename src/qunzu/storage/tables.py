@@ -494,3 +494,48 @@ agreement_acceptances = Table(
     Column("version", Integer, primary_key=True),
     Column("accepted_at", TS, nullable=False),
 )
+
+
+# Requests from the authorities (依法调取, services/lawful_access.py): who asked, on what
+# basis, the scope, and the four-eyes decision. The scope's lists are JSON id lists.
+access_requests = Table(
+    "access_requests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("authority", String(200), nullable=False),
+    Column("authority_kind", String(32), nullable=False),
+    Column("legal_basis", String(1000), nullable=False),
+    Column("document_ref", String(200), nullable=False),
+    Column("private_tier_basis", String(1000), nullable=True),
+    Column("account_ids", JSON, nullable=False),
+    Column("group_ids", JSON, nullable=False),
+    Column("period_start", TS, nullable=False),
+    Column("period_end", TS, nullable=False),
+    Column("data_classes", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("registered_by", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("registered_at", TS, nullable=False),
+    Column("decided_by", Id, ForeignKey("accounts.id"), nullable=True),
+    Column("decided_at", TS, nullable=True),
+    Column("decision_note", String(1000), nullable=True),
+    Column("exports", Integer, nullable=False, default=0),
+    Column("closed_at", TS, nullable=True),
+)
+
+# Matters passed on to the authorities, waiting in the officers' outbox until closed.
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("group_id", Id, ForeignKey("groups.id"), nullable=False),
+    Column("case_id", Id, nullable=True),
+    Column("account_id", Id, nullable=True),
+    Column("summary", String(1000), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("closed_by", Id, nullable=True),
+    Column("closed_at", TS, nullable=True),
+    Column("outcome", String(1000), nullable=True),
+    Index("ix_referrals_state_created", "state", "created_at"),
+)

@@ -29,6 +29,7 @@ from qunzu.services.ports import (
     InvitationRepository,
     JobRepository,
     JoinRequestRepository,
+    LawfulAccessRepository,
     MembershipRepository,
     OwnershipOfferRepository,
     OwnerToolsRepository,
@@ -41,6 +42,7 @@ from qunzu.services.ports import (
 from qunzu.storage.credit_repo import SqlActivity, SqlCredit
 from qunzu.storage.engine import SQLITE_BEGIN_OPTION, is_busy, is_sqlite
 from qunzu.storage.jobs_repo import SqlJobs
+from qunzu.storage.lawful_repo import SqlLawfulAccess
 from qunzu.storage.outage import is_unavailable, unavailable
 from qunzu.storage.owner_repo import SqlOwnerTools
 from qunzu.storage.posting_repo import SqlPosting
@@ -121,6 +123,7 @@ class SqlUnitOfWork:
         self.owner: OwnerToolsRepository = SqlOwnerTools(c)
         self.posting: PostingRepository = SqlPosting(c)
         self.jobs: JobRepository = SqlJobs(c)
+        self.lawful: LawfulAccessRepository = SqlLawfulAccess(c)
         return self
 
     async def __aexit__(
