@@ -207,6 +207,12 @@ class FakeReports:
         self._w().sanctions[s.id] = s
         return s
 
+    async def sanctions_bound_to(self, sanction_id: int) -> list[Sanction]:
+        return sorted(
+            (s for s in self.t.sanctions.values() if s.person_of == sanction_id),
+            key=lambda s: s.id,
+        )
+
     async def get_sanction(self, sanction_id: int) -> Sanction | None:
         return self.t.sanctions.get(sanction_id)
 

@@ -232,6 +232,11 @@ class FakeIdentities(_Repo):
     async def get(self, account_id: int) -> IdentityRecord | None:
         return self.s.identities.get(account_id)
 
+    async def accounts_with(self, blind_index: str) -> list[int]:
+        return sorted(
+            r.account_id for r in self.s.identities.values() if r.blind_index == blind_index
+        )
+
     async def count_accounts_with(self, blind_index: str, excluding: int) -> int:
         return sum(
             1

@@ -175,6 +175,7 @@ class SanctionOut(BaseModel):
     appeal_until: datetime
     acknowledged_at: datetime | None
     credit_delta: int
+    person_of: int | None = None  # a person-wide measure's twin: the sanction imposed
 
     @classmethod
     def of(cls, s: Any) -> SanctionOut:
@@ -196,6 +197,7 @@ class SanctionOut(BaseModel):
             appeal_until=s.appeal_until,
             acknowledged_at=s.acknowledged_at,
             credit_delta=s.credit_delta,
+            person_of=s.person_of,
         )
 
 

@@ -48,6 +48,12 @@ SEVERITY = {
     "refer_to_authority": "severe",
 }
 
+# Measures that bind a person, not an account: imposed on one account, they bind every
+# account of the same real identity (through the identity's blind index) for their term,
+# and no account can verify that identity meanwhile.
+PERSON_WIDE = frozenset({"blacklist"})
+
+
 # Measures against misuse of reporting (Art. 12; DSA Art. 23): the reporting rules impose
 # them (domain.reporters), never a reviewer's decision on someone else's case.
 REPORTING_WARNING = "reporting_warning"
@@ -85,6 +91,9 @@ class Sanction:
     appeal_until: datetime
     acknowledged_at: datetime | None = None
     credit_delta: int = 0
+    # For a measure that binds a person (PERSON_WIDE): the sanction it was imposed with on
+    # another account of the same real identity; None on the one the decision named.
+    person_of: int | None = None
 
     def in_force(self, now: datetime) -> bool:
         return (
@@ -411,4 +420,34 @@ def check_tools_allowed(in_force: list[Sanction], group_id: int, suspend_tools: 
                 "Owner and admin tools are suspended while posting in this group is "
                 f"suspended by the platform ({_until(s)}).",
                 sanction_id=s.id,
+            )
+
+
+# ---- measures that bind a person ------------------------------------------------------
+
+
+def bind_person(sanction: Sanction, account_id: int) -> Sanction:
+    """The same measure on another account of the same real identity, stored beside the
+    one imposed (its id is assigned when stored). It costs no second credit penalty."""
+    return replace(
+        sanction,
+        id=0,
+        account_id=account_id,
+        facts=(
+            f"{sanction.facts} This measure binds every account of the same real identity "
+            f"(sanction {sanction.id})."
+        ),
+        credit_delta=0,
+        person_of=sanction.id,
+    )
+
+
+def check_identity_not_barred(in_force: list[Sanction]) -> None:
+    """Verification with an identity is refused while a person-wide measure binds it."""
+    for s in in_force:
+        if s.kind in PERSON_WIDE:
+            raise Forbidden(
+                "identity_blacklisted",
+                "This real identity is blacklisted "
+                f"({_until(s)}); no account can verify it until the measure ends.",
             )

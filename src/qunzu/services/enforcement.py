@@ -10,9 +10,12 @@ from qunzu.domain.credit import CreditReason
 from qunzu.domain.models import EntryKind, GroupState
 from qunzu.domain.rulebook import SanctionTarget
 from qunzu.domain.sanctions import (
+    PERSON_WIDE,
     Sanction,
     SanctionedPath,
     SanctionState,
+    bind_person,
+    check_identity_not_barred,
     check_sanctions_allow,
     check_tools_allowed,
 )
@@ -51,7 +54,50 @@ async def check_may_manage(
     check_tools_allowed(sanctions, group_id, suspend_tools)
 
 
+async def bind_the_person(ctx: ServiceContext, uow: UnitOfWork, sanction: Sanction) -> list[int]:
+    """A person-wide measure on one account binds every other account of the same real
+    identity for the same term: one twin sanction each (no second credit penalty).
+    Returns the accounts newly bound."""
+    if sanction.kind not in PERSON_WIDE or sanction.account_id is None:
+        return []
+    identity = await uow.identities.get(sanction.account_id)
+    if identity is None:
+        return []
+    bound = []
+    for account_id in await uow.identities.accounts_with(identity.blind_index):
+        if account_id != sanction.account_id:
+            await uow.reports.add_sanction(bind_person(sanction, account_id))
+            bound.append(account_id)
+    return bound
+
+
+async def check_identity_free(ctx: ServiceContext, uow: UnitOfWork, blind_index: str) -> None:
+    """No account verifies an identity that a person-wide measure binds."""
+    for account_id in await uow.identities.accounts_with(blind_index):
+        check_identity_not_barred(await in_force(ctx, uow, None, account_id))
+
+
 async def end_sanction(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    sanction: Sanction,
+    state: SanctionState,
+    reverse_credit: bool,
+) -> None:
+    """End a sanction (lifted or overturned) with its effects; a person-wide measure ends
+    on every account of the person at once."""
+    await _end_one(ctx, uow, sanction, state, reverse_credit)
+    if sanction.kind in PERSON_WIDE:
+        head = sanction.person_of or sanction.id
+        primary = await uow.reports.get_sanction(head)
+        family = [primary] if primary is not None else []
+        family += await uow.reports.sanctions_bound_to(head)
+        for other in family:
+            if other.id != sanction.id and other.state is SanctionState.active:
+                await _end_one(ctx, uow, other, state, reverse_credit)
+
+
+async def _end_one(
     ctx: ServiceContext,
     uow: UnitOfWork,
     sanction: Sanction,

@@ -19,6 +19,7 @@ from qunzu.domain.text import text_problem
 from qunzu.services.actor import Actor
 from qunzu.services.audit import privileged
 from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.enforcement import check_identity_free
 from qunzu.services.ledgers import record_credit
 from qunzu.services.ports import IdentityRecord
 
@@ -118,6 +119,7 @@ async def do_submit_identity(
                 "identity_already_verified",
                 "This account already holds a verified identity; ask the platform to change it.",
             )
+        await check_identity_free(ctx, uow, index)
         held = await uow.identities.count_accounts_with(index, excluding=account_id)
         # The rulebook sets the rule (Art. 6); a deployment's setting may only be stricter.
         book_limit = ctx.rulebooks.in_force(ctx.clock.now()).accounts_per_identity

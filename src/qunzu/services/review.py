@@ -43,7 +43,7 @@ from qunzu.domain.sanctions import (
 from qunzu.services import audit, duty
 from qunzu.services.actor import REVIEWERS, SENIORS, Actor
 from qunzu.services.context import ServiceContext, transaction
-from qunzu.services.enforcement import end_sanction
+from qunzu.services.enforcement import bind_the_person, end_sanction
 from qunzu.services.ledgers import recompute_account, record_credit
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import append_entry, notify
@@ -249,6 +249,8 @@ async def _carry_out(
             await uow.reports.update_sanction(sanction.id, credit_delta=delta)
             sanction = replace(sanction, credit_delta=delta)
     for account in affected:
+        notify(uow, account, "statement_of_reasons", sanction_id=sanction.id, measure=sanction.kind)
+    for account in await bind_the_person(ctx, uow, sanction):
         notify(uow, account, "statement_of_reasons", sanction_id=sanction.id, measure=sanction.kind)
     return sanction
 

@@ -105,6 +105,7 @@ def _sanction(r: Any) -> Sanction:
         appeal_until=r.appeal_until,
         acknowledged_at=r.acknowledged_at,
         credit_delta=r.credit_delta,
+        person_of=r.person_of,
     )
 
 
@@ -440,10 +441,16 @@ class SqlReports:
                 appeal_until=s.appeal_until,
                 acknowledged_at=None,
                 credit_delta=s.credit_delta,
+                person_of=s.person_of,
             )
             .returning(t.sanctions.c.id)
         )
         return replace(s, id=int(res.scalar_one()))
+
+    async def sanctions_bound_to(self, sanction_id: int) -> list[Sanction]:
+        s = t.sanctions
+        rows = await self.c.execute(select(s).where(s.c.person_of == sanction_id).order_by(s.c.id))
+        return [_sanction(r) for r in rows]
 
     async def get_sanction(self, sanction_id: int) -> Sanction | None:
         s = t.sanctions

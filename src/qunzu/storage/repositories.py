@@ -172,6 +172,13 @@ class SqlIdentities(_Repo):
         ).first()
         return IdentityRecord(**row._mapping) if row else None
 
+    async def accounts_with(self, blind_index: str) -> list[int]:
+        i = t.identities
+        rows = await self.c.execute(
+            select(i.c.account_id).where(i.c.blind_index == blind_index).order_by(i.c.account_id)
+        )
+        return [int(r[0]) for r in rows]
+
     async def count_accounts_with(self, blind_index: str, excluding: int) -> int:
         res = await self.c.execute(
             select(func.count())

@@ -367,6 +367,8 @@ sanctions = Table(
     Column("appeal_until", TS, nullable=False),
     Column("acknowledged_at", TS, nullable=True),
     Column("credit_delta", Integer, nullable=False, default=0),
+    # A person-wide measure's twin on another account of the same identity (0019).
+    Column("person_of", Id, nullable=True, index=True),
 )
 Index("ix_sanctions_group_state", sanctions.c.group_id, sanctions.c.state)
 Index("ix_sanctions_account_state", sanctions.c.account_id, sanctions.c.state)
