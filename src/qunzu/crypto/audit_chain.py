@@ -126,10 +126,8 @@ class ChainVerifier:
         if self.last_id > last_id:
             return broken(None, f"entries after the head's last entry {last_id}")
         if self.checked + self.dropped != count:
-            held = f"{self.checked} entries" + (
-                f" and {self.dropped} purged" if self.dropped else ""
-            )
-            return broken(None, f"the chain holds {held}, its head counts {count}")
+            purged = f" and {self.dropped} purged" if self.dropped else ""
+            return broken(None, f"the chain holds {self.checked} entries{purged}, its head {count}")
         if self.expected_prev != last_hash:
             return broken(last_id or None, "the last entry's hash does not match the head")
         return ChainReport(True, self.checked, expected=count)

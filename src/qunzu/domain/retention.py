@@ -1,4 +1,4 @@
-"""Retention and purge (Art. 13; PIPL Art. 19): what may go, and what holds it.
+"""Retention and purge (Art. 13; PIPL article 19): what may go, and what holds it.
 
 Every data class has a period from the rulebook's ``[retention]`` (never under the legal
 minimum: the rulebook check refuses it). Past its period a record goes, unless a legal

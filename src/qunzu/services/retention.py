@@ -1,5 +1,5 @@
 """The purge engine (Art. 13 records kept six months, and no longer than needed: PIPL
-Art. 19): one pass over every data class, each with its period from the rulebook in
+article 19): one pass over every data class, each with its period from the rulebook in
 force, in short batches, leaving whatever a legal hold covers (domain.retention).
 
 It runs as the periodic job ``retention_purge`` (one node at a time on PostgreSQL, like
