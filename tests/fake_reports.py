@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from qunzu.domain.cases import Case
 from qunzu.domain.reporters import UnfoundedReport
 from qunzu.domain.reports import (
     OPEN_STATUSES,
+    CaseStatus,
     EvidenceItem,
     QueueFilter,
     Report,
@@ -211,6 +213,33 @@ class FakeReports:
         return sorted(
             (s for s in self.t.sanctions.values() if s.person_of == sanction_id),
             key=lambda s: s.id,
+        )
+
+    async def closed_cases_with_evidence(
+        self, decided_before: datetime, after_id: int, limit: int
+    ) -> list[Case]:
+        holding = {case_id for case_id, _ in self.t.evidence}
+        found = [
+            c
+            for i, c in sorted(self.t.cases.items())
+            if i > after_id
+            and i in holding
+            and c.status in (CaseStatus.decided, CaseStatus.handled_by_owner)
+            and c.decided_at is not None
+            and c.decided_at < decided_before
+        ]
+        return found[:limit]
+
+    async def delete_evidence(self, case_ids: Sequence[int]) -> int:
+        w = self._w()
+        gone = [key for key in w.evidence if key[0] in set(case_ids)]
+        for key in gone:
+            del w.evidence[key]
+        return len(gone)
+
+    async def appeals_for_case(self, case_id: int) -> list[Appeal]:
+        return sorted(
+            (a for a in self.t.appeals.values() if a.case_id == case_id), key=lambda a: a.id
         )
 
     async def get_sanction(self, sanction_id: int) -> Sanction | None:

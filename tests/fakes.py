@@ -65,6 +65,7 @@ from qunzu.services.context import Limits, ServiceContext
 from qunzu.services.ports import (
     AccountRepository,
     ActivityRepository,
+    AuditCheckpoint,
     AuditHead,
     AuditRecord,
     AuditRepository,
@@ -127,6 +128,7 @@ class FakeState:
     ownership_offers: dict[int, OwnershipOffer] = field(default_factory=dict)
     audit: list[AuditRecord] = field(default_factory=list)
     audit_head: AuditHead | None = field(default_factory=lambda: AuditHead(0, 0, GENESIS, None))
+    audit_checkpoint: AuditCheckpoint | None = None
     credit_ledger: list[tuple[int, CreditEntry]] = field(default_factory=list)
     credit_states: dict[int, CreditState] = field(default_factory=dict)
     active_days: set[tuple[int, str]] = field(default_factory=set)
@@ -618,7 +620,8 @@ class FakeAudit(_Repo):
         s = self._writing()
         detail = _json_roundtrip(detail)
         head = s.audit_head
-        prev = s.audit[-1].hash if s.audit else GENESIS
+        checkpoint = s.audit_checkpoint
+        prev = s.audit[-1].hash if s.audit else (checkpoint.last_hash if checkpoint else GENESIS)
         digest = entry_hash(prev, audit_content(at, actor_id, action, subject, detail))
         record = AuditRecord(
             self._uow.store.next_id("audit"), at, actor_id, action, subject, detail, prev, digest
@@ -636,6 +639,19 @@ class FakeAudit(_Repo):
 
     async def put_head(self, head: AuditHead) -> None:
         self._writing().audit_head = head
+
+    async def checkpoint(self) -> AuditCheckpoint | None:
+        return self.s.audit_checkpoint
+
+    async def put_checkpoint(self, checkpoint: AuditCheckpoint) -> None:
+        self._writing().audit_checkpoint = checkpoint
+
+    async def delete_through(self, last_id: int) -> int:
+        s = self._writing()
+        kept = [r for r in s.audit if r.id > last_id]
+        gone = len(s.audit) - len(kept)
+        s.audit = kept
+        return gone
 
 
 class FakeCredit(_Repo):

@@ -31,6 +31,8 @@ app.add_typer(export_app, name="export")
 app.add_typer(report_app, name="report")
 groups_app = typer.Typer(help="Group upkeep jobs.", no_args_is_help=True)
 app.add_typer(groups_app, name="groups")
+retention_app = typer.Typer(help="Retention periods and the purge (Art. 13).", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
 
 
 def _with_services(
@@ -409,6 +411,26 @@ def report_transparency(
     first, last = _period_or_exit(start, end, period)
     report = _with_services(data_dir, lambda ctx: transparency(ctx, first, last, SYSTEM))
     typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+@retention_app.command("purge")
+def retention_purge(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would go.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Purge every data class past its retention period (the server also runs it daily);
+    with --dry-run, only count what would go and what legal holds keep."""
+    import json
+
+    from qunzu.bootstrap import RETENTION_PURGE
+    from qunzu.services.retention import purge
+
+    if dry_run:
+        report = _with_services(data_dir, lambda ctx: purge(ctx, dry_run=True))
+        counts = {"dry_run": True, "would_purge": report.purged, "held": report.held}
+    else:
+        counts = {"dry_run": False, **_run_job_now(data_dir, RETENTION_PURGE)}
+    typer.echo(json.dumps(counts, ensure_ascii=False, indent=2))
 
 
 @groups_app.command("sweep-unattended")

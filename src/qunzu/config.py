@@ -89,6 +89,7 @@ class Settings(BaseSettings):
     jobs: bool = True
     job_credit_recompute_hours: float = Field(default=24.0, ge=0)
     job_unattended_sweep_hours: float = Field(default=24.0, ge=0)
+    job_retention_purge_hours: float = Field(default=24.0, ge=0)
     jobs_check_seconds: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")

@@ -161,7 +161,7 @@ class SanctionM(_M):
 
 class RetentionM(_M):
     access_log_days: int = Field(ge=180)  # Art. 13: at least six months
-    evidence_days: int = Field(ge=1)
+    evidence_days: int = Field(ge=180)  # evidence is a record too (Art. 13)
     audit_days: int = Field(ge=180)
 
 

@@ -97,3 +97,20 @@ def test_a_cut_log_is_reported_until_an_operator_seals_it_as_it_stands(tmp_path:
     assert sealed.returncode == 0, sealed.stderr
     assert "audit head sealed at 2 entries" in sealed.stdout  # adm1's, and the failed check's
     assert run_cli("audit", "verify", data_dir=tmp_path).returncode == 0
+
+
+def test_retention_purge_counts_on_a_dry_run_and_runs_as_a_job(tmp_path: Path) -> None:
+    import json
+
+    dry = run_cli("retention", "purge", "--dry-run", data_dir=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout) == {
+        "dry_run": True,
+        "would_purge": {"evidence": 0, "audit": 0},
+        "held": {},
+    }
+    done = run_cli("retention", "purge", data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"dry_run": False, "evidence": 0, "audit": 0}
+    verify = run_cli("audit", "verify", data_dir=tmp_path)
+    assert verify.returncode == 0, verify.stdout + verify.stderr  # the job's entry fits

@@ -12,6 +12,14 @@ lives with the application, not in the database. Verification walks the chain
 and then holds its end against the head: deleting the last entry, or all of
 them, leaves a head that names entries the chain no longer has; rewriting the
 entries and the head together needs the key.
+
+Entries older than the rulebook's audit retention are purged (services.retention). Before
+a range is dropped, a *checkpoint* is written in a row apart and sealed with the same key
+(``checkpoint_message``): how many entries were dropped in all, and the last dropped
+entry's id and hash. Verification then starts from the checkpoint instead of the
+genesis hash: the first remaining entry must point at the checkpoint's hash, and the
+entries verified plus those dropped must make the head's count. Dropping more entries
+than the checkpoint says, or moving the checkpoint without the key, is caught.
 """
 
 from __future__ import annotations
@@ -41,6 +49,11 @@ def head_message(count: int, last_id: int, last_hash: str) -> str:
     return f"qunzu audit head v1|{count}|{last_id}|{last_hash}"
 
 
+def checkpoint_message(dropped: int, last_id: int, last_hash: str) -> str:
+    """What a purge checkpoint's seal covers."""
+    return f"qunzu audit checkpoint v1|{dropped}|{last_id}|{last_hash}"
+
+
 @dataclass(frozen=True, slots=True)
 class ChainLink:
     id: int
@@ -61,10 +74,13 @@ class ChainReport:
 class ChainVerifier:
     """Checks links one at a time, so a long chain is verified in pages."""
 
-    def __init__(self) -> None:
-        self.expected_prev = GENESIS
+    def __init__(self, start_hash: str = GENESIS, dropped: int = 0, start_id: int = 0) -> None:
+        """``start_hash``, ``dropped`` and ``start_id``: where a purge checkpoint left the
+        chain (the genesis hash, none and 0 for a chain never purged)."""
+        self.expected_prev = start_hash
+        self.dropped = dropped
         self.checked = 0
-        self.last_id = 0
+        self.last_id = start_id
         self.failure: ChainReport | None = None
 
     def feed(self, link: ChainLink) -> bool:
@@ -109,8 +125,9 @@ class ChainVerifier:
             )
         if self.last_id > last_id:
             return broken(None, f"entries after the head's last entry {last_id}")
-        if self.checked != count:
-            return broken(None, f"the chain holds {self.checked} entries, its head {count}")
+        if self.checked + self.dropped != count:
+            purged = f" and {self.dropped} purged" if self.dropped else ""
+            return broken(None, f"the chain holds {self.checked} entries{purged}, its head {count}")
         if self.expected_prev != last_hash:
             return broken(last_id or None, "the last entry's hash does not match the head")
         return ChainReport(True, self.checked, expected=count)

@@ -25,6 +25,7 @@ import hmac
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from qunzu.crypto.audit_chain import (
@@ -33,6 +34,7 @@ from qunzu.crypto.audit_chain import (
     ChainReport,
     ChainVerifier,
     audit_content,
+    checkpoint_message,
     head_message,
 )
 from qunzu.domain.audit import AuditAction
@@ -40,7 +42,13 @@ from qunzu.domain.errors import Conflict, InvalidInput
 from qunzu.domain.models import PlatformRole
 from qunzu.services.actor import Principal, require_platform_role
 from qunzu.services.context import FieldCipherLike, ServiceContext, transaction
-from qunzu.services.ports import AuditHead, AuditRecord, HeadSealer, UnitOfWork
+from qunzu.services.ports import (
+    AuditCheckpoint,
+    AuditHead,
+    AuditRecord,
+    HeadSealer,
+    UnitOfWork,
+)
 
 # Who reads and checks the audit log itself.
 AUDITORS = (PlatformRole.auditor, PlatformRole.admin)
@@ -150,14 +158,31 @@ def _link(rec: AuditRecord) -> ChainLink:
     return ChainLink(rec.id, rec.prev_hash, rec.hash, content)
 
 
+def _checkpoint_problem(cipher: FieldCipherLike, cp: AuditCheckpoint | None) -> str | None:
+    if cp is None:
+        return None
+    expected = cipher.seal(checkpoint_message(cp.dropped, cp.last_id, cp.last_hash))
+    if not hmac.compare_digest(cp.seal, expected):
+        return "the purge checkpoint does not match its seal"
+    return None
+
+
+def _verifier_from(cp: AuditCheckpoint | None) -> ChainVerifier:
+    """A verifier that starts where purges left the chain (the genesis when never purged)."""
+    if cp is None:
+        return ChainVerifier()
+    return ChainVerifier(cp.last_hash, cp.dropped, cp.last_id)
+
+
 async def _walk(uow: UnitOfWork, page: int) -> tuple[ChainVerifier, AuditHead | None]:
     """Feed every link, a page at a time, and read the head once the end is reached.
 
-    The head is read after the entries, so it covers every entry the walk saw; if it
-    moved on meanwhile (a concurrent append), the walk reads on up to it.
+    The walk starts at the purge checkpoint, if any. The head is read after the entries,
+    so it covers every entry the walk saw; if it moved on meanwhile (a concurrent
+    append), the walk reads on up to it.
     """
-    verifier = ChainVerifier()
-    after = 0
+    verifier = _verifier_from(await uow.audit.checkpoint())
+    after = verifier.last_id
     head: AuditHead | None = None
     while True:
         batch = await uow.audit.scan(after, page)
@@ -173,6 +198,9 @@ async def _walk(uow: UnitOfWork, page: int) -> tuple[ChainVerifier, AuditHead | 
 
 
 async def _check(ctx: ServiceContext, uow: UnitOfWork, page: int) -> ChainReport:
+    problem = _checkpoint_problem(ctx.cipher, await uow.audit.checkpoint())
+    if problem is not None:
+        return ChainReport(False, 0, None, problem)
     verifier, head = await _walk(uow, page)
     if head is None:
         links = verifier.report()
@@ -226,6 +254,11 @@ async def do_seal_audit_head(ctx: ServiceContext, actor: Principal) -> ChainRepo
     roles = (PlatformRole.admin,)
     async with privileged(ctx, actor, roles, AuditAction.audit_seal, AUDIT_LOG) as act:
         await act.uow.audit.lock()
+        problem = _checkpoint_problem(ctx.cipher, await act.uow.audit.checkpoint())
+        if problem is not None:
+            raise Conflict(
+                "audit_chain_broken", f"A head is only sealed over sound links: {problem}."
+            )
         verifier, previous = await _walk(act.uow, 5000)
         links = verifier.report()
         if not links.ok:
@@ -234,11 +267,12 @@ async def do_seal_audit_head(ctx: ServiceContext, actor: Principal) -> ChainRepo
                 f"Entry {links.first_broken_id} does not fit the chain ({links.reason}); "
                 "a head is only sealed over sound links.",
             )
+        count = verifier.checked + verifier.dropped
         head = AuditHead(
-            verifier.checked,
+            count,
             verifier.last_id,
             verifier.expected_prev,
-            _seal_of(ctx.cipher, verifier.checked, verifier.last_id, verifier.expected_prev),
+            _seal_of(ctx.cipher, count, verifier.last_id, verifier.expected_prev),
         )
         await act.uow.audit.put_head(head)
         act.note(
@@ -250,3 +284,57 @@ async def do_seal_audit_head(ctx: ServiceContext, actor: Principal) -> ChainRepo
             },
         )
     return ChainReport(True, head.count, expected=head.count)
+
+
+# ---- purging old entries (services.retention) ---------------------------------------------
+
+
+async def purge_entries(ctx: ServiceContext, uow: UnitOfWork, before: datetime, limit: int) -> int:
+    """Drop up to ``limit`` of the oldest entries written before ``before``, never the
+    chain's last one, after checking that each fits the chain; then move the sealed
+    checkpoint to the last one dropped, in the same transaction. A broken chain is not
+    purged (``audit_chain_broken``): what is dropped must have been sound."""
+    await uow.audit.lock()
+    checkpoint = await uow.audit.checkpoint()
+    problem = _checkpoint_problem(ctx.cipher, checkpoint)
+    if problem is not None:
+        raise Conflict("audit_chain_broken", f"Not purged: {problem}.")
+    verifier = _verifier_from(checkpoint)
+    head = await uow.audit.head()
+    if head is None:
+        return 0
+    taken: list[AuditRecord] = []
+    for rec in await uow.audit.scan(verifier.last_id, limit):
+        if rec.at >= before or rec.id >= head.last_id:
+            break
+        if not verifier.feed(_link(rec)):
+            report = verifier.report()
+            raise Conflict(
+                "audit_chain_broken",
+                f"Not purged: entry {report.first_broken_id} does not fit ({report.reason}).",
+            )
+        taken.append(rec)
+    if not taken:
+        return 0
+    last = taken[-1]
+    dropped = verifier.dropped + len(taken)
+    seal = ctx.cipher.seal(checkpoint_message(dropped, last.id, last.hash))
+    await uow.audit.delete_through(last.id)
+    await uow.audit.put_checkpoint(AuditCheckpoint(dropped, last.id, last.hash, seal))
+    return len(taken)
+
+
+async def count_purgeable_entries(uow: UnitOfWork, before: datetime, page: int = 5000) -> int:
+    """How many entries ``purge_entries`` would drop (a dry run)."""
+    checkpoint = await uow.audit.checkpoint()
+    head = await uow.audit.head()
+    if head is None:
+        return 0
+    after, count = (checkpoint.last_id if checkpoint else 0), 0
+    while batch := await uow.audit.scan(after, page):
+        for rec in batch:
+            if rec.at >= before or rec.id >= head.last_id:
+                return count
+            count += 1
+        after = batch[-1].id
+    return count

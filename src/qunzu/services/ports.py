@@ -216,6 +216,17 @@ class AuditHead:
     seal: str | None  # a MAC over the three, keyed outside the database; None: unsealed
 
 
+@dataclass(frozen=True, slots=True)
+class AuditCheckpoint:
+    """Where purges left the audit chain: entries dropped in all, and the last dropped
+    entry's id and hash, sealed (crypto.audit_chain)."""
+
+    dropped: int
+    last_id: int
+    last_hash: str
+    seal: str
+
+
 class HeadSealer(Protocol):
     """Given the head an append extends and the new end, the new head's seal (or None)."""
 
@@ -244,6 +255,11 @@ class AuditRepository(Protocol):
         ...
 
     async def put_head(self, head: AuditHead) -> None: ...
+    async def checkpoint(self) -> AuditCheckpoint | None: ...
+    async def put_checkpoint(self, checkpoint: AuditCheckpoint) -> None: ...
+    async def delete_through(self, last_id: int) -> int:
+        """Drop every entry up to ``last_id``; how many went."""
+        ...
 
 
 class PostingRepository(Protocol):
@@ -388,6 +404,16 @@ class ReportsRepository(Protocol):
     async def evidence(self, case_id: int) -> list[EvidenceItem]: ...
     async def add_sanction(self, s: Sanction) -> Sanction: ...
     async def get_sanction(self, sanction_id: int) -> Sanction | None: ...
+    async def closed_cases_with_evidence(
+        self, decided_before: datetime, after_id: int, limit: int
+    ) -> list[Case]:
+        """Decided or owner-handled cases, decided before the time, that still hold
+        evidence, in id order after ``after_id``."""
+        ...
+
+    async def delete_evidence(self, case_ids: Sequence[int]) -> int: ...
+    async def appeals_for_case(self, case_id: int) -> list[Appeal]: ...
+
     async def sanctions_bound_to(self, sanction_id: int) -> list[Sanction]:
         """The twins of a person-wide measure on the person's other accounts."""
         ...

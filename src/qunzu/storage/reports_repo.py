@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select, union_all, update
+from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, union_all, update
 
 from qunzu.domain.cases import Case
 from qunzu.domain.reporters import UnfoundedReport
@@ -451,6 +452,36 @@ class SqlReports:
         s = t.sanctions
         rows = await self.c.execute(select(s).where(s.c.person_of == sanction_id).order_by(s.c.id))
         return [_sanction(r) for r in rows]
+
+    async def closed_cases_with_evidence(
+        self, decided_before: datetime, after_id: int, limit: int
+    ) -> list[Case]:
+        c, e = t.cases, t.evidence
+        held = select(e.c.case_id).where(e.c.case_id == c.c.id).exists()
+        q = (
+            select(c)
+            .where(
+                c.c.id > after_id,
+                c.c.status.in_([CaseStatus.decided.value, CaseStatus.handled_by_owner.value]),
+                c.c.decided_at < decided_before,
+                held,
+            )
+            .order_by(c.c.id)
+            .limit(limit)
+        )
+        return [_case(r) for r in await self.c.execute(q)]
+
+    async def delete_evidence(self, case_ids: Sequence[int]) -> int:
+        if not case_ids:
+            return 0
+        e = t.evidence
+        res = await self.c.execute(delete(e).where(e.c.case_id.in_(list(case_ids))))
+        return int(res.rowcount)
+
+    async def appeals_for_case(self, case_id: int) -> list[Appeal]:
+        a = t.appeals
+        rows = await self.c.execute(select(a).where(a.c.case_id == case_id).order_by(a.c.id))
+        return [_appeal(r) for r in rows]
 
     async def get_sanction(self, sanction_id: int) -> Sanction | None:
         s = t.sanctions

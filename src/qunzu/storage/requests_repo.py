@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text, update
 
 from qunzu.crypto.audit_chain import GENESIS, audit_content, entry_hash
 from qunzu.domain.models import (
@@ -14,7 +14,7 @@ from qunzu.domain.models import (
     OwnershipOffer,
     RequestState,
 )
-from qunzu.services.ports import AuditHead, AuditRecord, HeadSealer
+from qunzu.services.ports import AuditCheckpoint, AuditHead, AuditRecord, HeadSealer
 from qunzu.storage import convert
 from qunzu.storage import tables as t
 from qunzu.storage.repositories import _Repo
@@ -206,7 +206,11 @@ class SqlAudit(_Repo):
         await self.lock()
         head = await self.head()
         last = (await self.c.execute(select(a.c.hash).order_by(a.c.id.desc()).limit(1))).first()
-        prev = last[0] if last else GENESIS
+        if last:
+            prev = last[0]
+        else:  # every entry purged (or none yet): go on from the checkpoint, if any
+            checkpoint = await self.checkpoint()
+            prev = checkpoint.last_hash if checkpoint else GENESIS
         content = audit_content(at, actor_id, action, subject, detail)
         digest = entry_hash(prev, content)
         res = await self.c.execute(
@@ -255,3 +259,25 @@ class SqlAudit(_Repo):
         res = await self.c.execute(update(h).where(h.c.id == 1).values(**values))
         if res.rowcount == 0:  # the row was deleted: put it back, telling what it knows
             await self.c.execute(h.insert().values(id=1, **values))
+
+    async def checkpoint(self) -> AuditCheckpoint | None:
+        cp = t.audit_checkpoint
+        row = (await self.c.execute(select(cp).where(cp.c.id == 1))).first()
+        return AuditCheckpoint(row.dropped, row.last_id, row.last_hash, row.seal) if row else None
+
+    async def put_checkpoint(self, checkpoint: AuditCheckpoint) -> None:
+        cp = t.audit_checkpoint
+        values = {
+            "dropped": checkpoint.dropped,
+            "last_id": checkpoint.last_id,
+            "last_hash": checkpoint.last_hash,
+            "seal": checkpoint.seal,
+        }
+        res = await self.c.execute(update(cp).where(cp.c.id == 1).values(**values))
+        if res.rowcount == 0:
+            await self.c.execute(cp.insert().values(id=1, **values))
+
+    async def delete_through(self, last_id: int) -> int:
+        a = t.audit_log
+        res = await self.c.execute(delete(a).where(a.c.id <= last_id))
+        return int(res.rowcount)

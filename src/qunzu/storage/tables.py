@@ -224,6 +224,17 @@ audit_head = Table(
     Column("seal", String(64), nullable=True),
 )
 
+# One row (id 1): where purges left the audit chain (services.retention), sealed.
+audit_checkpoint = Table(
+    "audit_checkpoint",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("dropped", Id, nullable=False),
+    Column("last_id", Id, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("seal", String(64), nullable=False),
+)
+
 # ---- credit, activity and tiers (rulebook issue; migration 0002) --------------------------
 
 credit_ledger = Table(
