@@ -234,16 +234,19 @@ class FakeIdentities(_Repo):
     async def get(self, account_id: int) -> IdentityRecord | None:
         return self.s.identities.get(account_id)
 
-    async def accounts_with(self, blind_index: str) -> list[int]:
-        return sorted(
-            r.account_id for r in self.s.identities.values() if r.blind_index == blind_index
-        )
+    async def accounts_with(self, blind_indexes: Sequence[str]) -> list[int]:
+        found = self.s.identities.values()
+        return sorted(r.account_id for r in found if r.blind_index in blind_indexes)
 
-    async def count_accounts_with(self, blind_index: str, excluding: int) -> int:
+    async def scan(self, after_account_id: int, limit: int) -> list[IdentityRecord]:
+        found = sorted(self.s.identities.items())
+        return [r for a, r in found if a > after_account_id][:limit]
+
+    async def count_accounts_with(self, blind_indexes: Sequence[str], excluding: int) -> int:
         return sum(
             1
             for r in self.s.identities.values()
-            if r.blind_index == blind_index and r.account_id != excluding
+            if r.blind_index in blind_indexes and r.account_id != excluding
         )
 
     async def put(self, record: IdentityRecord) -> None:

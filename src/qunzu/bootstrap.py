@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qunzu.bus import EventBus, make_bus
 from qunzu.config import Settings
-from qunzu.crypto.fields import FieldCipher, load_or_create_key
+from qunzu.crypto.fields import FieldCipher, decode_field_keys, load_or_create_key
 from qunzu.domain.clock import Clock, SystemClock
 from qunzu.policy import load_rulebooks
-from qunzu.services import attendance, credit, retention
+from qunzu.services import attendance, credit, identity, retention
 from qunzu.services.context import Limits, Observer, ServiceContext
 from qunzu.services.jobs import Job, JobRunner, LocalJobLocks
 from qunzu.services.ports import JobLocks
@@ -33,6 +33,7 @@ from qunzu.storage.uow import SqlUnitOfWorkFactory
 CREDIT_RECOMPUTE = "credit_recompute"
 UNATTENDED_SWEEP = "unattended_sweep"
 RETENTION_PURGE = "retention_purge"
+IDENTITY_REKEY = "identity_rekey"
 
 
 class Argon2Hasher:
@@ -71,6 +72,10 @@ async def _unattended_sweep(ctx: ServiceContext) -> dict[str, int]:
     return await attendance.sweep_unattended(ctx)
 
 
+async def _identity_rekey(ctx: ServiceContext) -> dict[str, int]:
+    return await identity.rekey_identities(ctx)
+
+
 async def _retention_purge(ctx: ServiceContext) -> dict[str, int]:
     return (await retention.purge(ctx)).counts()
 
@@ -85,6 +90,7 @@ def standard_jobs(settings: Settings) -> list[Job]:
         Job(CREDIT_RECOMPUTE, every(settings.job_credit_recompute_hours), _credit_recompute),
         Job(UNATTENDED_SWEEP, every(settings.job_unattended_sweep_hours), _unattended_sweep),
         Job(RETENTION_PURGE, every(settings.job_retention_purge_hours), _retention_purge),
+        Job(IDENTITY_REKEY, every(settings.job_identity_rekey_hours), _identity_rekey),
     ]
 
 
@@ -156,7 +162,7 @@ def build(settings: Settings, clock: Clock | None = None, observer: Observer | N
         uow=SqlUnitOfWorkFactory(engine),
         bus=bus,
         clock=clock or SystemClock(),
-        cipher=FieldCipher(key),
+        cipher=FieldCipher(key, decode_field_keys(settings.identity_field_keys)),
         hasher=Argon2Hasher(
             settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
         ),

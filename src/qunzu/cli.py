@@ -31,6 +31,8 @@ app.add_typer(export_app, name="export")
 app.add_typer(report_app, name="report")
 groups_app = typer.Typer(help="Group upkeep jobs.", no_args_is_help=True)
 app.add_typer(groups_app, name="groups")
+identity_app = typer.Typer(help="Identity keys (docs/identity.md).", no_args_is_help=True)
+app.add_typer(identity_app, name="identity")
 retention_app = typer.Typer(help="Retention periods and the purge (Art. 13).", no_args_is_help=True)
 app.add_typer(retention_app, name="retention")
 
@@ -411,6 +413,18 @@ def report_transparency(
     first, last = _period_or_exit(start, end, period)
     report = _with_services(data_dir, lambda ctx: transparency(ctx, first, last, SYSTEM))
     typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+@identity_app.command("rekey")
+def identity_rekey(data_dir: DataDir = None) -> None:
+    """Re-encrypt every identity under the newest key of QUNZU_IDENTITY_FIELD_KEYS and
+    re-key its blind index, now (the server also runs it daily). ``rekeyed: 0`` means
+    no identity uses an older key any more."""
+    import json
+
+    from qunzu.bootstrap import IDENTITY_REKEY
+
+    typer.echo(json.dumps(_run_job_now(data_dir, IDENTITY_REKEY)))
 
 
 @retention_app.command("purge")

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         "when unset, a key file is created in data_dir with mode 0600.",
     )
     identity_key_file: Path | None = None
+    # Rotated identity field keys (base64, 32 bytes each), oldest first; the last encrypts
+    # and indexes new identities, every one still decrypts (docs/identity.md, rotation).
+    identity_field_keys: list[str] = Field(default_factory=list)
     identity_verifier: str = Field(
         default="qunzu.verification:FormatCheckVerifier",
         description="'module:Class' of the IdentityVerifier to use.",
@@ -89,6 +92,7 @@ class Settings(BaseSettings):
     jobs: bool = True
     job_credit_recompute_hours: float = Field(default=24.0, ge=0)
     job_unattended_sweep_hours: float = Field(default=24.0, ge=0)
+    job_identity_rekey_hours: float = Field(default=24.0, ge=0)
     job_retention_purge_hours: float = Field(default=24.0, ge=0)
     jobs_check_seconds: float = Field(default=60.0, gt=0)
 

@@ -133,6 +133,7 @@ async def test_the_status_tells_admins_and_auditors_what_runs_and_is_audited(
         "credit_recompute": 24.0,
         "unattended_sweep": 24.0,
         "retention_purge": 24.0,
+        "identity_rekey": 24.0,
     }
 
 
@@ -245,6 +246,7 @@ async def test_the_server_runs_its_jobs_on_schedule_by_its_clock(tmp_path: Path)
                 "attended",
             }
             assert first["retention_purge"]["last_detail"] == {"evidence": 0, "audit": 0}
+            assert first["identity_rekey"]["last_detail"] == {"checked": 0, "rekeyed": 0}
             clock.advance(timedelta(hours=23))
             await asyncio.sleep(0.1)  # ten checks: none due yet
             assert await runs() == first
@@ -265,8 +267,9 @@ async def test_the_server_runs_its_jobs_on_schedule_by_its_clock(tmp_path: Path)
             "job:credit_recompute",
             "job:unattended_sweep",
             "job:retention_purge",
+            "job:identity_rekey",
         }
-        assert len(entries) == 6
+        assert len(entries) == 8
         assert all(e.actor_id == SYSTEM_ACTOR_ID for e in entries)
     finally:
         server.stop()

@@ -237,8 +237,8 @@ async def test_identities_round_trip(uow: SqlUnitOfWorkFactory) -> None:
     async with uow(write=False) as u:
         assert await u.identities.get(one.id) == record
         assert await u.identities.get(10**12) is None
-        assert await u.identities.count_accounts_with(record.blind_index, excluding=one.id) == 1
-        assert await u.identities.count_accounts_with(record.blind_index, excluding=0) == 2
+        assert await u.identities.count_accounts_with([record.blind_index], excluding=one.id) == 1
+        assert await u.identities.count_accounts_with([record.blind_index], excluding=0) == 2
     replaced = replace(record, verified=False, verification_note="rejected", masked_name="李*")
     async with uow() as u:
         await u.identities.put(replaced)  # put replaces the account's record

@@ -63,17 +63,22 @@ async def bind_the_person(ctx: ServiceContext, uow: UnitOfWork, sanction: Sancti
     identity = await uow.identities.get(sanction.account_id)
     if identity is None:
         return []
+    # The person, whichever key their accounts' indexes are under (crypto.fields rotation).
+    context = f"identity:{sanction.account_id}:resident_id"
+    indexes = ctx.cipher.blind_indexes(ctx.cipher.decrypt(identity.resident_id_enc, context))
     bound = []
-    for account_id in await uow.identities.accounts_with(identity.blind_index):
+    for account_id in await uow.identities.accounts_with(indexes):
         if account_id != sanction.account_id:
             await uow.reports.add_sanction(bind_person(sanction, account_id))
             bound.append(account_id)
     return bound
 
 
-async def check_identity_free(ctx: ServiceContext, uow: UnitOfWork, blind_index: str) -> None:
+async def check_identity_free(
+    ctx: ServiceContext, uow: UnitOfWork, blind_indexes: tuple[str, ...]
+) -> None:
     """No account verifies an identity that a person-wide measure binds."""
-    for account_id in await uow.identities.accounts_with(blind_index):
+    for account_id in await uow.identities.accounts_with(blind_indexes):
         check_identity_not_barred(await in_force(ctx, uow, None, account_id))
 
 

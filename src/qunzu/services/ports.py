@@ -94,9 +94,17 @@ class AccountRepository(Protocol):
 
 class IdentityRepository(Protocol):
     async def get(self, account_id: int) -> IdentityRecord | None: ...
-    async def count_accounts_with(self, blind_index: str, excluding: int) -> int: ...
-    async def accounts_with(self, blind_index: str) -> list[int]:
-        """Every account whose identity has this blind index (one real person's accounts)."""
+    async def count_accounts_with(self, blind_indexes: Sequence[str], excluding: int) -> int:
+        """Accounts other than ``excluding`` whose identity has one of these blind indexes
+        (one real identity's index under each key on the ring)."""
+        ...
+
+    async def accounts_with(self, blind_indexes: Sequence[str]) -> list[int]:
+        """Every account whose identity has one of these blind indexes (one person)."""
+        ...
+
+    async def scan(self, after_account_id: int, limit: int) -> list[IdentityRecord]:
+        """Identities in account order after ``after_account_id`` (the rekey job)."""
         ...
 
     async def put(self, record: IdentityRecord) -> None: ...

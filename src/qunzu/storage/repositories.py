@@ -172,19 +172,22 @@ class SqlIdentities(_Repo):
         ).first()
         return IdentityRecord(**row._mapping) if row else None
 
-    async def accounts_with(self, blind_index: str) -> list[int]:
+    async def accounts_with(self, blind_indexes: Sequence[str]) -> list[int]:
         i = t.identities
-        rows = await self.c.execute(
-            select(i.c.account_id).where(i.c.blind_index == blind_index).order_by(i.c.account_id)
-        )
-        return [int(r[0]) for r in rows]
+        q = select(i.c.account_id).where(i.c.blind_index.in_(list(blind_indexes)))
+        return [int(r[0]) for r in await self.c.execute(q.order_by(i.c.account_id))]
 
-    async def count_accounts_with(self, blind_index: str, excluding: int) -> int:
+    async def scan(self, after_account_id: int, limit: int) -> list[IdentityRecord]:
+        i = t.identities
+        q = select(i).where(i.c.account_id > after_account_id).order_by(i.c.account_id)
+        return [IdentityRecord(**r._mapping) for r in await self.c.execute(q.limit(limit))]
+
+    async def count_accounts_with(self, blind_indexes: Sequence[str], excluding: int) -> int:
         res = await self.c.execute(
             select(func.count())
             .select_from(t.identities)
             .where(
-                t.identities.c.blind_index == blind_index,
+                t.identities.c.blind_index.in_(list(blind_indexes)),
                 t.identities.c.account_id != excluding,
             )
         )
