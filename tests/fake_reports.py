@@ -242,6 +242,10 @@ class FakeReports:
             (a for a in self.t.appeals.values() if a.case_id == case_id), key=lambda a: a.id
         )
 
+    async def appeals_by(self, appellant_id: int) -> list[Appeal]:
+        found = self.t.appeals.values()
+        return sorted((a for a in found if a.appellant_id == appellant_id), key=lambda a: a.id)
+
     async def get_sanction(self, sanction_id: int) -> Sanction | None:
         return self.t.sanctions.get(sanction_id)
 

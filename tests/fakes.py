@@ -60,6 +60,7 @@ from qunzu.domain.models import (
     RequestState,
     TimelineEntry,
 )
+from qunzu.domain.personal_data import DataExport
 from qunzu.domain.rulebook import CreditPolicy, RulebookSet
 from qunzu.services.context import Limits, ServiceContext
 from qunzu.services.ports import (
@@ -70,6 +71,7 @@ from qunzu.services.ports import (
     AuditRecord,
     AuditRepository,
     CreditRepository,
+    DataExportRepository,
     GroupActivity,
     GroupRepository,
     HeadSealer,
@@ -137,6 +139,7 @@ class FakeState:
     reports_tables: FakeReportsTables = field(default_factory=FakeReportsTables)
     owner_tables: FakeOwnerTables = field(default_factory=FakeOwnerTables)
     job_runs: dict[str, JobRun] = field(default_factory=dict)
+    data_exports: dict[int, tuple[DataExport, str | None]] = field(default_factory=dict)
     access_requests: dict[int, AccessRequest] = field(default_factory=dict)
     referrals: dict[int, Referral] = field(default_factory=dict)
 
@@ -860,6 +863,34 @@ class FakeLawfulAccess(_Repo):
         return found[:limit]
 
 
+class FakeDataExports(_Repo):
+    """``DataExportRepository``, mirroring ``storage.exports_repo.SqlDataExports``."""
+
+    async def add(self, export: DataExport) -> DataExport:
+        stored = dataclasses.replace(export, id=self._uow.store.next_id("data_exports"))
+        self._writing().data_exports[stored.id] = (stored, None)
+        return stored
+
+    async def get(self, export_id: int) -> DataExport | None:
+        found = self.s.data_exports.get(export_id)
+        return found[0] if found else None
+
+    async def latest_for(self, account_id: int) -> DataExport | None:
+        mine = [e for e, _ in self.s.data_exports.values() if e.account_id == account_id]
+        return max(mine, key=lambda e: e.id) if mine else None
+
+    async def count_since(self, account_id: int, since: datetime) -> int:
+        found = self.s.data_exports.values()
+        return sum(1 for e, _ in found if e.account_id == account_id and e.requested_at >= since)
+
+    async def put(self, export: DataExport, content: str | None) -> None:
+        self._writing().data_exports[export.id] = (export, content)
+
+    async def content(self, export_id: int) -> str | None:
+        found = self.s.data_exports.get(export_id)
+        return found[1] if found else None
+
+
 class FakePosting:
     """``PostingRepository`` composed from the other fakes (the SQL one is one statement)."""
 
@@ -915,6 +946,7 @@ class FakeUnitOfWork:
         self.owner: OwnerToolsRepository = FakeOwnerTools(self)
         self.posting: PostingRepository = FakePosting(self)
         self.jobs: JobRepository = FakeJobs(self)
+        self.exports: DataExportRepository = FakeDataExports(self)
         self.lawful: LawfulAccessRepository = FakeLawfulAccess(self)
 
     @property

@@ -26,6 +26,7 @@ from qunzu.api.routers import (
     lawful,
     messages,
     owner,
+    personal_data,
     platform,
     reports,
 )
@@ -109,6 +110,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         reports.platform,
         owner.router,
         lawful.router,
+        personal_data.router,
     )
     for router in routers:
         app.include_router(router)

@@ -438,6 +438,20 @@ class QunzuClient:
             "GET", "/v1/platform/transparency", params={"from": start, "to": end}
         )
 
+    # ---- a copy of my data ---------------------------------------------------------------
+
+    async def request_data_export(self) -> dict[str, Any]:
+        return await self._json("POST", "/v1/me/data-exports")
+
+    async def data_export(self, export_id: int) -> dict[str, Any]:
+        return await self._json("GET", f"/v1/me/data-exports/{export_id}")
+
+    async def download_data_export(self, export_id: int) -> dict[str, Any]:
+        """The export's JSON (downloadable once)."""
+        path = f"/v1/me/data-exports/{export_id}/download"
+        data: dict[str, Any] = (await self.request("GET", path)).json()
+        return data
+
     # ---- requests from the authorities and referrals -----------------------------------
 
     async def register_access_request(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from qunzu.domain.models import (
     TimelineEntry,
 )
 from qunzu.domain.owner_tools import AttendanceRow, GroupControls
+from qunzu.domain.personal_data import DataExport
 from qunzu.domain.posting import PostingState
 from qunzu.domain.reporters import UnfoundedReport
 from qunzu.domain.reports import EvidenceItem, QueueFilter, Report, ReporterRecord
@@ -301,6 +302,7 @@ class UnitOfWork(Protocol):
     owner: OwnerToolsRepository
     posting: PostingRepository
     jobs: JobRepository
+    exports: DataExportRepository
     lawful: LawfulAccessRepository
     events: list[Event]
 
@@ -441,6 +443,7 @@ class ReportsRepository(Protocol):
 
     async def add_appeal(self, a: Appeal) -> Appeal: ...
     async def get_appeal(self, appeal_id: int) -> Appeal | None: ...
+    async def appeals_by(self, appellant_id: int) -> list[Appeal]: ...
     async def find_appeal(
         self, kind: AppealKind, case_id: int, appellant_id: int | None, sanction_id: int | None
     ) -> Appeal | None: ...
@@ -505,3 +508,17 @@ class LawfulAccessRepository(Protocol):
     async def list_referrals(
         self, state: ReferralState | None, after_id: int, limit: int
     ) -> list[Referral]: ...
+
+
+class DataExportRepository(Protocol):
+    """A person's copies of their own data (domain.personal_data)."""
+
+    async def add(self, export: DataExport) -> DataExport: ...
+    async def get(self, export_id: int) -> DataExport | None: ...
+    async def latest_for(self, account_id: int) -> DataExport | None: ...
+    async def count_since(self, account_id: int, since: datetime) -> int: ...
+    async def put(self, export: DataExport, content: str | None) -> None:
+        """Store the export's state, and its content (None clears it)."""
+        ...
+
+    async def content(self, export_id: int) -> str | None: ...

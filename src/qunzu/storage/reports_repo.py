@@ -483,6 +483,11 @@ class SqlReports:
         rows = await self.c.execute(select(a).where(a.c.case_id == case_id).order_by(a.c.id))
         return [_appeal(r) for r in rows]
 
+    async def appeals_by(self, appellant_id: int) -> list[Appeal]:
+        a = t.appeals
+        q = select(a).where(a.c.appellant_id == appellant_id).order_by(a.c.id)
+        return [_appeal(r) for r in await self.c.execute(q)]
+
     async def get_sanction(self, sanction_id: int) -> Sanction | None:
         s = t.sanctions
         row = (await self.c.execute(select(s).where(s.c.id == sanction_id))).first()

@@ -552,3 +552,20 @@ referrals = Table(
     Column("outcome", String(1000), nullable=True),
     Index("ix_referrals_state_created", "state", "created_at"),
 )
+
+
+# A person's copy of their own data (services/personal_data.py): built in the background,
+# downloadable once until it expires; the content goes when downloaded or expired.
+data_exports = Table(
+    "data_exports",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("state", String(16), nullable=False),
+    Column("requested_at", TS, nullable=False),
+    Column("ready_at", TS, nullable=True),
+    Column("expires_at", TS, nullable=True),
+    Column("downloaded_at", TS, nullable=True),
+    Column("size", Integer, nullable=False, default=0),
+    Column("content", Text, nullable=True),
+)

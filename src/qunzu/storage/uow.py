@@ -24,6 +24,7 @@ from qunzu.services.ports import (
     ActivityRepository,
     AuditRepository,
     CreditRepository,
+    DataExportRepository,
     GroupRepository,
     IdentityRepository,
     InvitationRepository,
@@ -41,6 +42,7 @@ from qunzu.services.ports import (
 )
 from qunzu.storage.credit_repo import SqlActivity, SqlCredit
 from qunzu.storage.engine import SQLITE_BEGIN_OPTION, is_busy, is_sqlite
+from qunzu.storage.exports_repo import SqlDataExports
 from qunzu.storage.jobs_repo import SqlJobs
 from qunzu.storage.lawful_repo import SqlLawfulAccess
 from qunzu.storage.outage import is_unavailable, unavailable
@@ -123,6 +125,7 @@ class SqlUnitOfWork:
         self.owner: OwnerToolsRepository = SqlOwnerTools(c)
         self.posting: PostingRepository = SqlPosting(c)
         self.jobs: JobRepository = SqlJobs(c)
+        self.exports: DataExportRepository = SqlDataExports(c)
         self.lawful: LawfulAccessRepository = SqlLawfulAccess(c)
         return self
 

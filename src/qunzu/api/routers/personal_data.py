@@ -1,0 +1,61 @@
+"""A person's copy of their own data (services.personal_data): request, poll, download once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, BackgroundTasks, Response, status
+
+from qunzu.api.deps import Ctx, CurrentActor
+from qunzu.api.errors import ERROR_RESPONSES
+from qunzu.api.jsonwire import StrictJSONRoute
+from qunzu.api.schemas import IdInt, Out
+from qunzu.domain.personal_data import ExportState
+from qunzu.services import personal_data
+
+router = APIRouter(
+    prefix="/v1/me", tags=["personal data"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute
+)
+
+
+class DataExportOut(Out):
+    id: int
+    state: ExportState
+    requested_at: datetime
+    ready_at: datetime | None
+    expires_at: datetime | None
+    downloaded_at: datetime | None
+    size: int
+
+
+@router.post("/data-exports", status_code=status.HTTP_202_ACCEPTED, response_model=DataExportOut)
+async def request_export(ctx: Ctx, actor: CurrentActor, tasks: BackgroundTasks) -> DataExportOut:
+    """Ask for a copy of your data; it is built in the background (poll the export, or
+    wait for the ``data_export_ready`` notice)."""
+    export = await personal_data.do_request_export(ctx, actor)
+    tasks.add_task(personal_data.build_export, ctx, export.id)
+    return DataExportOut.of(export)
+
+
+@router.get("/data-exports/{export_id}", response_model=DataExportOut)
+async def get_export(
+    export_id: IdInt, ctx: Ctx, actor: CurrentActor, tasks: BackgroundTasks
+) -> DataExportOut:
+    export = await personal_data.get_export(ctx, actor, export_id)
+    if personal_data.needs_build(export, ctx.clock.now()):  # its first build died
+        tasks.add_task(personal_data.build_export, ctx, export.id)
+    return DataExportOut.of(export)
+
+
+@router.get("/data-exports/{export_id}/download")
+async def download_export(export_id: IdInt, ctx: Ctx, actor: CurrentActor) -> Response:
+    """The export as JSON, once; then it is gone (``410 export_gone``)."""
+    content = await personal_data.do_download_export(ctx, actor, export_id)
+    return Response(
+        content,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="qunzu-data-{export_id}.json"',
+            "Cache-Control": "no-store",
+        },
+    )
