@@ -118,6 +118,7 @@ class FakeState:
     accounts: dict[int, Account] = field(default_factory=dict)
     password_hashes: dict[int, str] = field(default_factory=dict)
     agreements: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    deletions: dict[int, tuple[datetime, bool]] = field(default_factory=dict)
     identities: dict[int, IdentityRecord] = field(default_factory=dict)
     tokens: dict[int, ApiToken] = field(default_factory=dict)
     groups: dict[int, Group] = field(default_factory=dict)
@@ -223,6 +224,20 @@ class FakeAccounts(_Repo):
         if account_id in s.accounts:
             s.accounts[account_id] = replace(s.accounts[account_id], **fields)
 
+    async def mark_deleted(self, account_id: int, at: datetime, messages_removed: bool) -> None:
+        s = self._writing()
+        if account_id in s.deletions:
+            raise _duplicate("account_deletions")
+        s.deletions[account_id] = (at, messages_removed)
+
+    async def deleted_at(self, account_id: int) -> datetime | None:
+        found = self.s.deletions.get(account_id)
+        return found[0] if found else None
+
+    async def deleted_before(self, before: datetime, after_id: int, limit: int) -> list[int]:
+        found = sorted(a for a, (at, _) in self.s.deletions.items() if at < before)
+        return [a for a in found if a > after_id][:limit]
+
     async def accept_agreement(self, account_id: int, version: int, at: datetime) -> None:
         s = self._writing()
         if (account_id, version) in s.agreements:
@@ -254,6 +269,9 @@ class FakeIdentities(_Repo):
 
     async def put(self, record: IdentityRecord) -> None:
         self._writing().identities[record.account_id] = record
+
+    async def delete(self, account_id: int) -> None:
+        self._writing().identities.pop(account_id, None)
 
 
 class FakeTokens(_Repo):

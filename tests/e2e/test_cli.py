@@ -106,11 +106,11 @@ def test_retention_purge_counts_on_a_dry_run_and_runs_as_a_job(tmp_path: Path) -
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout) == {
         "dry_run": True,
-        "would_purge": {"evidence": 0, "audit": 0},
+        "would_purge": {"evidence": 0, "audit": 0, "identity": 0},
         "held": {},
     }
     done = run_cli("retention", "purge", data_dir=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"dry_run": False, "evidence": 0, "audit": 0}
+    assert json.loads(done.stdout) == {"dry_run": False, "evidence": 0, "audit": 0, "identity": 0}
     verify = run_cli("audit", "verify", data_dir=tmp_path)
     assert verify.returncode == 0, verify.stdout + verify.stderr  # the job's entry fits

@@ -245,7 +245,11 @@ async def test_the_server_runs_its_jobs_on_schedule_by_its_clock(tmp_path: Path)
                 "read_only",
                 "attended",
             }
-            assert first["retention_purge"]["last_detail"] == {"evidence": 0, "audit": 0}
+            assert first["retention_purge"]["last_detail"] == {
+                "evidence": 0,
+                "audit": 0,
+                "identity": 0,
+            }
             assert first["identity_rekey"]["last_detail"] == {"checked": 0, "rekeyed": 0}
             clock.advance(timedelta(hours=23))
             await asyncio.sleep(0.1)  # ten checks: none due yet

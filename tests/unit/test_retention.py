@@ -16,7 +16,15 @@ from qunzu.domain.reports import Decision, TargetKind
 from qunzu.domain.rulebook import RulebookSet
 from qunzu.domain.sanctions import SanctionRequest
 from qunzu.policy import parse_rulebook
-from qunzu.services import appeals, audit, lawful_access, reports, retention, review
+from qunzu.services import (
+    account_deletion,
+    appeals,
+    audit,
+    lawful_access,
+    reports,
+    retention,
+    review,
+)
 from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext
 from qunzu.services.groups import do_create_group
@@ -24,7 +32,7 @@ from qunzu.services.messaging import do_send_message
 from qunzu.services.ports import AuditCheckpoint
 from tests.fakes import fake_uow, frozen_clock, make_ctx
 from tests.rulebooks import generous_rulebook_text
-from tests.unit.world import add_member, register
+from tests.unit.world import PASSWORD, add_member, register
 
 DAY = timedelta(days=1)
 _n = iter(range(1, 10_000))
@@ -88,7 +96,7 @@ async def test_the_window_to_contest_a_decision_holds_the_evidence_past_its_peri
     clock = frozen_clock(ctx)
     clock.advance((ctx.rulebooks.latest.retention.evidence_days + 1) * DAY)
     report = await retention.purge(ctx)
-    assert report.held == {"appeal_window": 1} and evidence_of(ctx, case_id) != []
+    assert report.held == {"evidence.appeal_window": 1} and evidence_of(ctx, case_id) != []
     clock.advance(60 * DAY)
     await retention.purge(ctx)
     assert evidence_of(ctx, case_id) == []
@@ -124,7 +132,7 @@ async def test_a_sanction_in_force_holds_the_evidence_until_it_ends() -> None:
     clock = frozen_clock(ctx)
     clock.advance(window(ctx) + DAY)
     report = await retention.purge(ctx)
-    assert report.held == {"sanction_in_force": 1} and evidence_of(ctx, case_id) != []
+    assert report.held == {"evidence.sanction_in_force": 1} and evidence_of(ctx, case_id) != []
     clock.advance(365 * DAY)
     await retention.purge(ctx)
     assert evidence_of(ctx, case_id) == []
@@ -141,7 +149,7 @@ async def test_an_appeal_waiting_for_a_decision_holds_the_evidence() -> None:
     await appeals.do_appeal_sanction(ctx, offender, sanction_id, "it was a joke")
     frozen_clock(ctx).advance(window(ctx) + DAY)
     report = await retention.purge(ctx)
-    assert report.held == {"appeal_pending": 1} and evidence_of(ctx, case_id) != []
+    assert report.held == {"evidence.appeal_pending": 1} and evidence_of(ctx, case_id) != []
 
 
 async def test_an_approved_request_from_the_authorities_holds_until_it_is_closed() -> None:
@@ -160,7 +168,7 @@ async def test_an_approved_request_from_the_authorities_holds_until_it_is_closed
     await lawful_access.do_decide_request(ctx, second, request.id, True, "document checked")
     clock.advance(window(ctx) + DAY)
     report = await retention.purge(ctx)
-    assert report.held == {"authority_request": 1} and evidence_of(ctx, case_id) != []
+    assert report.held == {"evidence.authority_request": 1} and evidence_of(ctx, case_id) != []
     await lawful_access.do_close_request(ctx, registrar, request.id, "handed over")
     await retention.purge(ctx)
     assert evidence_of(ctx, case_id) == []
@@ -247,3 +255,37 @@ async def test_the_last_entry_is_never_purged_so_the_chain_goes_on() -> None:
     await retention.purge(ctx)
     assert len(fake_uow(ctx).state.audit) == 1
     assert await verified(ctx) == (True, "")
+
+
+# ---- identities of deleted accounts --------------------------------------------------------
+
+
+async def test_a_deleted_accounts_identity_goes_after_the_access_log_period() -> None:
+    ctx = make_ctx()
+    member = await register(ctx, tag("member"))
+    await account_deletion.do_delete_account(ctx, member, PASSWORD, remove_messages=False)
+    clock = frozen_clock(ctx)
+    days = ctx.rulebooks.latest.retention.access_log_days
+    clock.advance((days - 1) * DAY)
+    await retention.purge(ctx)
+    assert member.id in fake_uow(ctx).state.identities
+    clock.advance(2 * DAY)
+    report = await retention.purge(ctx)
+    assert report.purged["identity"] == 1 and member.id not in fake_uow(ctx).state.identities
+
+
+async def test_deleting_does_not_escape_a_sanction_in_force() -> None:
+    ctx = make_ctx()
+    offender, _, case_id = await reported(ctx)
+    await decide(
+        ctx, case_id, SanctionRequest("blacklist", "art-11", "Insulted members.", days=365)
+    )
+    await account_deletion.do_delete_account(ctx, offender, PASSWORD, remove_messages=False)
+    clock = frozen_clock(ctx)
+    clock.advance((ctx.rulebooks.latest.retention.access_log_days + 1) * DAY)
+    report = await retention.purge(ctx)
+    assert report.held.get("identity.sanction_in_force") == 1
+    assert offender.id in fake_uow(ctx).state.identities  # its blind index still binds
+    clock.advance(365 * DAY)
+    await retention.purge(ctx)
+    assert offender.id not in fake_uow(ctx).state.identities

@@ -440,6 +440,10 @@ class QunzuClient:
 
     # ---- a copy of my data ---------------------------------------------------------------
 
+    async def delete_account(self, password: str, remove_messages: bool = False) -> None:
+        body = {"password": password, "remove_messages": remove_messages}
+        await self.request("POST", "/v1/me/deletion", json=body)
+
     async def request_data_export(self) -> dict[str, Any]:
         return await self._json("POST", "/v1/me/data-exports")
 

@@ -23,6 +23,7 @@ class PurgeClass(StrEnum):
 
     evidence = "evidence"  # copies of messages kept in closed cases (removed content too)
     audit = "audit"  # audit entries; a sealed checkpoint keeps the chain verifiable
+    identity = "identity"  # identity ciphertexts of deleted accounts
 
 
 class Hold(StrEnum):
@@ -77,5 +78,17 @@ def case_hold(
     if any(
         request_covers(r, target.group_id, target.account_id, case.conduct_at) for r in requests
     ):
+        return Hold.authority_request
+    return None
+
+
+def identity_hold(
+    account_id: int, in_force: Iterable[Sanction], requests: Iterable[AccessRequest]
+) -> Hold | None:
+    """Why a deleted account's identity must stay: a sanction in force on the account
+    (deleting does not escape it), or an approved request naming the account."""
+    if any(s.account_id == account_id for s in in_force):
+        return Hold.sanction_in_force
+    if any(r.holds and account_id in r.scope.account_ids for r in requests):
         return Hold.authority_request
     return None

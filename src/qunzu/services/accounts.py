@@ -256,6 +256,9 @@ async def find_account(ctx: ServiceContext, handle: str) -> Account:
         raise NotFound("account_not_found", "No such account.") from None
     async with transaction(ctx, write=False) as uow:
         account = await uow.accounts.get_by_handle(handle)
+        # A deleted account's profile is gone; its handle stays reserved (account_deletion).
+        if account is not None and await uow.accounts.deleted_at(account.id) is not None:
+            account = None
     if account is None:
         raise NotFound("account_not_found", "No such account.")
     return account

@@ -9,7 +9,8 @@ short transaction, so a send never waits long behind a purge.
 
 Classes: ``evidence`` (the message copies kept in a closed case, removed content among
 them) after ``evidence_days``; ``audit`` (audit entries) after ``audit_days``, moving
-the audit chain's sealed checkpoint so the chain stays verifiable (services.audit).
+the audit chain's sealed checkpoint so the chain stays verifiable (services.audit);
+``identity`` (the identity ciphertexts of deleted accounts) after ``access_log_days``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 
 from qunzu.domain.cases import Case
 from qunzu.domain.lawful_access import AccessRequest, RequestState
-from qunzu.domain.retention import Hold, PurgeClass, case_hold, cutoff
+from qunzu.domain.retention import Hold, PurgeClass, case_hold, cutoff, identity_hold
 from qunzu.services import audit
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.ports import UnitOfWork
@@ -34,7 +35,7 @@ class PurgeReport:
     held: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
-        """Flat counts for the job's audit entry: ``<class>`` and ``held.<hold>``."""
+        """Flat counts for the job's audit entry: ``<class>`` and ``held.<class>.<hold>``."""
         flat = dict(self.purged)
         flat.update({f"held.{hold}": n for hold, n in self.held.items()})
         return flat
@@ -47,7 +48,13 @@ async def purge(ctx: ServiceContext, dry_run: bool = False, batch: int = BATCH) 
     retention = ctx.rulebooks.in_force(now).retention
     await _purge_evidence(ctx, report, cutoff(now, retention.evidence_days), batch)
     await _purge_audit(ctx, report, cutoff(now, retention.audit_days), batch)
+    await _purge_identities(ctx, report, cutoff(now, retention.access_log_days), batch)
     return report
+
+
+def _count_hold(report: PurgeReport, name: str, hold: Hold) -> None:
+    key = f"{name}.{hold.value}"
+    report.held[key] = report.held.get(key, 0) + 1
 
 
 async def _approved_requests(uow: UnitOfWork) -> list[AccessRequest]:
@@ -94,7 +101,7 @@ async def _purge_evidence(
                 if hold is None:
                     going.append(case.id)
                 else:
-                    report.held[hold.value] = report.held.get(hold.value, 0) + 1
+                    _count_hold(report, name, hold)
             if report.dry_run:
                 for case_id in going:
                     report.purged[name] += len(await uow.reports.evidence(case_id))
@@ -117,3 +124,31 @@ async def _purge_audit(
         report.purged[name] += dropped
         if dropped < batch:
             return
+
+
+async def _purge_identities(
+    ctx: ServiceContext, report: PurgeReport, before: datetime, batch: int
+) -> None:
+    """Identities of accounts deleted longer ago than the access records they explain are
+    kept (``access_log_days``), unless a hold covers the account."""
+    name = PurgeClass.identity.value
+    report.purged[name] = 0
+    after = 0
+    while True:
+        async with transaction(ctx, write=not report.dry_run) as uow:
+            deleted = await uow.accounts.deleted_before(before, after, batch)
+            if not deleted:
+                return
+            after = deleted[-1]
+            requests = await _approved_requests(uow)
+            for account_id in deleted:
+                if await uow.identities.get(account_id) is None:
+                    continue
+                in_force = await uow.reports.active_sanctions(ctx.clock.now(), None, account_id)
+                hold = identity_hold(account_id, in_force, requests)
+                if hold is not None:
+                    _count_hold(report, name, hold)
+                    continue
+                report.purged[name] += 1
+                if not report.dry_run:
+                    await uow.identities.delete(account_id)

@@ -7,7 +7,7 @@ from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qunzu.domain.models import (
@@ -137,6 +137,29 @@ class SqlAccounts(_Repo):
             update(t.accounts).where(t.accounts.c.id == account_id).values(**enum_values(fields))
         )
 
+    async def mark_deleted(self, account_id: int, at: datetime, messages_removed: bool) -> None:
+        await self.c.execute(
+            t.account_deletions.insert().values(
+                account_id=account_id, deleted_at=at, messages_removed=messages_removed
+            )
+        )
+
+    async def deleted_at(self, account_id: int) -> datetime | None:
+        d = t.account_deletions
+        return (
+            await self.c.execute(select(d.c.deleted_at).where(d.c.account_id == account_id))
+        ).scalar()
+
+    async def deleted_before(self, before: datetime, after_id: int, limit: int) -> list[int]:
+        d = t.account_deletions
+        q = (
+            select(d.c.account_id)
+            .where(d.c.deleted_at < before, d.c.account_id > after_id)
+            .order_by(d.c.account_id)
+            .limit(limit)
+        )
+        return [int(r[0]) for r in await self.c.execute(q)]
+
     async def accept_agreement(self, account_id: int, version: int, at: datetime) -> None:
         await self.c.execute(
             t.agreement_acceptances.insert().values(
@@ -192,6 +215,9 @@ class SqlIdentities(_Repo):
             )
         )
         return int(res.scalar_one())
+
+    async def delete(self, account_id: int) -> None:
+        await self.c.execute(delete(t.identities).where(t.identities.c.account_id == account_id))
 
     async def put(self, record: IdentityRecord) -> None:
         values = asdict(record)

@@ -569,3 +569,14 @@ data_exports = Table(
     Column("size", Integer, nullable=False, default=0),
     Column("content", Text, nullable=True),
 )
+
+
+# Accounts their owners deleted (services/account_deletion.py): the row stays (its handle
+# reserved, its messages attributable); the identity goes when retention and holds allow.
+account_deletions = Table(
+    "account_deletions",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("deleted_at", TS, nullable=False, index=True),
+    Column("messages_removed", Boolean, nullable=False),
+)

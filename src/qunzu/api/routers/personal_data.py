@@ -1,17 +1,19 @@
-"""A person's copy of their own data (services.personal_data): request, poll, download once."""
+"""A person's copy of their own data (services.personal_data): request, poll, download once;
+and deleting one's own account (services.account_deletion)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from fastapi import APIRouter, BackgroundTasks, Response, status
+from pydantic import Field
 
 from qunzu.api.deps import Ctx, CurrentActor
 from qunzu.api.errors import ERROR_RESPONSES
 from qunzu.api.jsonwire import StrictJSONRoute
-from qunzu.api.schemas import IdInt, Out
+from qunzu.api.schemas import IdInt, In, Out
 from qunzu.domain.personal_data import ExportState
-from qunzu.services import personal_data
+from qunzu.services import account_deletion, personal_data
 
 router = APIRouter(
     prefix="/v1/me", tags=["personal data"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute
@@ -59,3 +61,17 @@ async def download_export(export_id: IdInt, ctx: Ctx, actor: CurrentActor) -> Re
             "Cache-Control": "no-store",
         },
     )
+
+
+class AccountDeletionIn(In):
+    password: str = Field(min_length=1, max_length=1024)
+    remove_messages: bool = False
+
+
+@router.post("/deletion", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_account(body: AccountDeletionIn, ctx: Ctx, actor: CurrentActor) -> Response:
+    """Delete your account (注销): sessions end, groups are left, the profile goes, the
+    handle stays reserved; your messages stay as "deleted account" unless
+    ``remove_messages``. Owners transfer or dissolve their groups first."""
+    await account_deletion.do_delete_account(ctx, actor, body.password, body.remove_messages)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
