@@ -244,6 +244,9 @@ class FakeAccounts(_Repo):
             raise _duplicate("agreement_acceptances")
         s.agreements[(account_id, version)] = at
 
+    async def acceptances(self, account_id: int) -> list[tuple[int, datetime]]:
+        return sorted((v, at) for (a, v), at in self.s.agreements.items() if a == account_id)
+
     async def agreement_version(self, account_id: int) -> int | None:
         return max((v for a, v in self.s.agreements if a == account_id), default=None)
 

@@ -97,3 +97,19 @@ async def test_bad_export_ids_are_refused(people: People) -> None:
     assert (await refused(alice.data_export(0))).status == 422
     assert (await refused(alice.data_export(2**63))).status == 422
     assert (await refused(alice.data_export(2**40))).code == "export_not_found"
+
+
+async def test_consent_records_name_the_version_accepted_and_when(people: People) -> None:
+    alice = await people.user("alice")
+    current = await alice.agreement()
+    assert current["title"]["zh"] and current["text"]["en"]
+    before = await alice.consents()
+    after = await alice.accept_agreement(current["version"])
+    assert [c["version"] for c in after] == [current["version"]]
+    assert after[0]["accepted_at"] and after[0]["title_en"] == current["title"]["en"]
+    assert len(before) <= len(after)
+    err = await refused(alice.accept_agreement(current["version"] + 1))
+    assert (err.status, err.code) == (409, "agreement_version_stale")
+    export = await ready(alice, (await alice.request_data_export())["id"])
+    data = await alice.download_data_export(export["id"])
+    assert [c["agreement_version"] for c in data["consents"]] == [current["version"]]

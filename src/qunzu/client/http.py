@@ -444,6 +444,15 @@ class QunzuClient:
         body = {"password": password, "remove_messages": remove_messages}
         await self.request("POST", "/v1/me/deletion", json=body)
 
+    async def agreement(self) -> dict[str, Any]:
+        return await self._json("GET", "/v1/agreement")
+
+    async def consents(self) -> list[dict[str, Any]]:
+        return await self._json("GET", "/v1/me/consents")
+
+    async def accept_agreement(self, version: int) -> list[dict[str, Any]]:
+        return await self._json("POST", "/v1/me/consents", json={"version": version})
+
     async def request_data_export(self) -> dict[str, Any]:
         return await self._json("POST", "/v1/me/data-exports")
 

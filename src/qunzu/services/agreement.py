@@ -7,6 +7,9 @@ accepted the version in force, so a new version is asked for at the next sign-in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from qunzu.domain.agreement import AgreementVersion, check_version, needs_acceptance
 from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
@@ -38,3 +41,26 @@ async def do_accept_agreement(ctx: ServiceContext, account_id: int, version: int
         if (await uow.accounts.agreement_version(account_id) or 0) < version:
             await uow.accounts.accept_agreement(account_id, version, ctx.clock.now())
     return version
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """A consent record: which version of the service agreement (with the user
+    convention and the privacy terms) the account accepted, and when."""
+
+    version: int
+    title_zh: str
+    title_en: str
+    effective_from: datetime
+    accepted_at: datetime
+
+
+async def list_consents(ctx: ServiceContext, actor: Actor) -> list[Consent]:
+    async with transaction(ctx, write=False) as uow:
+        accepted = await uow.accounts.acceptances(actor.id)
+    versions = {v.version: v for v in ctx.agreements.versions}
+    return [
+        Consent(n, versions[n].title.zh, versions[n].title.en, versions[n].effective_from, at)
+        for n, at in accepted
+        if n in versions
+    ]

@@ -117,7 +117,10 @@ async def _gather(ctx: ServiceContext, uow: UnitOfWork, account_id: int) -> dict
             "verified": identity.verified,
             "submitted_at": identity.submitted_at,
         },
-        "service_agreement_version": await uow.accounts.agreement_version(account_id),
+        "consents": [
+            {"agreement_version": v, "accepted_at": at}
+            for v, at in await uow.accounts.acceptances(account_id)
+        ],
         "groups": [_membership(m, g) for m, g in memberships],
         "messages": await _messages(uow, account_id, memberships),
         "reports": [_report(r, c) for r, c in await uow.reports.reports_by(account_id, 10_000)],

@@ -95,6 +95,10 @@ class AccountRepository(Protocol):
         """Accounts deleted before ``before`` (in id order after ``after_id``)."""
         ...
 
+    async def acceptances(self, account_id: int) -> list[tuple[int, datetime]]:
+        """Every agreement version the account accepted, with when, oldest first."""
+        ...
+
     async def agreement_version(self, account_id: int) -> int | None:
         """The newest service agreement version the account accepted; None before any."""
         ...

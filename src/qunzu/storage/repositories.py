@@ -167,6 +167,11 @@ class SqlAccounts(_Repo):
             )
         )
 
+    async def acceptances(self, account_id: int) -> list[tuple[int, datetime]]:
+        a = t.agreement_acceptances
+        q = select(a.c.version, a.c.accepted_at).where(a.c.account_id == account_id)
+        return [(int(r[0]), r[1]) for r in await self.c.execute(q.order_by(a.c.version))]
+
     async def agreement_version(self, account_id: int) -> int | None:
         res = await self.c.execute(
             select(func.max(t.agreement_acceptances.c.version)).where(

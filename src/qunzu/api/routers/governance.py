@@ -12,7 +12,7 @@ from qunzu.api.errors import ERROR_RESPONSES
 from qunzu.api.jsonwire import StrictJSONRoute
 from qunzu.api.schemas_governance import CreditLockIn, CreditOut, CreditStateOut, RulebookVersionOut
 from qunzu.domain.errors import InvalidInput
-from qunzu.services import credit, rulebook
+from qunzu.services import agreement, credit, rulebook
 
 router = APIRouter(
     prefix="/v1", tags=["governance"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute
@@ -31,6 +31,19 @@ async def get_rulebook(
     if at is not None and at.tzinfo is None:
         raise InvalidInput("invalid_moment", "Give the moment with a UTC offset.")
     return rulebook.rulebook_document(rulebook.rulebook_in_force(ctx, at))
+
+
+@router.get("/agreement", response_model=dict[str, Any])
+async def get_agreement(request: Request) -> dict[str, Any]:
+    """The service agreement and user convention in force (用户服务协议与用户公约), in both
+    languages. Public; accept it with ``POST /v1/me/consents {version}``."""
+    current = agreement.agreement_in_force(context_of(request))
+    return {
+        "version": current.version,
+        "effective_from": current.effective_from.isoformat(),
+        "title": {"zh": current.title.zh, "en": current.title.en},
+        "text": {"zh": current.text.zh, "en": current.text.en},
+    }
 
 
 @router.get("/rulebook/versions", response_model=list[RulebookVersionOut])

@@ -13,7 +13,7 @@ from qunzu.api.errors import ERROR_RESPONSES
 from qunzu.api.jsonwire import StrictJSONRoute
 from qunzu.api.schemas import IdInt, In, Out
 from qunzu.domain.personal_data import ExportState
-from qunzu.services import account_deletion, personal_data
+from qunzu.services import account_deletion, agreement, personal_data
 
 router = APIRouter(
     prefix="/v1/me", tags=["personal data"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute
@@ -75,3 +75,29 @@ async def delete_account(body: AccountDeletionIn, ctx: Ctx, actor: CurrentActor)
     ``remove_messages``. Owners transfer or dissolve their groups first."""
     await account_deletion.do_delete_account(ctx, actor, body.password, body.remove_messages)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class ConsentOut(Out):
+    version: int
+    title_zh: str
+    title_en: str
+    effective_from: datetime
+    accepted_at: datetime
+
+
+class AgreementIn(In):
+    version: IdInt
+
+
+@router.get("/consents", response_model=list[ConsentOut])
+async def consents(ctx: Ctx, actor: CurrentActor) -> list[ConsentOut]:
+    """Which versions of the service agreement you accepted, and when."""
+    return [ConsentOut.of(c) for c in await agreement.list_consents(ctx, actor)]
+
+
+@router.post("/consents", response_model=list[ConsentOut], status_code=status.HTTP_201_CREATED)
+async def accept(body: AgreementIn, ctx: Ctx, actor: CurrentActor) -> list[ConsentOut]:
+    """Accept the service agreement in force (``409`` for any other version: read the one
+    at ``GET /v1/rulebook``'s ``agreement``, or the web page, first)."""
+    await agreement.do_accept_agreement(ctx, actor.id, body.version)
+    return [ConsentOut.of(c) for c in await agreement.list_consents(ctx, actor)]
