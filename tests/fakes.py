@@ -447,6 +447,12 @@ class FakeTimeline(_Repo):
             s.timeline[(group_id, seq)], body=None, data=_json_roundtrip(data)
         )
 
+    async def restore(self, group_id: int, seq: int, body: str, data: dict[str, Any]) -> None:
+        s = self._writing()
+        s.timeline[(group_id, seq)] = replace(
+            s.timeline[(group_id, seq)], body=body, data=_json_roundtrip(data)
+        )
+
     async def append(self, entry: TimelineEntry) -> None:
         s = self._writing()
         key = (entry.group_id, entry.seq)

@@ -24,6 +24,7 @@ SANCTION_KINDS = frozenset(
         "revoke_group_creation",
         "blacklist",
         "refer_to_authority",
+        "takedown",
         "reporting_warning",
         "reporting_suspension",
     }

@@ -22,7 +22,7 @@ from qunzu.domain.sanctions import MISUSE_MEASURES
 KNOWN_SANCTIONS = frozenset(
     {
         "warning", "posting_suspension", "closure", "lower_credit", "suspend_admin_rights",
-        "revoke_group_creation", "blacklist", "refer_to_authority",
+        "revoke_group_creation", "blacklist", "refer_to_authority", "takedown",
         "reporting_warning", "reporting_suspension",
     }
 )  # fmt: skip

@@ -46,7 +46,13 @@ SEVERITY = {
     "revoke_group_creation": "major",
     "blacklist": "severe",
     "refer_to_authority": "severe",
+    "takedown": "minor",
 }
+
+# Content measures act on a message, not on a person's service: done at once (no term),
+# no credit penalty; lifting or overturning one undoes it.
+TAKEDOWN = "takedown"
+CONTENT_MEASURES = frozenset({TAKEDOWN})
 
 # Measures that bind a person, not an account: imposed on one account, they bind every
 # account of the same real identity (through the identity's blind index) for their term,
@@ -113,8 +119,13 @@ class Sanction:
 
     @property
     def costs_credit(self) -> bool:
-        """An account measure takes credit; a group measure or a referral does not."""
-        return self.target is SanctionTarget.account and self.account_id is not None
+        """An account measure takes credit; a group measure, a referral or a content
+        measure does not."""
+        return (
+            self.target is SanctionTarget.account
+            and self.account_id is not None
+            and self.kind not in CONTENT_MEASURES
+        )
 
     @property
     def lowers_level(self) -> bool:
@@ -273,12 +284,14 @@ def impose(
     when the conduct happened, its length from that version's catalogue; the appeal
     window is procedure, from the version in force at the decision (docs/rulebook.md)."""
     on_group = kind.target is SanctionTarget.group
+    # A content measure names the group its message is in.
+    in_group = on_group or request.kind in CONTENT_MEASURES
     return Sanction(
         id=0,
         case_id=case_id,
         kind=request.kind,
         target=kind.target,
-        group_id=group_id if on_group else request.scope_group_id,
+        group_id=group_id if in_group else request.scope_group_id,
         account_id=None if on_group else account_id,
         article=request.article,
         rulebook_version=conduct_version,
@@ -286,7 +299,7 @@ def impose(
         decided_by=decided_by,
         automated=False,
         starts_at=now,
-        ends_at=end_of(kind, now, request.days),
+        ends_at=now if request.kind in CONTENT_MEASURES else end_of(kind, now, request.days),
         state=SanctionState.active,
         appeal_until=now + timedelta(days=appeal_window_days),
     )
@@ -451,3 +464,9 @@ def check_identity_not_barred(in_force: list[Sanction]) -> None:
                 "This real identity is blacklisted "
                 f"({_until(s)}); no account can verify it until the measure ends.",
             )
+
+
+def check_takedown_target(kind: str, target_seq: int | None) -> None:
+    """A takedown falls on a reported message, not on a member or a group."""
+    if kind == TAKEDOWN and target_seq is None:
+        raise InvalidInput("takedown_needs_message", "Only a reported message can be taken down.")

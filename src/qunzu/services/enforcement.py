@@ -10,6 +10,7 @@ from qunzu.domain.credit import CreditReason
 from qunzu.domain.models import EntryKind, GroupState
 from qunzu.domain.rulebook import SanctionTarget
 from qunzu.domain.sanctions import (
+    CONTENT_MEASURES,
     PERSON_WIDE,
     Sanction,
     SanctionedPath,
@@ -102,6 +103,36 @@ async def end_sanction(
                 await _end_one(ctx, uow, other, state, reverse_credit)
 
 
+async def take_down(
+    ctx: ServiceContext, uow: UnitOfWork, group_id: int, seq: int, sanction: Sanction
+) -> None:
+    """The platform removes a reported message (a takedown): its place stays, marked as
+    taken down by the platform, with the statement of reasons to its sender."""
+    entry = await uow.timeline.get(group_id, seq)
+    if entry is None or entry.kind is not EntryKind.message or entry.body is None:
+        return  # already removed (by its managers, or recalled): nothing more to take
+    removed = {"by": "platform", "sanction_id": sanction.id, "reason": sanction.facts}
+    await uow.timeline.redact(group_id, seq, {**entry.data, "removed": removed})
+    data = {"seq": seq, "reason": sanction.facts, "by_platform": True, "sanction_id": sanction.id}
+    await append_entry(ctx, uow, group_id, EntryKind.message_removed, None, data=data)
+
+
+async def _put_back(ctx: ServiceContext, uow: UnitOfWork, sanction: Sanction) -> None:
+    """A takedown lifted or overturned: the message's text comes back from the case."""
+    case = await uow.reports.get_case(sanction.case_id)
+    if case is None or case.target.seq is None:
+        return
+    group_id, seq = case.target.group_id, case.target.seq
+    entry = await uow.timeline.get(group_id, seq)
+    removed = entry.data.get("removed") if entry is not None else None
+    if entry is None or not isinstance(removed, dict) or removed.get("sanction_id") != sanction.id:
+        return  # removed otherwise since (or never by this takedown): leave it
+    kept = [e for e in await uow.reports.evidence(sanction.case_id) if e.seq == seq]
+    if kept and kept[0].body is not None:
+        data = {k: v for k, v in entry.data.items() if k != "removed"}
+        await uow.timeline.restore(group_id, seq, kept[0].body, data)
+
+
 async def _end_one(
     ctx: ServiceContext,
     uow: UnitOfWork,
@@ -110,7 +141,11 @@ async def _end_one(
     reverse_credit: bool,
 ) -> None:
     await uow.reports.update_sanction(sanction.id, state=state)
-    if sanction.target is SanctionTarget.group and sanction.group_id is not None:
+    if sanction.kind in CONTENT_MEASURES:
+        await _put_back(ctx, uow, sanction)
+    if (
+        sanction.target is SanctionTarget.group or sanction.kind in CONTENT_MEASURES
+    ) and sanction.group_id is not None:
         if sanction.kind == "closure":
             await uow.groups.update(sanction.group_id, state=GroupState.active)
         await append_entry(

@@ -31,11 +31,13 @@ from qunzu.domain.reporters import UnfoundedReport, misuse_lookback, settle_repo
 from qunzu.domain.reports import Decision, EvidenceItem, QueueFilter, Report
 from qunzu.domain.rulebook import Rulebook, Tier
 from qunzu.domain.sanctions import (
+    TAKEDOWN,
     Sanction,
     SanctionRequest,
     check_lift_reason,
     check_measure_allowed,
     check_sanction_request,
+    check_takedown_target,
     credit_penalty,
     impose,
     one_level_down,
@@ -43,7 +45,7 @@ from qunzu.domain.sanctions import (
 from qunzu.services import audit, duty
 from qunzu.services.actor import REVIEWERS, SENIORS, Actor
 from qunzu.services.context import ServiceContext, transaction
-from qunzu.services.enforcement import bind_the_person, end_sanction
+from qunzu.services.enforcement import bind_the_person, end_sanction, take_down
 from qunzu.services.ledgers import recompute_account, record_credit
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import append_entry, notify
@@ -202,6 +204,7 @@ async def _impose_all(
             group.owner_id, named, member is not None and member.is_manager
         )
         kind = check_sanction_request(request, conduct, True, account_id is not None)
+        check_takedown_target(kind.id, case.target.seq)
         check_measure_allowed(kind, Tier(case.tier))
         procedure = ctx.rulebooks.in_force(ctx.clock.now())
         sanction = await uow.reports.add_sanction(
@@ -250,6 +253,8 @@ async def _carry_out(
             sanction = replace(sanction, credit_delta=delta)
     for account in affected:
         notify(uow, account, "statement_of_reasons", sanction_id=sanction.id, measure=sanction.kind)
+    if sanction.kind == TAKEDOWN and case.target.seq is not None:
+        await take_down(ctx, uow, group.id, case.target.seq, sanction)
     for account in await bind_the_person(ctx, uow, sanction):
         notify(uow, account, "statement_of_reasons", sanction_id=sanction.id, measure=sanction.kind)
     return sanction

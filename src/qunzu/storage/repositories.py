@@ -463,6 +463,14 @@ class SqlTimeline(_Repo):
             .values(body=None, data=data)
         )
 
+    async def restore(self, group_id: int, seq: int, body: str, data: dict[str, Any]) -> None:
+        tl = t.timeline
+        await self.c.execute(
+            update(tl)
+            .where(tl.c.group_id == group_id, tl.c.seq == seq)
+            .values(body=body, data=data)
+        )
+
     async def get_by_txn(self, sender_id: int, client_txn_id: str) -> TimelineEntry | None:
         row = (
             await self.c.execute(
