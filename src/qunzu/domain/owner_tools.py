@@ -76,6 +76,37 @@ def check_grant(granter: frozenset[AdminRight], requested: frozenset[AdminRight]
         )
 
 
+def check_change_rights(
+    changer: frozenset[AdminRight],
+    current: frozenset[AdminRight],
+    requested: frozenset[AdminRight],
+) -> None:
+    """Changing an admin's rights: one grants only rights one holds, and takes away only
+    rights one holds, so an admin with fewer rights cannot strip a fuller admin."""
+    check_grant(changer, requested)
+    taken = (current - requested) - changer
+    if taken:
+        raise Forbidden(
+            "cannot_revoke",
+            "You can take away only rights you hold: "
+            + ", ".join(sorted(r.value for r in taken))
+            + " you do not.",
+        )
+
+
+def check_may_remove_message_of(
+    remover: GroupRole, remover_id: int, sender: GroupRole | None, sender_id: int | None
+) -> None:
+    """The owner's messages are removed by the owner alone, an admin's by the owner or
+    that admin: the same order as muting and removing members."""
+    if remover is GroupRole.owner or sender_id == remover_id:
+        return
+    if sender is GroupRole.owner:
+        raise Forbidden("not_permitted", "No one but the owner removes the owner's messages.")
+    if sender is GroupRole.admin:
+        raise Forbidden("not_permitted", "Only the owner removes an admin's messages.")
+
+
 def check_slow_mode(seconds: int) -> int:
     if seconds not in SLOW_MODE_SECONDS:
         raise InvalidInput(
