@@ -79,6 +79,37 @@ async def test_no_admin_touches_the_owner_or_removes_the_owners_message(
     assert [e["body"] for e in entries if e["seq"] == seq] == ["the owner's word"]
 
 
+async def test_a_manager_reads_a_reported_message_only_inside_their_window(
+    people: People,
+) -> None:
+    s = await scene(people, public=False, body="an insult from before")
+    gid = s.group["id"]
+    newcomer = await people.user("newcomer")
+    await add_member(s.owner, s.group, newcomer)
+    await s.owner.appoint_admin(gid, me(newcomer), ["remove_messages", "mute"])
+    (notice,) = await newcomer.owner_notices()
+    assert (notice["reported_message"], notice["reported_message_withheld"]) == (None, True)
+    err = await refused(newcomer.remove_message(gid, s.seq, "insult"))
+    assert (err.status, err.code) == (403, "outside_window")
+    (mine,) = await s.owner.owner_notices()
+    assert mine["reported_message"]["body"] == "an insult from before"
+    await s.owner.appoint_admin(gid, me(newcomer), ["remove_messages", "mute", "read_history"])
+    (notice,) = await newcomer.owner_notices()
+    assert notice["reported_message"]["body"] == "an insult from before"
+    await newcomer.remove_message(gid, s.seq, "insult")
+
+
+async def test_only_the_owner_grants_the_history_right(people: People) -> None:
+    owner, group, (senior, junior) = await small_group(people, 2)
+    await owner.appoint_admin(group["id"], me(senior), ["appoint_admins", "read_history"])
+    err = await refused(senior.appoint_admin(group["id"], me(junior), ["read_history"]))
+    assert (err.status, err.code, err.problem["right"]) == (
+        403,
+        "owner_grants_only",
+        "read_history",
+    )
+
+
 async def test_an_unknown_right_is_400(people: People) -> None:
     owner, group, (admin,) = await small_group(people)
     err = await refused(owner.appoint_admin(group["id"], me(admin), ["rule_the_world"]))

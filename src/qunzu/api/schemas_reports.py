@@ -300,3 +300,6 @@ class OwnerNoticeOut(BaseModel):
     reports: int
     respond_by: datetime
     reported_message: EvidenceOut | None
+    # True when the reported message is outside this manager's own window and they lack
+    # the read_history right (then reported_message is null).
+    reported_message_withheld: bool = False

@@ -20,6 +20,7 @@ from qunzu.domain.owner_tools import (
     GroupControls,
     check_change_rights,
     check_grant,
+    check_manager_may_read,
     check_may_remove_message_of,
     check_mute_minutes,
     check_slow_mode,
@@ -55,7 +56,7 @@ async def do_appoint_admin(
         me = perm.check_member(group, membership)
         perm.check_active(group)
         held = await held_rights(uow, me)
-        check_grant(held, requested)
+        check_grant(held, requested, by_owner=True)  # owner-only rights: once the target is known
         await enforcement.check_may_manage(ctx, uow, actor.id, group_id)
         target = await uow.memberships.get(group_id, account_id)
         if target is None or not target.is_active:
@@ -64,7 +65,8 @@ async def do_appoint_admin(
             raise Forbidden(
                 "not_permitted", "The owner's rights and your own are not yours to set."
             )
-        check_change_rights(held, await held_rights(uow, target), requested)
+        by_owner = me.role is GroupRole.owner
+        check_change_rights(held, await held_rights(uow, target), requested, by_owner)
         if target.role is not GroupRole.admin:
             await uow.memberships.put(replace(target, role=GroupRole.admin))
         await uow.owner.put_rights(
@@ -101,6 +103,7 @@ async def do_remove_message(
             raise NotFound("message_not_found", "No such message in this group.")
         sender = await uow.memberships.get(group_id, entry.sender_id) if entry.sender_id else None
         check_may_remove_message_of(me.role, actor.id, perm.role_of(sender), entry.sender_id)
+        check_manager_may_read(me, await held_rights(uow, me), seq)
         if entry.body is None:
             raise Conflict("message_already_removed", "This message was already removed.")
         await uow.timeline.redact(

@@ -103,6 +103,7 @@ async def owner_notices(ctx: Ctx, actor: CurrentActor) -> list[OwnerNoticeOut]:
             reports=n.reports,
             respond_by=n.respond_by,  # type: ignore[arg-type]
             reported_message=_evidence(n.reported_message) if n.reported_message else None,
+            reported_message_withheld=n.withheld,
         )
         for n in await reports.list_owner_notices(ctx, actor)
     ]
