@@ -288,6 +288,9 @@ class CaseFileOut(BaseModel):
     evidence: list[EvidenceOut]
     sanctions: list[SanctionOut]
     assessments: list[AssessmentOut] = Field(default_factory=list)
+    # True when this officer reads the case's metadata only: evidence bodies and the
+    # reporters' statements are null/empty (docs/records.md, who reads a case).
+    content_withheld: bool = False
 
 
 class DecisionOut(BaseModel):

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field, replace
 from qunzu.domain.audit import AuditAction, check_not_self
 from qunzu.domain.cases import (
     Case,
+    CaseView,
     Reviewer,
+    case_view,
     check_decision,
     conduct_rulebook,
     upheld_report_penalty,
@@ -25,7 +27,7 @@ from qunzu.domain.cases import (
 from qunzu.domain.credit import CreditReason
 from qunzu.domain.duty import Assessment, DutyEvent, DutyEventKind
 from qunzu.domain.errors import InvalidInput, NotFound
-from qunzu.domain.models import EntryKind, Group, GroupState
+from qunzu.domain.models import EntryKind, Group, GroupState, PlatformRole
 from qunzu.domain.reporters import UnfoundedReport, misuse_lookback, settle_reporters
 from qunzu.domain.reports import Decision, EvidenceItem, QueueFilter, Report
 from qunzu.domain.rulebook import Rulebook, Tier
@@ -55,6 +57,12 @@ class CaseFile:
     evidence: list[EvidenceItem]
     sanctions: list[Sanction]
     assessments: list[Assessment] = field(default_factory=list)
+    # metadata: message bodies and reporters' statements withheld (domain.cases.case_view)
+    view: CaseView = CaseView.evidence
+
+
+# Who opens a case file: the review roles, and auditors (who read its metadata only).
+CASE_FILE_ROLES = (*REVIEWERS, PlatformRole.auditor)
 
 
 def _reviewer(actor: Actor) -> Reviewer:
@@ -91,16 +99,24 @@ async def count_overdue(ctx: ServiceContext) -> int:
 async def open_case_file(ctx: ServiceContext, actor: Actor, case_id: int) -> CaseFile:
     """A case with its reports and evidence. Reading it is audited (content access)."""
     subject = f"case:{case_id}"
-    async with audit.privileged(ctx, actor, REVIEWERS, AuditAction.case_view, subject) as act:
+    async with audit.privileged(ctx, actor, CASE_FILE_ROLES, AuditAction.case_view, subject) as act:
         uow = act.uow
         case = await _load_case(uow, case_id)
         case.check_platform_may_read(ctx.clock.now())
+        view = case_view(case, actor.account.platform_role, actor.id)
+        act.note(view=view.value)
+        reports = await uow.reports.reports_for_case(case)
+        evidence = await uow.reports.evidence(case_id)
+        if view is CaseView.metadata:
+            reports = [replace(r, statement="") for r in reports]
+            evidence = [replace(e, body=None) for e in evidence]
         return CaseFile(
             case,
-            await uow.reports.reports_for_case(case),
-            await uow.reports.evidence(case_id),
+            reports,
+            evidence,
             await uow.reports.sanctions_for_case(case_id),
             await duty.assess_case(ctx, uow, case),
+            view,
         )
 
 

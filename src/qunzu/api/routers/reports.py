@@ -31,6 +31,7 @@ from qunzu.api.schemas_reports import (
     StatementIn,
     StatementOfReasonsOut,
 )
+from qunzu.domain.cases import CaseView
 from qunzu.domain.reports import CaseStatus, Decision, QueueFilter, TargetKind
 from qunzu.domain.sanctions import SanctionRequest
 from qunzu.services import appeals, records, reports, review
@@ -205,6 +206,7 @@ async def case_file(case_id: IdInt, ctx: Ctx, actor: CurrentActor) -> CaseFileOu
         evidence=[_evidence(e) for e in f.evidence],
         sanctions=[SanctionOut.of(s) for s in f.sanctions],
         assessments=[AssessmentOut.of(a) for a in f.assessments],
+        content_withheld=f.view is CaseView.metadata,
     )
 
 
