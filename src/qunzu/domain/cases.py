@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from qunzu.domain.audit import check_not_self
 from qunzu.domain.duty import DutyEventKind
 from qunzu.domain.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from qunzu.domain.models import PlatformRole
@@ -543,3 +544,11 @@ def case_view(case: Case, role: PlatformRole | None, officer_id: int) -> CaseVie
     else:
         working = case.decided_by == officer_id
     return CaseView.evidence if working else CaseView.metadata
+
+
+def check_disinterested(case: Case, officer_id: int, group_owner_id: int | None) -> None:
+    """An officer works no case about their own account, nor about a group they own: the
+    interest is theirs (``officer_self_action``)."""
+    check_not_self(officer_id, case.target.account_id)
+    if case.target.kind is TargetKind.group:
+        check_not_self(officer_id, group_owner_id)

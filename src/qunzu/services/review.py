@@ -21,6 +21,7 @@ from qunzu.domain.cases import (
     Reviewer,
     case_view,
     check_decision,
+    check_disinterested,
     conduct_rulebook,
     upheld_report_penalty,
 )
@@ -30,7 +31,7 @@ from qunzu.domain.errors import InvalidInput, NotFound
 from qunzu.domain.models import EntryKind, Group, GroupState, PlatformRole
 from qunzu.domain.reporters import UnfoundedReport, misuse_lookback, settle_reporters
 from qunzu.domain.reports import Decision, EvidenceItem, QueueFilter, Report
-from qunzu.domain.rulebook import Rulebook, Tier
+from qunzu.domain.rulebook import Rulebook, SanctionTarget, Tier
 from qunzu.domain.sanctions import (
     Sanction,
     SanctionRequest,
@@ -76,6 +77,14 @@ async def _load_case(uow: UnitOfWork, case_id: int) -> Case:
     return case
 
 
+async def _case_for(uow: UnitOfWork, actor: Actor, case_id: int) -> Case:
+    """The case, unless it is about the officer's own account or group."""
+    case = await _load_case(uow, case_id)
+    group = await uow.groups.get(case.target.group_id)
+    check_disinterested(case, actor.id, group.owner_id if group is not None else None)
+    return case
+
+
 async def list_queue(
     ctx: ServiceContext, actor: Actor, flt: QueueFilter, limit: int = 50, offset: int = 0
 ) -> list[Case]:
@@ -101,7 +110,7 @@ async def open_case_file(ctx: ServiceContext, actor: Actor, case_id: int) -> Cas
     subject = f"case:{case_id}"
     async with audit.privileged(ctx, actor, CASE_FILE_ROLES, AuditAction.case_view, subject) as act:
         uow = act.uow
-        case = await _load_case(uow, case_id)
+        case = await _case_for(uow, actor, case_id)
         case.check_platform_may_read(ctx.clock.now())
         view = case_view(case, actor.account.platform_role, actor.id)
         act.note(view=view.value)
@@ -123,7 +132,7 @@ async def open_case_file(ctx: ServiceContext, actor: Actor, case_id: int) -> Cas
 async def do_claim_case(ctx: ServiceContext, actor: Actor, case_id: int) -> Case:
     subject = f"case:{case_id}"
     async with audit.privileged(ctx, actor, REVIEWERS, AuditAction.case_claim, subject) as act:
-        step = (await _load_case(act.uow, case_id)).claim(_reviewer(actor), ctx.clock.now())
+        step = (await _case_for(act.uow, actor, case_id)).claim(_reviewer(actor), ctx.clock.now())
         case = await act.uow.reports.save_case(step.case)
     return case
 
@@ -133,7 +142,7 @@ async def do_escalate_case(ctx: ServiceContext, actor: Actor, case_id: int, note
     async with audit.privileged(
         ctx, actor, REVIEWERS, AuditAction.case_escalate, subject, note=note[:500]
     ) as act:
-        step = (await _load_case(act.uow, case_id)).escalate(
+        step = (await _case_for(act.uow, actor, case_id)).escalate(
             _reviewer(actor), note, ctx.clock.now()
         )
         case = await act.uow.reports.save_case(step.case)
@@ -160,7 +169,7 @@ async def do_decide_case(
     ) as act:
         check_decision(decision, len(sanctions), manifestly_unfounded)
         uow = act.uow
-        case = await _load_case(uow, case_id)
+        case = await _case_for(uow, actor, case_id)
         conduct = conduct_rulebook(ctx.rulebooks, case)
         step = case.decide(_reviewer(actor), decision, note, conduct.version, now)
         imposed = await _impose_all(ctx, uow, step.case, sanctions, targets or [], conduct, actor)
@@ -198,6 +207,9 @@ async def _impose_all(
             group.owner_id, named, member is not None and member.is_manager
         )
         kind = check_sanction_request(request, conduct, True, account_id is not None)
+        # A measure on the officer's own account, or on a group they own, is theirs.
+        on_group = kind.target is SanctionTarget.group
+        check_not_self(actor.id, group.owner_id if on_group else account_id)
         check_measure_allowed(kind, Tier(case.tier))
         procedure = ctx.rulebooks.in_force(ctx.clock.now())
         sanction = await uow.reports.add_sanction(
