@@ -349,6 +349,13 @@ async def test_memberships_round_trip(uow: SqlUnitOfWorkFactory) -> None:
             (left, group),
             (elsewhere, other),
         ]
+    rejoined = replace(theirs, joined_seq=9, earlier=((2, 7),))
+    async with uow() as u:
+        await u.memberships.put(rejoined)  # earlier periods are kept as they were written
+        await u.commit()
+    async with uow(write=False) as u:
+        back = await u.memberships.get(group.id, member.id)
+        assert back == rejoined and back is not None and back.periods == ((2, 7), (9, None))
 
 
 async def test_rules_round_trip(uow: SqlUnitOfWorkFactory) -> None:

@@ -46,6 +46,7 @@ async def _admit(
     # Art. 8 caps: the group's size (from its owner's level) and the joiner's own count.
     await governance.check_group_has_room(ctx, uow, group)
     await governance.check_can_join_more(ctx, uow, account_id)
+    before = await uow.memberships.get(group.id, account_id)
     entry = await append_entry(
         ctx,
         uow,
@@ -62,12 +63,20 @@ async def _admit(
         joined_at=ctx.clock.now(),
         joined_seq=entry.seq,
         accepted_rules_version=accepted_rules_version,
+        earlier=_periods_so_far(before),
     )
     await uow.memberships.put(membership)
     await uow.groups.add_member_count(group.id, 1)
     await governance.refresh_tier(ctx, uow, group.id)
     notify(uow, account_id, "membership_added", group_id=group.id, joined_seq=entry.seq)
     return membership
+
+
+def _periods_so_far(before: Membership | None) -> tuple[tuple[int, int], ...]:
+    """A rejoining member keeps each earlier period of theirs (to read and report from)."""
+    if before is None or before.left_seq is None:
+        return ()
+    return (*before.earlier, (before.joined_seq, before.left_seq))
 
 
 async def check_not_barred(uow: UnitOfWork, group_id: int, account_id: int) -> None:

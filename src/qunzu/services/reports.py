@@ -19,7 +19,7 @@ from qunzu.domain.duty import DutyEvent, DutyEventKind
 from qunzu.domain.errors import NotFound
 from qunzu.domain.models import Group, Membership
 from qunzu.domain.owner_tools import manager_may_read
-from qunzu.domain.permissions import visible_window
+from qunzu.domain.permissions import visible_periods
 from qunzu.domain.quotas import check_quota
 from qunzu.domain.reporters import check_may_report
 from qunzu.domain.reports import (
@@ -202,6 +202,8 @@ async def _keep_evidence(
     if reported and perm.platform_may(perm.PlatformAction.read_report_context, tier):
         first = min(e.seq for e in reported)
         joined = membership.joined_seq if membership is not None else 1
+        if membership is not None:  # the period of the first reported message
+            joined = max(a for a, _b in membership.periods if a <= first)
         context = [
             EvidenceItem(e.seq, e.sender_id, e.body, e.created_at, e.kind.value, False)
             for e in await uow.timeline.after(
@@ -222,9 +224,9 @@ async def _resolve_target(
     now: datetime,
 ) -> tuple[Target, datetime, list[EvidenceItem]]:
     """The target, when the conduct happened, and copies of the messages named."""
-    window = visible_window(membership, group) if membership is not None else (1, 0)
+    periods = visible_periods(membership, group) if membership is not None else []
     reported = [
-        reported_message(await uow.timeline.get(group.id, s), s, window)
+        reported_message(await uow.timeline.get(group.id, s), s, periods)
         for s in reported_seqs(kind, seq, extra_seqs)
     ]
     named = account_id if kind is TargetKind.member else None
