@@ -263,3 +263,22 @@ def test_docs_are_self_hosted(new_browser: NewBrowser) -> None:
     assert "http://" not in page and "https://" not in page
     assert b.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
     assert b.get("/static/vendor/swagger-ui/LICENSE").status_code == 200
+
+
+def test_the_notice_fragment_is_the_pinned_notice_for_members_only(
+    new_browser: NewBrowser,
+) -> None:
+    owner, member, outsider = new_browser(), new_browser(), new_browser()
+    owner.sign_up("ntown")
+    member.sign_up("ntmem")
+    outsider.sign_up("ntout")
+    gid = owner.create_group("公告片段群")
+    invite_and_join(owner, member, gid)
+    assert "group-notice" not in member.get(f"/g/{gid}/notice").text
+    owner.get(f"/g/{gid}/manage")
+    owner.post(f"/g/{gid}/manage/notice", {"text": "<script>x</script> 今晚停电"})
+    fragment = member.get(f"/g/{gid}/notice").text
+    assert "&lt;script&gt;x&lt;/script&gt; 今晚停电" in fragment and "<script>" not in fragment
+    refused = outsider.http.get(f"/g/{gid}/notice", headers={"X-Qunzu-Fetch": "1"})
+    assert refused.status_code == 404 and "今晚停电" not in refused.text
+    assert outsider.get(f"/g/{10**15}/notice").status_code in (404, 422)
