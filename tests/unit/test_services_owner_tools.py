@@ -20,6 +20,7 @@ from qunzu.services.membership import (
     do_lift_bar,
     do_remove_member,
     do_request_join,
+    list_bars,
 )
 from qunzu.services.messaging import do_send_message
 from qunzu.services.owner_tools import (
@@ -275,3 +276,43 @@ async def test_only_the_owner_or_that_admin_removes_an_admins_message() -> None:
     async with ctx.uow(write=False) as uow:
         bodies = [(await uow.timeline.get(group.id, s.entry.seq)) for s in (one, two)]
     assert [b.body if b else "?" for b in bodies] == [None, None]
+
+
+# ---- listing bars ---------------------------------------------------------------------------
+
+
+async def test_the_bar_list_names_each_barred_account_newest_first_until_lifted() -> None:
+    clock = FrozenClock()
+    ctx = make_ctx(clock=clock)
+    [owner, first, second], group = await group_of(ctx, "owner", "first", "second")
+    await do_remove_member(ctx, owner, group.id, first.id, "spam", bar=True)
+    clock.advance(timedelta(minutes=1))
+    await do_remove_member(ctx, owner, group.id, second.id, "abuse", bar=True)
+    listed = await list_bars(ctx, owner, group.id)
+    assert [(b.account_id, b.reason, b.by, h) for b, h, _n in listed] == [
+        (second.id, "abuse", owner.id, "second"),
+        (first.id, "spam", owner.id, "first"),
+    ]
+    await do_lift_bar(ctx, owner, group.id, second.id)
+    assert [b.account_id for b, _h, _n in await list_bars(ctx, owner, group.id)] == [first.id]
+
+
+async def test_the_bar_list_needs_the_right_to_remove_members() -> None:
+    ctx = make_ctx()
+    [owner, admin, member, barred], group = await group_of(
+        ctx, "owner", "admin", "member", "barred"
+    )
+    await do_remove_member(ctx, owner, group.id, barred.id, "spam", bar=True)
+    await do_appoint_admin(ctx, owner, group.id, admin.id, ["mute"])
+    assert await refusal(list_bars(ctx, admin, group.id), Forbidden) == "right_required"
+    assert await refusal(list_bars(ctx, member, group.id), Forbidden) == "right_required"
+    assert await refusal(list_bars(ctx, barred, group.id), Forbidden) == "not_a_member"
+    await do_appoint_admin(ctx, owner, group.id, admin.id, ["mute", "remove_members"])
+    assert [b.account_id for b, _h, _n in await list_bars(ctx, admin, group.id)] == [barred.id]
+
+
+async def test_the_bar_list_of_a_hidden_group_is_not_found_to_outsiders() -> None:
+    ctx = make_ctx()
+    [_owner], group = await group_of(ctx, "owner")
+    [stranger] = await users(ctx, "stranger")
+    assert await refusal(list_bars(ctx, stranger, group.id), NotFound) == "group_not_found"

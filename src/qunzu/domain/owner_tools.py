@@ -224,3 +224,14 @@ class AttendanceRow:
     managers_last_active: datetime | None
     unattended_since: datetime | None
     read_only_since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """A bar on rejoining a group (拉黑), set with a removal until a manager lifts it."""
+
+    group_id: int
+    account_id: int
+    reason: str
+    by: int
+    at: datetime

@@ -21,7 +21,7 @@ from qunzu.domain.models import (
     OwnershipOffer,
     RequestState,
 )
-from qunzu.domain.owner_tools import AdminRight
+from qunzu.domain.owner_tools import AdminRight, Bar
 from qunzu.domain.text import text_problem
 from qunzu.services import enforcement, governance, group_access
 from qunzu.services.actor import Actor, handle_key
@@ -392,6 +392,26 @@ async def do_lift_bar(ctx: ServiceContext, actor: Actor, group_id: int, account_
         await group_access.require_right(ctx, uow, group, membership, AdminRight.remove_members)
         if not await uow.owner.delete_bar(group_id, account_id):
             raise NotFound("not_barred", "That account is not barred from this group.")
+
+
+# The most bars a page lists (a group barring more is not a group anyone runs by hand).
+MAX_BARS_LISTED = 500
+
+
+async def list_bars(ctx: ServiceContext, actor: Actor, group_id: int) -> list[tuple[Bar, str, str]]:
+    """The group's bars on rejoining (拉黑), newest first, with each account's handle and
+    display name: for the owner, and admins with the right to remove members (who may
+    lift them)."""
+    async with transaction(ctx, write=False) as uow:
+        group, membership = await load_group(uow, actor.id, group_id)
+        await group_access.require_right(ctx, uow, group, membership, AdminRight.remove_members)
+        bars = await uow.owner.list_bars(group_id, MAX_BARS_LISTED)
+        accounts = await uow.accounts.get_many([b.account_id for b in bars])
+    return [
+        (b, accounts[b.account_id].handle, accounts[b.account_id].display_name)
+        for b in bars
+        if b.account_id in accounts
+    ]
 
 
 async def do_set_role(

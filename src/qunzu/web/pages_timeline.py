@@ -1,5 +1,6 @@
 """A group's timeline: read (newest 50, older pages), send (retry-safe), accept new rules,
-and the fragments app.js fetches to keep the page live (entries after a seq, the composer, the pinned notice).
+and the fragments app.js fetches to keep the page live (entries after a seq, the composer,
+the pinned notice).
 
 Without JavaScript each of these is a plain page or form. With it, the page keeps a
 WebSocket on /web/events and, when an event of this group arrives, fetches the entries
