@@ -101,9 +101,10 @@ async def do_remove_message(
         entry = await uow.timeline.get(group_id, seq)
         if entry is None or entry.kind is not EntryKind.message:
             raise NotFound("message_not_found", "No such message in this group.")
+        # The window first: a message one may not read tells nothing of its sender.
+        check_manager_may_read(me, await held_rights(uow, me), seq)
         sender = await uow.memberships.get(group_id, entry.sender_id) if entry.sender_id else None
         check_may_remove_message_of(me.role, actor.id, perm.role_of(sender), entry.sender_id)
-        check_manager_may_read(me, await held_rights(uow, me), seq)
         if entry.body is None:
             raise Conflict("message_already_removed", "This message was already removed.")
         await uow.timeline.redact(
