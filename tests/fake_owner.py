@@ -8,7 +8,7 @@ from typing import Any
 
 from qunzu.domain.duty import DutyEvent
 from qunzu.domain.models import GroupKind, GroupRole
-from qunzu.domain.owner_tools import AttendanceRow, GroupControls
+from qunzu.domain.owner_tools import AttendanceRow, Bar, GroupControls
 
 
 class FakeOwnerTables:
@@ -18,7 +18,7 @@ class FakeOwnerTables:
         self.controls: dict[int, GroupControls] = {}
         self.duty: list[tuple[int, DutyEvent]] = []
         self.cursors: dict[tuple[int, int], int] = {}
-        self.bars: dict[tuple[int, int], datetime] = {}
+        self.bars: dict[tuple[int, int], tuple[str, int, datetime]] = {}
 
     def __copy__(self) -> FakeOwnerTables:
         other = FakeOwnerTables()
@@ -65,12 +65,21 @@ class FakeOwnerTools:
         self._w().mutes.pop((group_id, account_id), None)
 
     async def get_bar(self, group_id: int, account_id: int) -> datetime | None:
-        return self.t.bars.get((group_id, account_id))
+        bar = self.t.bars.get((group_id, account_id))
+        return bar[2] if bar is not None else None
 
     async def put_bar(
         self, group_id: int, account_id: int, reason: str, by: int, at: datetime
     ) -> None:
-        self._w().bars[(group_id, account_id)] = at
+        self._w().bars[(group_id, account_id)] = (reason[:500], by, at)
+
+    async def list_bars(self, group_id: int, limit: int) -> list[Bar]:
+        bars = [
+            Bar(g, a, reason, by, at)
+            for (g, a), (reason, by, at) in self.t.bars.items()
+            if g == group_id
+        ]
+        return sorted(bars, key=lambda b: (-b.at.timestamp(), b.account_id))[:limit]
 
     async def delete_bar(self, group_id: int, account_id: int) -> bool:
         return self._w().bars.pop((group_id, account_id), None) is not None

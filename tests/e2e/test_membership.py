@@ -276,7 +276,7 @@ async def test_the_owner_cannot_leave(alice: QunzuClient) -> None:
     assert (err.status, err.code) == (409, "owner_must_transfer")
 
 
-async def test_a_member_who_left_and_rejoined_sees_only_the_new_stretch(
+async def test_a_member_who_left_and_rejoined_sees_each_stay_but_not_the_gap(
     alice: QunzuClient, bob: QunzuClient
 ) -> None:
     group = await make_group(alice, join_policy="open")
@@ -286,7 +286,7 @@ async def test_a_member_who_left_and_rejoined_sees_only_the_new_stretch(
     await alice.send(group["id"], "while away")
     await bob.join(group["id"])
     await alice.send(group["id"], "second stay")
-    assert await messages(bob, group["id"]) == ["second stay"]
+    assert await messages(bob, group["id"]) == ["first stay", "second stay"]
 
 
 async def test_the_owner_removes_a_member(alice: QunzuClient, bob: QunzuClient) -> None:
@@ -541,3 +541,28 @@ async def test_an_invitation_to_a_dissolved_group_cannot_be_accepted(
     await alice.dissolve_group(group["id"])
     err = await refused(bob.accept_invitation(invitation["id"]))
     assert (err.status, err.code) == (409, "group_dissolved")
+
+
+# ---- leaving and rejoining: every period of one's own, never the gaps ---------------------
+
+
+async def test_a_rejoined_member_reads_and_reports_their_earlier_period_not_the_gap(
+    alice: QunzuClient, bob: QunzuClient
+) -> None:
+    group = await make_group(alice, join_policy="open", discoverable=True)
+    await bob.join(group["id"])
+    before = (await alice.send(group["id"], "said while bob was here"))["seq"]
+    await bob.leave(group["id"])
+    gap = (await alice.send(group["id"], "said while bob was away"))["seq"]
+    await bob.join(group["id"])
+    await alice.send(group["id"], "said after bob came back")
+    history = await bob.history(group["id"], limit=50)
+    bodies = [e["body"] for e in history["entries"] if e["kind"] == "message"]
+    assert bodies == ["said while bob was here", "said after bob came back"]
+    assert gap not in [e["seq"] for e in history["entries"]]
+    older = await bob.history(group["id"], before=gap + 1, limit=50)
+    assert gap not in [e["seq"] for e in older["entries"]]
+    receipt = await bob.report(group["id"], "message", "spam", seq=before)
+    assert receipt["case_id"] > 0
+    err = await refused(bob.report(group["id"], "message", "spam", seq=gap))
+    assert (err.status, err.code) == (404, "message_not_found")

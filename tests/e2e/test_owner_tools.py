@@ -48,6 +48,68 @@ async def test_an_admin_cannot_grant_a_right_they_lack(people: People) -> None:
     assert granted["rights"] == ["mute"]
 
 
+async def test_an_admin_cannot_take_away_rights_they_lack(people: People) -> None:
+    owner, group, (lesser, fuller) = await small_group(people, 2)
+    await owner.appoint_admin(group["id"], me(lesser), ["appoint_admins", "mute"])
+    await owner.appoint_admin(group["id"], me(fuller), ["mute", "remove_members"])
+    err = await refused(lesser.appoint_admin(group["id"], me(fuller), ["mute"]))
+    assert (err.status, err.code) == (403, "cannot_revoke")
+    assert "remove_members" in err.detail
+    assert (await owner.appoint_admin(group["id"], me(fuller), []))["rights"] == []
+
+
+async def test_no_admin_touches_the_owner_or_removes_the_owners_message(
+    people: People,
+) -> None:
+    owner, group, (admin,) = await small_group(people)
+    gid, everything = group["id"], ["appoint_admins", "mute", "remove_members", "remove_messages"]
+    await owner.appoint_admin(gid, me(admin), everything)
+    seq = (await owner.send(gid, "the owner's word"))["seq"]
+    calls = {
+        "rights": admin.appoint_admin(gid, me(owner), []),
+        "mute": admin.mute(gid, me(owner), 10),
+        "remove": admin.remove_member(gid, me(owner), "out"),
+        "bar": admin.remove_member(gid, me(owner), "out", bar=True),
+        "message": admin.remove_message(gid, seq, "no"),
+    }
+    for name, call in calls.items():
+        err = await refused(call)
+        assert (err.status, err.code) == (403, "not_permitted"), name
+    entries = (await admin.history(gid, after=seq - 1, limit=1))["entries"]
+    assert [e["body"] for e in entries if e["seq"] == seq] == ["the owner's word"]
+
+
+async def test_a_manager_reads_a_reported_message_only_inside_their_window(
+    people: People,
+) -> None:
+    s = await scene(people, public=False, body="an insult from before")
+    gid = s.group["id"]
+    newcomer = await people.user("newcomer")
+    await add_member(s.owner, s.group, newcomer)
+    await s.owner.appoint_admin(gid, me(newcomer), ["remove_messages", "mute"])
+    (notice,) = await newcomer.owner_notices()
+    assert (notice["reported_message"], notice["reported_message_withheld"]) == (None, True)
+    err = await refused(newcomer.remove_message(gid, s.seq, "insult"))
+    assert (err.status, err.code) == (403, "outside_window")
+    (mine,) = await s.owner.owner_notices()
+    assert mine["reported_message"]["body"] == "an insult from before"
+    await s.owner.appoint_admin(gid, me(newcomer), ["remove_messages", "mute", "read_history"])
+    (notice,) = await newcomer.owner_notices()
+    assert notice["reported_message"]["body"] == "an insult from before"
+    await newcomer.remove_message(gid, s.seq, "insult")
+
+
+async def test_only_the_owner_grants_the_history_right(people: People) -> None:
+    owner, group, (senior, junior) = await small_group(people, 2)
+    await owner.appoint_admin(group["id"], me(senior), ["appoint_admins", "read_history"])
+    err = await refused(senior.appoint_admin(group["id"], me(junior), ["read_history"]))
+    assert (err.status, err.code, err.problem["right"]) == (
+        403,
+        "owner_grants_only",
+        "read_history",
+    )
+
+
 async def test_an_unknown_right_is_400(people: People) -> None:
     owner, group, (admin,) = await small_group(people)
     err = await refused(owner.appoint_admin(group["id"], me(admin), ["rule_the_world"]))

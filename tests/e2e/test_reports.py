@@ -256,6 +256,32 @@ async def test_in_a_direct_chat_only_the_reported_message_reaches_the_platform(
     ]
 
 
+async def test_a_direct_chat_case_file_gives_its_content_to_reviewers_only(
+    people: People,
+) -> None:
+    alice, bob = await people.user("alice"), await people.user("bob")
+    assert bob.account is not None
+    direct = await alice.open_direct(bob.account["handle"])
+    seq = (await bob.send(direct["id"], "a private threat"))["seq"]
+    receipt = await alice.report(direct["id"], "message", "threat-to-life", "scared", seq=seq)
+    seen = {}
+    for role in PlatformRole:
+        case_file = await (await people.staff(role)).case_file(receipt["case_id"])
+        seen[role.value] = (
+            case_file["content_withheld"],
+            [e["body"] for e in case_file["evidence"]],
+            [r["statement"] for r in case_file["reports"]],
+        )
+    assert seen == {
+        "reviewer": (False, ["a private threat"], ["scared"]),
+        "senior-reviewer": (False, ["a private threat"], ["scared"]),
+        "auditor": (True, [None], [""]),
+        "admin": (True, [None], [""]),
+    }
+    err = await refused(alice.case_file(receipt["case_id"]))
+    assert (err.status, err.code) == (403, "platform_role_required")
+
+
 async def test_attached_messages_join_the_evidence(people: People) -> None:
     s = await scene(people)
     more = (await s.offender.send(s.group["id"], "and a fool"))["seq"]
@@ -298,10 +324,14 @@ async def test_a_normal_report_in_a_small_group_is_an_owner_notice_for_owner_and
     assert s.receipt["route"] == "owner"
     for manager in (s.owner, admin):
         (notice,) = [n for n in await manager.owner_notices() if n["case"]["id"] == s.case_id]
-        assert notice["reported_message"]["seq"] == s.seq
-        assert notice["reported_message"]["body"] == "you are an idiot"
         assert notice["case"]["route"] == "owner"
         assert notice["respond_by"] == notice["case"]["platform_visible_at"]
+    (notice,) = await s.owner.owner_notices()
+    assert notice["reported_message"]["seq"] == s.seq
+    assert notice["reported_message"]["body"] == "you are an idiot"
+    # The admin joined after the message: the notice, not the message (duty-of-care.md).
+    (notice,) = await admin.owner_notices()
+    assert (notice["reported_message"], notice["reported_message_withheld"]) == (None, True)
     assert await s.reporter.owner_notices() == []
     assert await s.offender.owner_notices() == []
 

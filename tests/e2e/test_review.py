@@ -164,12 +164,17 @@ async def test_reviewing_needs_a_reviewer_role(people: People) -> None:
     for client in (s.owner, auditor):
         for call in (
             client.cases(),
-            client.case_file(s.case_id),
             client.claim_case(s.case_id),
             client.decide_case(s.case_id, "no_violation"),
         ):
             err = await refused(call)
             assert (err.status, err.code) == (403, "platform_role_required")
+    err = await refused(s.owner.case_file(s.case_id))
+    assert (err.status, err.code) == (403, "platform_role_required")
+    # An auditor checks the process from a case's metadata, never its content.
+    audited = await auditor.case_file(s.case_id)
+    assert audited["content_withheld"] is True
+    assert {e["body"] for e in audited["evidence"]} == {None}
 
 
 # ---- claim, escalate, decide --------------------------------------------------------------

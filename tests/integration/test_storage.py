@@ -349,6 +349,37 @@ async def test_memberships_round_trip(uow: SqlUnitOfWorkFactory) -> None:
             (left, group),
             (elsewhere, other),
         ]
+    rejoined = replace(theirs, joined_seq=9, earlier=((2, 7),))
+    async with uow() as u:
+        await u.memberships.put(rejoined)  # earlier periods are kept as they were written
+        await u.commit()
+    async with uow(write=False) as u:
+        back = await u.memberships.get(group.id, member.id)
+        assert back == rejoined and back is not None and back.periods == ((2, 7), (9, None))
+
+
+async def test_bars_are_listed_newest_first_per_group_and_go_when_lifted(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    async with uow() as u:
+        [owner, a, b], group = await accounts_and_group(u, 3)
+        other = await new_group(u, owner)
+        await u.owner.put_bar(group.id, a.id, "spam", owner.id, T0)
+        await u.owner.put_bar(group.id, b.id, "abuse", owner.id, T0 + timedelta(minutes=1))
+        await u.owner.put_bar(other.id, a.id, "elsewhere", owner.id, T0)
+        await u.commit()
+    async with uow(write=False) as u:
+        listed = await u.owner.list_bars(group.id, 10)
+        assert [(x.account_id, x.reason, x.by, x.at) for x in listed] == [
+            (b.id, "abuse", owner.id, T0 + timedelta(minutes=1)),
+            (a.id, "spam", owner.id, T0),
+        ]
+        assert [x.account_id for x in await u.owner.list_bars(group.id, 1)] == [b.id]
+    async with uow() as u:
+        assert await u.owner.delete_bar(group.id, b.id)
+        await u.commit()
+    async with uow(write=False) as u:
+        assert [x.account_id for x in await u.owner.list_bars(group.id, 10)] == [a.id]
 
 
 async def test_rules_round_trip(uow: SqlUnitOfWorkFactory) -> None:

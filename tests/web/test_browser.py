@@ -317,6 +317,27 @@ def test_new_rules_block_the_composer_until_accepted(
     expect(mp.locator("#timeline .body", has_text="同意了")).to_have_count(1)
 
 
+def test_a_changed_group_notice_shows_on_open_pages_without_a_reload(
+    chromium: Browser, web: ServerThread, people: list[Person]
+) -> None:
+    owen = join(chromium, web, people, "nowen", "Owen")
+    mia = join(chromium, web, people, "nmia", "Mia")
+    gid = group_with(owen, mia, name="公告群")
+    mp = mia.go(f"/g/{gid}")
+    expect(mp.locator("#group-notice .group-notice")).to_have_count(0)
+    mp.evaluate("() => { window.__sameDocument = true; }")
+    owen.http.get(f"/g/{gid}/manage")
+    owen.http.post(f"/g/{gid}/manage/notice", {"text": "周六上午十点开会 <b>准时</b>"})
+    notice = mp.locator("#group-notice .group-notice p")
+    expect(notice).to_have_text("周六上午十点开会 <b>准时</b>")
+    owen.http.post(f"/g/{gid}/manage/notice", {"text": "改到周日"})
+    expect(notice).to_have_text("改到周日")
+    mia.check_accessibility()
+    owen.http.post(f"/g/{gid}/manage/notice", {"text": ""})
+    expect(mp.locator("#group-notice .group-notice")).to_have_count(0)
+    assert mp.evaluate("() => window.__sameDocument") is True  # never reloaded
+
+
 def test_refusals_are_shown_in_the_users_language_not_swallowed(
     chromium: Browser, web: ServerThread, people: list[Person]
 ) -> None:

@@ -263,3 +263,61 @@ def test_docs_are_self_hosted(new_browser: NewBrowser) -> None:
     assert "http://" not in page and "https://" not in page
     assert b.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
     assert b.get("/static/vendor/swagger-ui/LICENSE").status_code == 200
+
+
+def test_the_notice_fragment_is_the_pinned_notice_for_members_only(
+    new_browser: NewBrowser,
+) -> None:
+    owner, member, outsider = new_browser(), new_browser(), new_browser()
+    owner.sign_up("ntown")
+    member.sign_up("ntmem")
+    outsider.sign_up("ntout")
+    gid = owner.create_group("公告片段群")
+    invite_and_join(owner, member, gid)
+    assert "group-notice" not in member.get(f"/g/{gid}/notice").text
+    owner.get(f"/g/{gid}/manage")
+    owner.post(f"/g/{gid}/manage/notice", {"text": "<script>x</script> 今晚停电"})
+    fragment = member.get(f"/g/{gid}/notice").text
+    assert "&lt;script&gt;x&lt;/script&gt; 今晚停电" in fragment and "<script>" not in fragment
+    refused = outsider.http.get(f"/g/{gid}/notice", headers={"X-Qunzu-Fetch": "1"})
+    assert refused.status_code == 404 and "今晚停电" not in refused.text
+    assert outsider.get(f"/g/{10**15}/notice").status_code in (404, 422)
+
+
+def test_the_bars_page_lists_barred_accounts_and_lifts_a_bar(new_browser: NewBrowser) -> None:
+    owner, member = new_browser(), new_browser()
+    owner.sign_up("barown")
+    member.sign_up("barmem", name="小黑")
+    gid = owner.create_group("拉黑群")
+    invite_and_join(owner, member, gid)
+    members = owner.get(f"/g/{gid}/manage/members").text
+    account = re.search(r'action="/g/\d+/manage/members/(\d+)/remove"', members)
+    assert account
+    aid = account.group(1)
+    owner.post(f"/g/{gid}/manage/members/{aid}/remove", {"reason": "刷广告", "bar": "yes"})
+    page = owner.get(f"/g/{gid}/manage/bars").text
+    assert "小黑" in page and "刷广告" in page and f"/manage/bars/{aid}/lift" in page
+    assert f"/g/{gid}/manage/bars" in owner.get(f"/g/{gid}/manage").text  # in the owner tools
+    # Without the CSRF token nothing is lifted.
+    refused = owner.post(f"/g/{gid}/manage/bars/{aid}/lift", csrf="")
+    assert refused.status_code == 403
+    assert "刷广告" in owner.get(f"/g/{gid}/manage/bars").text
+    lifted = owner.post(f"/g/{gid}/manage/bars/{aid}/lift").text
+    assert "已解除拉黑" in lifted and "本群没有拉黑的账号" in lifted
+    again = owner.post(f"/g/{gid}/manage/bars/{aid}/lift", fetch=True)
+    assert (again.status_code, again.json()["code"]) == (404, "not_barred")
+    invite_and_join(owner, member, gid)  # the bar is gone: the invitation goes through
+
+
+def test_the_bars_page_is_for_managers_who_may_remove_members(new_browser: NewBrowser) -> None:
+    owner, member = new_browser(), new_browser()
+    owner.sign_up("barown2")
+    member.sign_up("barmem2")
+    gid = owner.create_group("拉黑群二")
+    invite_and_join(owner, member, gid)
+    assert member.get(f"/g/{gid}/manage/bars").status_code == 403
+    assert f"/g/{gid}/manage/bars" not in member.get(f"/g/{gid}").text
+    lift = member.post(f"/g/{gid}/manage/bars/1/lift", fetch=True)
+    assert lift.status_code == 403
+    assert owner.get(f"/g/{10**15}/manage/bars").status_code in (403, 404, 422)
+    assert owner.post(f"/g/{gid}/manage/bars/abc/lift").status_code in (404, 422)

@@ -290,6 +290,9 @@ class CaseFileOut(BaseModel):
     evidence: list[EvidenceOut]
     sanctions: list[SanctionOut]
     assessments: list[AssessmentOut] = Field(default_factory=list)
+    # True when this officer reads the case's metadata only: evidence bodies and the
+    # reporters' statements are null/empty (docs/records.md, who reads a case).
+    content_withheld: bool = False
 
 
 class DecisionOut(BaseModel):
@@ -302,3 +305,6 @@ class OwnerNoticeOut(BaseModel):
     reports: int
     respond_by: datetime
     reported_message: EvidenceOut | None
+    # True when the reported message is outside this manager's own window and they lack
+    # the read_history right (then reported_message is null).
+    reported_message_withheld: bool = False

@@ -33,8 +33,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from qunzu.domain.audit import check_not_self
 from qunzu.domain.duty import DutyEventKind
 from qunzu.domain.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+from qunzu.domain.models import PlatformRole
 from qunzu.domain.reports import (
     OPEN_STATUSES,
     CaseStatus,
@@ -515,3 +517,38 @@ def handled_by(act: OwnerAct, cases: Sequence[Case], now: datetime) -> list[Tran
     whose target the act deals with. The rest stay with the owner until their window
     ends, then go to the platform queue (P7, P8)."""
     return [c.handle_by_owner(act, now) for c in cases if c.with_owner(now) and c.addressed_by(act)]
+
+
+# ---- who reads a case's content (P1, P2) ----------------------------------------------------
+
+
+class CaseView(StrEnum):
+    """How much of a case file an officer reads."""
+
+    evidence = "evidence"  # the reported messages, their context, the reporters' statements
+    metadata = "metadata"  # the case, reports' times and weights, sanctions, standings
+
+
+def case_view(case: Case, role: PlatformRole | None, officer_id: int) -> CaseView:
+    """Case content is for the reviewers working the case. A reviewer reads the evidence of
+    an open case nobody else has claimed, of the case they claimed, and of the case they
+    decided; a senior reviewer of any case on the platform (escalations, reviews and
+    appeals are theirs). Auditors check the process from metadata; platform admins run
+    the service and read no content."""
+    if role is PlatformRole.senior_reviewer:
+        return CaseView.evidence
+    if role is not PlatformRole.reviewer or case.status is CaseStatus.escalated:
+        return CaseView.metadata
+    if case.is_open:
+        working = case.claimed_by in (None, officer_id)
+    else:
+        working = case.decided_by == officer_id
+    return CaseView.evidence if working else CaseView.metadata
+
+
+def check_disinterested(case: Case, officer_id: int, group_owner_id: int | None) -> None:
+    """An officer works no case about their own account, nor about a group they own: the
+    interest is theirs (``officer_self_action``)."""
+    check_not_self(officer_id, case.target.account_id)
+    if case.target.kind is TargetKind.group:
+        check_not_self(officer_id, group_owner_id)

@@ -144,6 +144,14 @@ class Membership:
     joined_seq: int
     left_seq: int | None = None
     accepted_rules_version: int = 0
+    # The member's earlier membership periods in this group, oldest first, each
+    # (joined_seq, left_seq): leaving and rejoining keeps them, never the gaps between.
+    earlier: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.earlier:  # stored as JSON lists: compare and hash as tuples
+            periods = tuple((int(a), int(b)) for a, b in self.earlier)
+            object.__setattr__(self, "earlier", periods)
 
     @property
     def is_active(self) -> bool:
@@ -153,11 +161,15 @@ class Membership:
     def is_manager(self) -> bool:
         return self.is_active and self.role in (GroupRole.owner, GroupRole.admin)
 
+    @property
+    def periods(self) -> tuple[tuple[int, int | None], ...]:
+        """Every membership period, oldest first; the current (or last) one may be open."""
+        return (*self.earlier, (self.joined_seq, self.left_seq))
+
     def can_see_seq(self, seq: int) -> bool:
-        """A member sees the timeline from their joining on (as WeChat does), until they left."""
-        if seq < self.joined_seq:
-            return False
-        return self.left_seq is None or seq <= self.left_seq
+        """A member sees the timeline of each of their own membership periods (from joining
+        on, as WeChat does, until leaving), and nothing of the gaps between them."""
+        return any(first <= seq and (last is None or seq <= last) for first, last in self.periods)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,13 @@ class AdminRight(StrEnum):
     edit_rules = "edit_rules"
     pin_notices = "pin_notices"
     appoint_admins = "appoint_admins"
+    # Read and act on messages from before the admin's own membership (see manager_may_read).
+    read_history = "read_history"
 
 
 ALL_RIGHTS = frozenset(AdminRight)
+# Rights only the owner grants: whose history an admin reads is the owner's call (P1, P7).
+OWNER_GRANTS_ONLY = frozenset({AdminRight.read_history})
 SLOW_MODE_SECONDS = (0, 10, 30, 60, 300, 900, 3600)
 MAX_MUTE = timedelta(days=365)
 
@@ -63,8 +67,14 @@ def parse_rights(raw: Iterable[str]) -> frozenset[AdminRight]:
     return frozenset(rights)
 
 
-def check_grant(granter: frozenset[AdminRight], requested: frozenset[AdminRight]) -> None:
-    """An admin grants only rights they hold themselves."""
+def check_grant(
+    granter: frozenset[AdminRight],
+    requested: frozenset[AdminRight],
+    by_owner: bool = False,
+    current: frozenset[AdminRight] = frozenset(),
+) -> None:
+    """An admin grants only rights they hold themselves, and newly grants none of the
+    owner-only ones (``current``: what the admin holds already)."""
     check_right(granter, AdminRight.appoint_admins)
     missing = requested - granter
     if missing:
@@ -74,6 +84,64 @@ def check_grant(granter: frozenset[AdminRight], requested: frozenset[AdminRight]
             + ", ".join(sorted(r.value for r in missing))
             + " you do not.",
         )
+    owners = (requested - current) & OWNER_GRANTS_ONLY
+    if owners and not by_owner:
+        raise Forbidden(
+            "owner_grants_only",
+            "Only the owner grants " + ", ".join(sorted(r.value for r in owners)) + ".",
+            right=min(r.value for r in owners),
+        )
+
+
+def check_change_rights(
+    changer: frozenset[AdminRight],
+    current: frozenset[AdminRight],
+    requested: frozenset[AdminRight],
+    by_owner: bool = False,
+) -> None:
+    """Changing an admin's rights: one grants only rights one holds, and takes away only
+    rights one holds, so an admin with fewer rights cannot strip a fuller admin."""
+    check_grant(changer, requested, by_owner, current)
+    taken = (current - requested) - changer
+    if taken:
+        raise Forbidden(
+            "cannot_revoke",
+            "You can take away only rights you hold: "
+            + ", ".join(sorted(r.value for r in taken))
+            + " you do not.",
+        )
+
+
+def manager_may_read(membership: Membership, held: frozenset[AdminRight], seq: int) -> bool:
+    """Managers act within the owner's duty, but read only inside their own visible window:
+    the owner reads every message of the group; an admin reads the messages of their own
+    membership periods, and earlier ones only with ``read_history``, which the owner grants."""
+    if membership.role is GroupRole.owner or AdminRight.read_history in held:
+        return True
+    return membership.can_see_seq(seq)
+
+
+def check_manager_may_read(membership: Membership, held: frozenset[AdminRight], seq: int) -> None:
+    if not manager_may_read(membership, held, seq):
+        raise Forbidden(
+            "outside_window",
+            "This message is from outside your membership; acting on it needs the "
+            "read_history right, which the owner grants.",
+            right=AdminRight.read_history.value,
+        )
+
+
+def check_may_remove_message_of(
+    remover: GroupRole, remover_id: int, sender: GroupRole | None, sender_id: int | None
+) -> None:
+    """The owner's messages are removed by the owner alone, an admin's by the owner or
+    that admin: the same order as muting and removing members."""
+    if remover is GroupRole.owner or sender_id == remover_id:
+        return
+    if sender is GroupRole.owner:
+        raise Forbidden("not_permitted", "No one but the owner removes the owner's messages.")
+    if sender is GroupRole.admin:
+        raise Forbidden("not_permitted", "Only the owner removes an admin's messages.")
 
 
 def check_slow_mode(seconds: int) -> int:
@@ -156,3 +224,14 @@ class AttendanceRow:
     managers_last_active: datetime | None
     unattended_since: datetime | None
     read_only_since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """A bar on rejoining a group (拉黑), set with a removal until a manager lifts it."""
+
+    group_id: int
+    account_id: int
+    reason: str
+    by: int
+    at: datetime

@@ -236,6 +236,15 @@ def check_platform_may(action: PlatformAction, tier: Tier) -> None:
 
 
 def visible_window(membership: Membership, group: Group) -> tuple[int, int]:
-    """The seq range a member may read: from their joining to their leaving (or now)."""
+    """The seq range of the member's current (or last) membership period: from their
+    joining to their leaving (or now). Earlier periods: ``visible_periods``."""
     last = membership.left_seq if membership.left_seq is not None else group.last_seq
     return membership.joined_seq, last
+
+
+def visible_periods(membership: Membership, group: Group) -> list[tuple[int, int]]:
+    """Every seq range a member may read, oldest first: each of their own membership
+    periods (the current one up to now), never the gaps between them."""
+    return [
+        (first, last if last is not None else group.last_seq) for first, last in membership.periods
+    ]

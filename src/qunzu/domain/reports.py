@@ -10,6 +10,7 @@ reported (P8).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -170,10 +171,11 @@ def reported_seqs(kind: TargetKind, seq: int | None, extra_seqs: tuple[int, ...]
 
 
 def reported_message(
-    entry: TimelineEntry | None, seq: int, window: tuple[int, int]
+    entry: TimelineEntry | None, seq: int, periods: Sequence[tuple[int, int]]
 ) -> EvidenceItem:
-    """A message the reporter can see, copied as evidence (it outlives the original)."""
-    visible = entry is not None and window[0] <= seq <= window[1]
+    """A message the reporter can see (in any of their own membership periods), copied as
+    evidence (it outlives the original)."""
+    visible = entry is not None and any(first <= seq <= last for first, last in periods)
     if entry is None or not visible or entry.kind is not EntryKind.message:
         raise NotFound("message_not_found", f"No message {seq} that you can see in this group.")
     return EvidenceItem(entry.seq, entry.sender_id, entry.body, entry.created_at, "message", True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qunzu.domain.audit import AuditAction, check_not_self
-from qunzu.domain.cases import Case
+from qunzu.domain.cases import Case, check_disinterested
 from qunzu.domain.errors import InvalidInput, NotFound
 from qunzu.domain.rulebook import Article
 from qunzu.domain.sanctions import (
@@ -192,9 +192,12 @@ async def do_decide_appeal(
             raise NotFound("appeal_not_found", "No such appeal.")
         check_not_self(actor.id, appeal.appellant_id)
         case = await _load_case(uow, appeal.case_id)
+        group = await uow.groups.get(case.target.group_id)
+        check_disinterested(case, actor.id, group.owner_id if group is not None else None)
         sanction = (
             await uow.reports.get_sanction(appeal.sanction_id) if appeal.sanction_id else None
         )
+        check_not_self(actor.id, sanction.account_id if sanction is not None else None)
         procedure = ctx.rulebooks.in_force(now)
         outcome = case.decide_appeal(appeal, sanction, actor.id, overturn, note, procedure, now)
         if outcome.ended is not None and sanction is not None:

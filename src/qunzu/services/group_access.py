@@ -10,13 +10,20 @@ import secrets
 from qunzu.domain import permissions as perm
 from qunzu.domain.errors import Conflict
 from qunzu.domain.models import Group, GroupRole, Membership
-from qunzu.domain.owner_tools import ALL_RIGHTS, AdminRight, check_right, rights_of
+from qunzu.domain.owner_tools import (
+    ALL_RIGHTS,
+    OWNER_GRANTS_ONLY,
+    AdminRight,
+    check_right,
+    rights_of,
+)
 from qunzu.services import enforcement
 from qunzu.services.context import ServiceContext
 from qunzu.services.ports import UnitOfWork
 
-# What an admin made with the plain role endpoint may do: everything but appoint others.
-DEFAULT_ADMIN_RIGHTS = ALL_RIGHTS - {AdminRight.appoint_admins}
+# What an admin made with the plain role endpoint may do: everything but appoint others
+# and the rights only the owner grants by name.
+DEFAULT_ADMIN_RIGHTS = ALL_RIGHTS - {AdminRight.appoint_admins, *OWNER_GRANTS_ONLY}
 
 
 async def new_group_number(uow: UnitOfWork) -> int:

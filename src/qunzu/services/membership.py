@@ -21,7 +21,7 @@ from qunzu.domain.models import (
     OwnershipOffer,
     RequestState,
 )
-from qunzu.domain.owner_tools import AdminRight
+from qunzu.domain.owner_tools import AdminRight, Bar
 from qunzu.domain.text import text_problem
 from qunzu.services import enforcement, governance, group_access
 from qunzu.services.actor import Actor, handle_key
@@ -46,6 +46,7 @@ async def _admit(
     # Art. 8 caps: the group's size (from its owner's level) and the joiner's own count.
     await governance.check_group_has_room(ctx, uow, group)
     await governance.check_can_join_more(ctx, uow, account_id)
+    before = await uow.memberships.get(group.id, account_id)
     entry = await append_entry(
         ctx,
         uow,
@@ -62,12 +63,20 @@ async def _admit(
         joined_at=ctx.clock.now(),
         joined_seq=entry.seq,
         accepted_rules_version=accepted_rules_version,
+        earlier=_periods_so_far(before),
     )
     await uow.memberships.put(membership)
     await uow.groups.add_member_count(group.id, 1)
     await governance.refresh_tier(ctx, uow, group.id)
     notify(uow, account_id, "membership_added", group_id=group.id, joined_seq=entry.seq)
     return membership
+
+
+def _periods_so_far(before: Membership | None) -> tuple[tuple[int, int], ...]:
+    """A rejoining member keeps each earlier period of theirs (to read and report from)."""
+    if before is None or before.left_seq is None:
+        return ()
+    return (*before.earlier, (before.joined_seq, before.left_seq))
 
 
 async def check_not_barred(uow: UnitOfWork, group_id: int, account_id: int) -> None:
@@ -383,6 +392,26 @@ async def do_lift_bar(ctx: ServiceContext, actor: Actor, group_id: int, account_
         await group_access.require_right(ctx, uow, group, membership, AdminRight.remove_members)
         if not await uow.owner.delete_bar(group_id, account_id):
             raise NotFound("not_barred", "That account is not barred from this group.")
+
+
+# The most bars a page lists (a group barring more is not a group anyone runs by hand).
+MAX_BARS_LISTED = 500
+
+
+async def list_bars(ctx: ServiceContext, actor: Actor, group_id: int) -> list[tuple[Bar, str, str]]:
+    """The group's bars on rejoining (拉黑), newest first, with each account's handle and
+    display name: for the owner, and admins with the right to remove members (who may
+    lift them)."""
+    async with transaction(ctx, write=False) as uow:
+        group, membership = await load_group(uow, actor.id, group_id)
+        await group_access.require_right(ctx, uow, group, membership, AdminRight.remove_members)
+        bars = await uow.owner.list_bars(group_id, MAX_BARS_LISTED)
+        accounts = await uow.accounts.get_many([b.account_id for b in bars])
+    return [
+        (b, accounts[b.account_id].handle, accounts[b.account_id].display_name)
+        for b in bars
+        if b.account_id in accounts
+    ]
 
 
 async def do_set_role(

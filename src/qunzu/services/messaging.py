@@ -167,11 +167,22 @@ async def read_history(
     async with transaction(ctx, write=False) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
         page = history_page(group, membership, after, before, limit, ctx.limits.history_page_max)
+        entries: list[TimelineEntry] = []
+        # One read per membership period, until the page is full (the gaps are never read).
         if page.after is not None:
-            entries = await uow.timeline.after(group_id, page.after, limit, upto=page.last)
+            for start, upto in page.forward():
+                if len(entries) < limit:
+                    more = await uow.timeline.after(
+                        group_id, start, limit - len(entries), upto=upto
+                    )
+                    entries += more
         else:
-            assert page.before is not None
-            entries = await uow.timeline.before(group_id, page.before, limit, floor=page.first)
+            for end, floor in page.backward():
+                if len(entries) < limit:
+                    more = await uow.timeline.before(
+                        group_id, end, limit - len(entries), floor=floor
+                    )
+                    entries[:0] = more
     return HistoryPage(entries, page.first, page.last)
 
 

@@ -18,7 +18,10 @@ from qunzu.domain.models import EntryKind, Group, GroupRole
 from qunzu.domain.owner_tools import (
     AdminRight,
     GroupControls,
+    check_change_rights,
     check_grant,
+    check_manager_may_read,
+    check_may_remove_message_of,
     check_mute_minutes,
     check_slow_mode,
     parse_rights,
@@ -52,7 +55,8 @@ async def do_appoint_admin(
         group, membership = await load_group(uow, actor.id, group_id)
         me = perm.check_member(group, membership)
         perm.check_active(group)
-        check_grant(await held_rights(uow, me), requested)
+        held = await held_rights(uow, me)
+        check_grant(held, requested, by_owner=True)  # owner-only rights: once the target is known
         await enforcement.check_may_manage(ctx, uow, actor.id, group_id)
         target = await uow.memberships.get(group_id, account_id)
         if target is None or not target.is_active:
@@ -61,6 +65,8 @@ async def do_appoint_admin(
             raise Forbidden(
                 "not_permitted", "The owner's rights and your own are not yours to set."
             )
+        by_owner = me.role is GroupRole.owner
+        check_change_rights(held, await held_rights(uow, target), requested, by_owner)
         if target.role is not GroupRole.admin:
             await uow.memberships.put(replace(target, role=GroupRole.admin))
         await uow.owner.put_rights(
@@ -91,10 +97,14 @@ async def do_remove_message(
     reason = _reason(reason)
     async with transaction(ctx) as uow:
         group, membership = await load_group(uow, actor.id, group_id)
-        await require_right(ctx, uow, group, membership, AdminRight.remove_messages)
+        me = await require_right(ctx, uow, group, membership, AdminRight.remove_messages)
         entry = await uow.timeline.get(group_id, seq)
         if entry is None or entry.kind is not EntryKind.message:
             raise NotFound("message_not_found", "No such message in this group.")
+        # The window first: a message one may not read tells nothing of its sender.
+        check_manager_may_read(me, await held_rights(uow, me), seq)
+        sender = await uow.memberships.get(group_id, entry.sender_id) if entry.sender_id else None
+        check_may_remove_message_of(me.role, actor.id, perm.role_of(sender), entry.sender_id)
         if entry.body is None:
             raise Conflict("message_already_removed", "This message was already removed.")
         await uow.timeline.redact(

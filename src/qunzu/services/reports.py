@@ -19,7 +19,8 @@ from qunzu.domain.duty import DutyEvent, DutyEventKind
 from qunzu.domain.errors import NotFound
 from qunzu.domain.lawful_access import ReferralSource, new_referral
 from qunzu.domain.models import Group, Membership
-from qunzu.domain.permissions import visible_window
+from qunzu.domain.owner_tools import manager_may_read
+from qunzu.domain.permissions import visible_periods
 from qunzu.domain.quotas import check_quota
 from qunzu.domain.reporters import check_may_report
 from qunzu.domain.reports import (
@@ -45,6 +46,7 @@ from qunzu.domain.rulebook import ReportCategory, Rulebook, Tier
 from qunzu.services import enforcement, governance
 from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.group_access import held_rights
 from qunzu.services.ledgers import current_level, record_duty
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import notify
@@ -62,6 +64,8 @@ class OwnerNotice:
     reports: int
     respond_by: str
     reported_message: EvidenceItem | None
+    # The reported message is outside this manager's window (owner_tools.manager_may_read).
+    withheld: bool = False
 
 
 async def _tier(ctx: ServiceContext, uow: UnitOfWork, group: Group) -> Tier:
@@ -210,6 +214,8 @@ async def _keep_evidence(
     if reported and perm.platform_may(perm.PlatformAction.read_report_context, tier):
         first = min(e.seq for e in reported)
         joined = membership.joined_seq if membership is not None else 1
+        if membership is not None:  # the period of the first reported message
+            joined = max(a for a, _b in membership.periods if a <= first)
         context = [
             EvidenceItem(e.seq, e.sender_id, e.body, e.created_at, e.kind.value, False)
             for e in await uow.timeline.after(
@@ -230,9 +236,9 @@ async def _resolve_target(
     now: datetime,
 ) -> tuple[Target, datetime, list[EvidenceItem]]:
     """The target, when the conduct happened, and copies of the messages named."""
-    window = visible_window(membership, group) if membership is not None else (1, 0)
+    periods = visible_periods(membership, group) if membership is not None else []
     reported = [
-        reported_message(await uow.timeline.get(group.id, s), s, window)
+        reported_message(await uow.timeline.get(group.id, s), s, periods)
         for s in reported_seqs(kind, seq, extra_seqs)
     ]
     named = account_id if kind is TargetKind.member else None
@@ -287,14 +293,25 @@ async def list_my_reports(ctx: ServiceContext, actor: Actor, limit: int = 50) ->
 async def list_owner_notices(ctx: ServiceContext, actor: Actor) -> list[OwnerNotice]:
     """Reports waiting on the groups the actor manages, with the time left to act (P7)."""
     async with transaction(ctx, write=False) as uow:
-        managed = [
-            m.group_id for m, _ in await uow.memberships.for_account(actor.id) if m.is_manager
-        ]
+        managed = {
+            m.group_id: m for m, _ in await uow.memberships.for_account(actor.id) if m.is_manager
+        }
+        rights = {g: await held_rights(uow, m) for g, m in managed.items()}
         out = []
-        for case in await uow.reports.owner_cases(managed):
+        for case in await uow.reports.owner_cases(list(managed)):
             evidence = await uow.reports.evidence(case.id)
             reported = next((e for e in evidence if e.reported), None)
+            group_id = case.target.group_id
+            withheld = reported is not None and not manager_may_read(
+                managed[group_id], rights[group_id], reported.seq
+            )
             out.append(
-                OwnerNotice(case, case.reporters, case.platform_visible_at.isoformat(), reported)
+                OwnerNotice(
+                    case,
+                    case.reporters,
+                    case.platform_visible_at.isoformat(),
+                    None if withheld else reported,
+                    withheld,
+                )
             )
     return out

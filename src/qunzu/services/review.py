@@ -17,8 +17,11 @@ from dataclasses import dataclass, field, replace
 from qunzu.domain.audit import AuditAction, check_not_self
 from qunzu.domain.cases import (
     Case,
+    CaseView,
     Reviewer,
+    case_view,
     check_decision,
+    check_disinterested,
     conduct_rulebook,
     upheld_report_penalty,
 )
@@ -26,10 +29,10 @@ from qunzu.domain.credit import CreditReason
 from qunzu.domain.duty import Assessment, DutyEvent, DutyEventKind
 from qunzu.domain.errors import InvalidInput, NotFound
 from qunzu.domain.lawful_access import ReferralSource, new_referral
-from qunzu.domain.models import EntryKind, Group, GroupState
+from qunzu.domain.models import EntryKind, Group, GroupState, PlatformRole
 from qunzu.domain.reporters import UnfoundedReport, misuse_lookback, settle_reporters
 from qunzu.domain.reports import Decision, EvidenceItem, QueueFilter, Report
-from qunzu.domain.rulebook import Rulebook, Tier
+from qunzu.domain.rulebook import Rulebook, SanctionTarget, Tier
 from qunzu.domain.sanctions import (
     TAKEDOWN,
     Sanction,
@@ -58,6 +61,12 @@ class CaseFile:
     evidence: list[EvidenceItem]
     sanctions: list[Sanction]
     assessments: list[Assessment] = field(default_factory=list)
+    # metadata: message bodies and reporters' statements withheld (domain.cases.case_view)
+    view: CaseView = CaseView.evidence
+
+
+# Who opens a case file: the review roles, and auditors (who read its metadata only).
+CASE_FILE_ROLES = (*REVIEWERS, PlatformRole.auditor)
 
 
 def _reviewer(actor: Actor) -> Reviewer:
@@ -68,6 +77,14 @@ async def _load_case(uow: UnitOfWork, case_id: int) -> Case:
     case = await uow.reports.get_case(case_id)
     if case is None:
         raise NotFound("case_not_found", "No such case.")
+    return case
+
+
+async def _case_for(uow: UnitOfWork, actor: Actor, case_id: int) -> Case:
+    """The case, unless it is about the officer's own account or group."""
+    case = await _load_case(uow, case_id)
+    group = await uow.groups.get(case.target.group_id)
+    check_disinterested(case, actor.id, group.owner_id if group is not None else None)
     return case
 
 
@@ -94,23 +111,31 @@ async def count_overdue(ctx: ServiceContext) -> int:
 async def open_case_file(ctx: ServiceContext, actor: Actor, case_id: int) -> CaseFile:
     """A case with its reports and evidence. Reading it is audited (content access)."""
     subject = f"case:{case_id}"
-    async with audit.privileged(ctx, actor, REVIEWERS, AuditAction.case_view, subject) as act:
+    async with audit.privileged(ctx, actor, CASE_FILE_ROLES, AuditAction.case_view, subject) as act:
         uow = act.uow
-        case = await _load_case(uow, case_id)
+        case = await _case_for(uow, actor, case_id)
         case.check_platform_may_read(ctx.clock.now())
+        view = case_view(case, actor.account.platform_role, actor.id)
+        act.note(view=view.value)
+        reports = await uow.reports.reports_for_case(case)
+        evidence = await uow.reports.evidence(case_id)
+        if view is CaseView.metadata:
+            reports = [replace(r, statement="") for r in reports]
+            evidence = [replace(e, body=None) for e in evidence]
         return CaseFile(
             case,
-            await uow.reports.reports_for_case(case),
-            await uow.reports.evidence(case_id),
+            reports,
+            evidence,
             await uow.reports.sanctions_for_case(case_id),
             await duty.assess_case(ctx, uow, case),
+            view,
         )
 
 
 async def do_claim_case(ctx: ServiceContext, actor: Actor, case_id: int) -> Case:
     subject = f"case:{case_id}"
     async with audit.privileged(ctx, actor, REVIEWERS, AuditAction.case_claim, subject) as act:
-        step = (await _load_case(act.uow, case_id)).claim(_reviewer(actor), ctx.clock.now())
+        step = (await _case_for(act.uow, actor, case_id)).claim(_reviewer(actor), ctx.clock.now())
         case = await act.uow.reports.save_case(step.case)
     return case
 
@@ -120,7 +145,7 @@ async def do_escalate_case(ctx: ServiceContext, actor: Actor, case_id: int, note
     async with audit.privileged(
         ctx, actor, REVIEWERS, AuditAction.case_escalate, subject, note=note[:500]
     ) as act:
-        step = (await _load_case(act.uow, case_id)).escalate(
+        step = (await _case_for(act.uow, actor, case_id)).escalate(
             _reviewer(actor), note, ctx.clock.now()
         )
         case = await act.uow.reports.save_case(step.case)
@@ -147,7 +172,7 @@ async def do_decide_case(
     ) as act:
         check_decision(decision, len(sanctions), manifestly_unfounded)
         uow = act.uow
-        case = await _load_case(uow, case_id)
+        case = await _case_for(uow, actor, case_id)
         conduct = conduct_rulebook(ctx.rulebooks, case)
         step = case.decide(_reviewer(actor), decision, note, conduct.version, now)
         imposed = await _impose_all(ctx, uow, step.case, sanctions, targets or [], conduct, actor)
@@ -205,6 +230,9 @@ async def _impose_all(
         )
         kind = check_sanction_request(request, conduct, True, account_id is not None)
         check_takedown_target(kind.id, case.target.seq)
+        # A measure on the officer's own account, or on a group they own, is theirs.
+        on_group = kind.target is SanctionTarget.group
+        check_not_self(actor.id, group.owner_id if on_group else account_id)
         check_measure_allowed(kind, Tier(case.tier))
         procedure = ctx.rulebooks.in_force(ctx.clock.now())
         sanction = await uow.reports.add_sanction(

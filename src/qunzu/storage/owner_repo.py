@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, func, select, update
 
 from qunzu.domain.duty import DutyEvent, DutyEventKind
 from qunzu.domain.models import GroupKind, GroupRole, GroupState, MembershipState
-from qunzu.domain.owner_tools import AttendanceRow, GroupControls
+from qunzu.domain.owner_tools import AttendanceRow, Bar, GroupControls
 from qunzu.storage import tables as t
 from qunzu.storage.mapping import row_reader
 
@@ -108,6 +108,17 @@ class SqlOwnerTools:
             b.delete().where(b.c.group_id == group_id, b.c.account_id == account_id)
         )
         return bool(res.rowcount)
+
+    async def list_bars(self, group_id: int, limit: int) -> list[Bar]:
+        """The group's bars, the newest first."""
+        b = t.member_bars
+        rows = await self.c.execute(
+            select(b.c.account_id, b.c.reason, b.c.by, b.c.at)
+            .where(b.c.group_id == group_id)
+            .order_by(b.c.at.desc(), b.c.account_id)
+            .limit(limit)
+        )
+        return [Bar(group_id, r.account_id, r.reason, r.by, r.at) for r in rows]
 
     async def get_controls(self, group_id: int) -> GroupControls:
         row = (await self.c.execute(_CONTROLS, {"group_id": group_id})).first()

@@ -57,6 +57,7 @@ _POSTING_STATE = prebuilt(
         _M.c.joined_seq.label("m_joined_seq"),
         _M.c.left_seq.label("m_left_seq"),
         _M.c.accepted_rules_version.label("m_accepted_rules_version"),
+        _M.c.earlier.label("m_earlier"),
         _C.c.group_id.label("c_group_id"),
         _C.c.mute_all.label("c_mute_all"),
         _C.c.slow_mode_seconds.label("c_slow_mode_seconds"),

@@ -135,6 +135,8 @@ memberships = Table(
     Column("joined_seq", BigInteger, nullable=False),
     Column("left_seq", BigInteger, nullable=True),
     Column("accepted_rules_version", Integer, nullable=False, default=0),
+    # Earlier membership periods, [[joined_seq, left_seq], ...] (Membership.earlier).
+    Column("earlier", JSON, nullable=True),
 )
 Index("ix_memberships_account_state", memberships.c.account_id, memberships.c.state)
 

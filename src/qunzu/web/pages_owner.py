@@ -145,6 +145,37 @@ async def ledger_page(request: Request, group_id: IdPath) -> Response:
     )
 
 
+@router.get("/g/{group_id}/manage/bars")
+async def bars_page(request: Request, group_id: IdPath) -> Response:
+    """Accounts barred from rejoining (拉黑), each with a button to lift the bar."""
+    page = await load(request)
+    try:
+        pv = await _managed(page, group_id)
+        bars = await membership.list_bars(page.ctx, page.me, group_id)
+    except DomainError as exc:
+        return _error(page, exc)
+    names = await overview.accounts_by_id(page.ctx, [b.by for b, _h, _n in bars])
+    return render(
+        page,
+        "bars.html",
+        title=pv.group.name,
+        section="manage",
+        pv=pv,
+        bars=bars,
+        names=names,
+        now=page.now(),
+    )
+
+
+@router.post("/g/{group_id}/manage/bars/{account_id}/lift")
+async def lift_bar(request: Request, group_id: IdPath, account_id: IdPath) -> Response:
+    async def work(page: Page) -> object:
+        await membership.do_lift_bar(page.ctx, page.me, group_id, account_id)
+        return None
+
+    return await _do(request, group_id, work, "bars.lifted", to=f"/g/{group_id}/manage/bars")
+
+
 @router.get("/g/{group_id}/manage/report-up")
 async def report_up_form(request: Request, group_id: IdPath) -> Response:
     page = await load(request)

@@ -1,5 +1,6 @@
 """A group's timeline: read (newest 50, older pages), send (retry-safe), accept new rules,
-and the fragments app.js fetches to keep the page live (entries after a seq, the composer).
+and the fragments app.js fetches to keep the page live (entries after a seq, the composer,
+the pinned notice).
 
 Without JavaScript each of these is a plain page or form. With it, the page keeps a
 WebSocket on /web/events and, when an event of this group arrives, fetches the entries
@@ -154,6 +155,18 @@ async def composer_fragment(request: Request, group_id: IdPath) -> Response:
     except DomainError as exc:
         return refused(page, exc, f"/g/{group_id}")
     return render(page, "_composer.html", pv=pv, now=page.now(), new_txn=_new_txn(), draft="")
+
+
+@router.get("/g/{group_id}/notice")
+async def notice_fragment(request: Request, group_id: IdPath) -> Response:
+    """The pinned group notice (群公告) as the page shows it: app.js swaps it in when a
+    ``notice_pinned`` entry arrives live."""
+    page = await load(request)
+    try:
+        pv = await overview.get_posting_view(page.ctx, page.me, group_id)
+    except DomainError as exc:
+        return refused(page, exc, f"/g/{group_id}")
+    return render(page, "_notice.html", pv=pv)
 
 
 @router.post("/g/{group_id}/send")

@@ -31,6 +31,7 @@ from qunzu.api.schemas_reports import (
     StatementIn,
     StatementOfReasonsOut,
 )
+from qunzu.domain.cases import CaseView
 from qunzu.domain.reports import CaseStatus, Decision, QueueFilter, TargetKind
 from qunzu.domain.sanctions import SanctionRequest
 from qunzu.services import appeals, records, reports, review
@@ -103,6 +104,7 @@ async def owner_notices(ctx: Ctx, actor: CurrentActor) -> list[OwnerNoticeOut]:
             reports=n.reports,
             respond_by=n.respond_by,  # type: ignore[arg-type]
             reported_message=_evidence(n.reported_message) if n.reported_message else None,
+            reported_message_withheld=n.withheld,
         )
         for n in await reports.list_owner_notices(ctx, actor)
     ]
@@ -204,6 +206,7 @@ async def case_file(case_id: IdInt, ctx: Ctx, actor: CurrentActor) -> CaseFileOu
         evidence=[_evidence(e) for e in f.evidence],
         sanctions=[SanctionOut.of(s) for s in f.sanctions],
         assessments=[AssessmentOut.of(a) for a in f.assessments],
+        content_withheld=f.view is CaseView.metadata,
     )
 
 

@@ -211,6 +211,7 @@
     function insert(items) {
       var stick = nearBottom();
       var composerChanged = false;
+      var noticeChanged = false;
       Array.prototype.slice.call(items.querySelectorAll("li.entry")).forEach(function (li) {
         var seq = parseInt(li.getAttribute("data-seq"), 10);
         if (!(seq > newest) || document.getElementById("e-" + seq)) { return; }
@@ -221,10 +222,12 @@
         }
         if (li.hasAttribute("data-removes")) { applyRemoval(li); }
         if (li.getAttribute("data-kind") !== "message") { composerChanged = true; }
+        if (li.getAttribute("data-kind") === "notice_pinned") { noticeChanged = true; }
         tl.insertBefore(li, firstPending());
         newest = seq;
       });
       if (composerChanged) { refreshComposer(); }
+      if (noticeChanged) { refreshNotice(); }
       if (stick) { toBottom(); }
       markRead();
     }
@@ -243,6 +246,15 @@
         fetching = false;
         if (again) { again = false; catchUp(); }
       });
+    }
+
+    // The pinned notice changed: swap in the server's rendering of it (escaped there).
+    function refreshNotice() {
+      var holder = document.getElementById("group-notice");
+      if (!holder) { return; }
+      getHtml("/g/" + gid + "/notice").then(function (r) {
+        if (r.res.ok) { holder.replaceChildren(fragment(r.text)); }
+      }).catch(function () {});
     }
 
     function refreshComposer() {
