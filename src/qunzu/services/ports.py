@@ -6,13 +6,15 @@ them with dictionaries for the unit tests of the services.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from qunzu.domain.attachments import Upload
 from qunzu.domain.cases import Case
 from qunzu.domain.credit import CreditEntry, CreditState
 from qunzu.domain.duty import DutyEvent
@@ -271,6 +273,7 @@ class UnitOfWork(Protocol):
     owner: OwnerToolsRepository
     posting: PostingRepository
     jobs: JobRepository
+    uploads: UploadRepository
     events: list[Event]
 
     async def __aenter__(self) -> Self: ...
@@ -436,3 +439,71 @@ class OwnerToolsRepository(Protocol):
         self, group_id: int, account_id: int, seq: int, at: datetime
     ) -> None: ...
     async def attendance_rows(self, after_group_id: int, limit: int) -> list[AttendanceRow]: ...
+
+
+# ---- attachments -------------------------------------------------------------------------
+
+
+class UploadRepository(Protocol):
+    async def add(self, upload: Upload) -> Upload: ...
+    async def get(self, upload_id: int) -> Upload | None: ...
+    async def get_many(self, upload_ids: Sequence[int]) -> dict[int, Upload]: ...
+    async def attach(self, upload_ids: Sequence[int], group_id: int, seq: int) -> None: ...
+    async def references(self, upload_id: int) -> list[tuple[int, int]]:
+        """(group_id, seq) of every message carrying the upload."""
+        ...
+
+    async def referenced(self, upload_ids: Sequence[int]) -> set[int]: ...
+    async def unreferenced_before(self, before: datetime, limit: int) -> list[Upload]: ...
+    async def delete(self, upload_id: int) -> None: ...
+    async def uses_of(self, sha256: str) -> int:
+        """Rows whose content or thumbnail is this blob."""
+        ...
+
+    async def in_evidence(self, group_id: int, seq: int) -> bool:
+        """Whether some case holds this message as evidence."""
+        ...
+
+
+class BlobStore(Protocol):
+    """Content by key (a SHA-256): the local file system or S3-compatible storage."""
+
+    name: str
+
+    async def put(self, key: str, path: Path) -> None:
+        """Store the file at ``path`` under ``key``; a key already stored is left as is."""
+        ...
+
+    async def exists(self, key: str) -> bool: ...
+    async def size(self, key: str) -> int | None: ...
+    def read(self, key: str) -> AsyncIterator[bytes]: ...
+    async def delete(self, key: str) -> None: ...
+    async def keys(self) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ImageProcessed:
+    """An image re-encoded without its metadata, and its thumbnail (files in scratch)."""
+
+    clean: Path
+    thumbnail: Path
+    width: int
+    height: int
+
+
+class MediaTools(Protocol):
+    """Decoding images and reading voice notes (Pillow, mutagen); blocking: run off the loop."""
+
+    def image(self, path: Path, mime: str, max_pixels: int) -> ImageProcessed: ...
+    def voice_duration_ms(self, path: Path, mime: str) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentWiring:
+    """What uploads need beside the database: where content goes, how media is read, a
+    scratch directory for the bytes while they stream in, and the URL signing key."""
+
+    blobs: BlobStore
+    media: MediaTools
+    scratch: Path
+    url_key: bytes

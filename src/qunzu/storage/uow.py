@@ -37,6 +37,7 @@ from qunzu.services.ports import (
     RulesRepository,
     TimelineRepository,
     TokenRepository,
+    UploadRepository,
 )
 from qunzu.storage.credit_repo import SqlActivity, SqlCredit
 from qunzu.storage.engine import SQLITE_BEGIN_OPTION, is_busy, is_sqlite
@@ -60,6 +61,7 @@ from qunzu.storage.requests_repo import (
     SqlJoinRequests,
     SqlOwnershipOffers,
 )
+from qunzu.storage.uploads_repo import SqlUploads
 
 
 def _busy() -> Unavailable:
@@ -121,6 +123,7 @@ class SqlUnitOfWork:
         self.owner: OwnerToolsRepository = SqlOwnerTools(c)
         self.posting: PostingRepository = SqlPosting(c)
         self.jobs: JobRepository = SqlJobs(c)
+        self.uploads: UploadRepository = SqlUploads(c)
         return self
 
     async def __aexit__(
