@@ -4,16 +4,19 @@ messages carrying uploads, signed links served only to who may see the message."
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 from PIL import Image
 
 from qunzu.client import QunzuClient
-from tests.factories import ctx_of, group_with, make_group, refused
+from tests.factories import ctx_of, group_with, make_group, make_user, refused
 from tests.media import image_bytes, jpeg_with_gps, ogg_opus
-from tests.server import ServerThread
+from tests.s3 import s3_endpoint_fixture
+from tests.server import ServerThread, test_settings
 
 
 async def fetch(server: ServerThread, link: str) -> httpx.Response:
@@ -160,3 +163,47 @@ async def test_more_attachments_than_the_rulebook_allows_are_refused(alice: Qunz
     ids = [(await alice.upload(f"{i}.bin", f"file {i}".encode()))["id"] for i in range(10)]
     refusal = await refused(alice.send(group["id"], "many", attachments=ids))
     assert (refusal.status, refusal.code) == (400, "too_many_attachments")
+
+
+# ---- the S3 blob store behind a server ------------------------------------------------------
+
+s3_endpoint = s3_endpoint_fixture()
+
+
+@pytest.fixture(scope="module")
+def s3_server(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    import boto3
+
+    bucket = "qunzu-e2e"
+    boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket=bucket)
+    settings = test_settings(
+        tmp_path_factory.mktemp("s3-server"),
+        blob_url=f"s3://{bucket}/qunzu",
+        s3_endpoint_url=s3_endpoint,
+        s3_access_key="testing",
+        s3_secret_key="testing",
+    )
+    with ServerThread(settings) as running:
+        yield running
+
+
+async def test_with_the_s3_store_an_upload_is_stored_there_and_served(
+    s3_server: ServerThread,
+) -> None:
+    client = await make_user(s3_server.url)
+    try:
+        up = await client.upload("photo.jpg", jpeg_with_gps(), "image/jpeg")
+        wired = ctx_of(s3_server).attachments
+        assert wired is not None and wired.blobs.name == "s3"
+        assert len(await s3_server.acall(wired.blobs.keys)) == 2  # the image and its thumbnail
+        served = await fetch(s3_server, up["links"]["content"])
+        assert served.status_code == 200
+        assert b"SecretCamera" not in served.content
+    finally:
+        await client.aclose()
