@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from qunzu.client import QunzuClient
-from tests.factories import ctx_of, group_with, make_group, make_user, refused
+from tests.factories import collect, ctx_of, group_with, make_group, make_user, refused
 from tests.media import image_bytes, jpeg_with_gps, ogg_opus
 from tests.s3 import s3_endpoint_fixture
 from tests.server import ServerThread, test_settings
@@ -207,3 +207,35 @@ async def test_with_the_s3_store_an_upload_is_stored_there_and_served(
         assert b"SecretCamera" not in served.content
     finally:
         await client.aclose()
+
+
+async def test_a_live_frame_carries_the_attachments_and_a_send_frame_can_attach(
+    alice: QunzuClient, bob: QunzuClient
+) -> None:
+    group = await group_with(alice, bob)
+    up = await alice.upload("voice.ogg", ogg_opus(1.0), "audio/ogg")
+    async with bob.events() as stream:
+        await alice.send(group["id"], "听一下", attachments=[up["id"]])
+        event = await stream.next_event(timeout=10)
+    (carried,) = event["data"]["attachments"]
+    assert (carried["id"], carried["kind"], carried["duration_ms"]) == (up["id"], "voice", 1000)
+
+
+async def test_a_websocket_send_frame_attaches_an_upload(alice: QunzuClient) -> None:
+    group = await make_group(alice)
+    up = await alice.upload("a.png", image_bytes("PNG"), "image/png")
+    async with alice.events() as stream:
+        ref = await stream.send_frame(
+            {
+                "type": "send",
+                "group_id": group["id"],
+                "body": "by socket",
+                "client_txn_id": "ws-att-1",
+                "attachments": [up["id"]],
+            }
+        )
+        frames = await collect(stream, lambda got: any(f.get("ref") == ref for f in got))
+    ack = next(f for f in frames if f.get("ref") == ref)
+    assert ack["type"] == "ack", ack
+    entry = (await alice.history(group["id"]))["entries"][-1]
+    assert entry["data"]["attachments"][0]["id"] == up["id"]
