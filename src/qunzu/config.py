@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     s3_secret_key: str | None = None
     # HMAC key of the signed attachment links; unset: derived from the identity key.
     url_signing_key: str | None = None
-    job_uploads_collect_hours: float = Field(default=1.0, ge=0)
+    job_uploads_collect_hours: float = Field(default=24.0, ge=0)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

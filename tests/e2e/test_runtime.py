@@ -132,6 +132,7 @@ async def test_the_status_tells_admins_and_auditors_what_runs_and_is_audited(
     assert {job["name"]: job["every_hours"] for job in status["jobs"]} == {
         "credit_recompute": 24.0,
         "unattended_sweep": 24.0,
+        "uploads_collect": 24.0,
     }
 
 
@@ -259,8 +260,12 @@ async def test_the_server_runs_its_jobs_on_schedule_by_its_clock(tmp_path: Path)
             assert later is not None
             assert later["credit_recompute"]["last_detail"]["accounts"] >= 1  # the admin
         entries = [e for e in await audit_entries(server) if e.action == "job.run"]
-        assert {e.subject for e in entries} == {"job:credit_recompute", "job:unattended_sweep"}
-        assert len(entries) == 4
+        assert {e.subject for e in entries} == {
+            "job:credit_recompute",
+            "job:unattended_sweep",
+            "job:uploads_collect",
+        }
+        assert len(entries) == 6
         assert all(e.actor_id == SYSTEM_ACTOR_ID for e in entries)
     finally:
         server.stop()
