@@ -40,3 +40,16 @@ async def message_data(
 async def link(uow: UnitOfWork, upload_ids: Sequence[int], group_id: int, seq: int) -> None:
     if upload_ids:
         await uow.uploads.attach(upload_ids, group_id, seq)
+
+
+async def of_messages(
+    uow: UnitOfWork, group_id: int, seqs: Sequence[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """What each message carried, with each content's SHA-256, for those who keep records
+    (case evidence, the regulator export): still there after the message was removed."""
+    if not seqs:
+        return {}
+    found = await uow.uploads.for_messages(group_id, seqs)
+    return {
+        seq: [{**u.wire(), "sha256": u.sha256} for u in uploads] for seq, uploads in found.items()
+    }

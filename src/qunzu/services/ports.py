@@ -460,6 +460,10 @@ class UploadRepository(Protocol):
         """Rows whose content or thumbnail is this blob."""
         ...
 
+    async def for_messages(self, group_id: int, seqs: Sequence[int]) -> dict[int, list[Upload]]:
+        """The uploads each of these messages carries, by seq (removed messages too)."""
+        ...
+
     async def in_evidence(self, group_id: int, seq: int) -> bool:
         """Whether some case holds this message as evidence."""
         ...

@@ -13,6 +13,7 @@ The case decides (``domain.cases``), the reporters' settlement is a domain rule
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from qunzu.domain.audit import AuditAction, check_not_self
 from qunzu.domain.cases import (
@@ -39,7 +40,7 @@ from qunzu.domain.sanctions import (
     impose,
     one_level_down,
 )
-from qunzu.services import audit, duty
+from qunzu.services import attached, audit, duty
 from qunzu.services.actor import REVIEWERS, SENIORS, Actor
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.enforcement import end_sanction
@@ -55,6 +56,8 @@ class CaseFile:
     evidence: list[EvidenceItem]
     sanctions: list[Sanction]
     assessments: list[Assessment] = field(default_factory=list)
+    # seq -> attachments of that evidence message (reviewers fetch them: /v1/uploads/{id})
+    attachments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def _reviewer(actor: Actor) -> Reviewer:
@@ -95,12 +98,14 @@ async def open_case_file(ctx: ServiceContext, actor: Actor, case_id: int) -> Cas
         uow = act.uow
         case = await _load_case(uow, case_id)
         case.check_platform_may_read(ctx.clock.now())
+        evidence = await uow.reports.evidence(case_id)
         return CaseFile(
             case,
             await uow.reports.reports_for_case(case),
-            await uow.reports.evidence(case_id),
+            evidence,
             await uow.reports.sanctions_for_case(case_id),
             await duty.assess_case(ctx, uow, case),
+            await attached.of_messages(uow, case.target.group_id, [e.seq for e in evidence]),
         )
 
 

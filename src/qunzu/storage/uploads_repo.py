@@ -102,3 +102,16 @@ class SqlUploads(_Repo):
             .limit(1)
         )
         return (await self.c.execute(query)).first() is not None
+
+    async def for_messages(self, group_id: int, seqs: Sequence[int]) -> dict[int, list[Upload]]:
+        u, ma = t.uploads, t.message_attachments
+        rows = await self.c.execute(
+            select(ma.c.seq, u)
+            .join(u, u.c.id == ma.c.upload_id)
+            .where(ma.c.group_id == group_id, ma.c.seq.in_(list(seqs)))
+            .order_by(ma.c.seq, u.c.id)
+        )
+        out: dict[int, list[Upload]] = {}
+        for row in rows:
+            out.setdefault(row.seq, []).append(_upload(row))
+        return out
