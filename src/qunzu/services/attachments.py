@@ -131,7 +131,8 @@ async def _store(
     if draft.kind is AttachmentKind.image:
         if spooled.markup:
             raise InvalidInput("polyglot_image", "The image also holds HTML or SVG markup.")
-        image = await ctx.run_blocking(wired.media.image, spooled.path, draft.mime, max_pixels)
+        async with wired.image_slots:
+            image = await ctx.run_blocking(wired.media.image, spooled.path, draft.mime, max_pixels)
         made += [image.clean, image.thumbnail]
         content, sha, size = image.clean, _sha256_of(image.clean), image.clean.stat().st_size
         thumb_sha = _sha256_of(image.thumbnail)
