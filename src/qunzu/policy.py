@@ -11,7 +11,7 @@ import tomllib
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -194,7 +194,7 @@ class MessagesM(_M):
 
 class UploadsM(_M):
     # Largest upload in bytes by credit level (the list's index); past its end, the last.
-    max_bytes_by_level: list[int] = Field(
+    max_bytes_by_level: list[Annotated[int, Field(ge=0)]] = Field(
         default=[0, 10_485_760, 26_214_400, 52_428_800, 104_857_600],
         min_length=1,
         max_length=20,
