@@ -975,6 +975,7 @@ class FakeUnitOfWork:
         self.jobs: JobRepository = FakeJobs(self)
         self.exports: DataExportRepository = FakeDataExports(self)
         self.lawful: LawfulAccessRepository = FakeLawfulAccess(self)
+        self.uploads = FakeUploads()
 
     @property
     def state(self) -> FakeState:
@@ -1128,3 +1129,24 @@ def fake_uow(ctx: ServiceContext) -> FakeUnitOfWorkFactory:
 def frozen_clock(ctx: ServiceContext) -> FrozenClock:
     assert isinstance(ctx.clock, FrozenClock)
     return ctx.clock
+
+
+class FakeUploads:
+    """No uploads on fakes: attachments are tested through a server (tests/e2e), and the
+    services that read them here (case files, exports) must cope with messages that
+    carry none."""
+
+    async def get(self, upload_id: int) -> None:
+        return None
+
+    async def get_many(self, upload_ids: Any) -> dict[int, Any]:
+        return {}
+
+    async def for_messages(self, group_id: int, seqs: Any) -> dict[int, list[Any]]:
+        return {}
+
+    async def references(self, upload_id: int) -> list[tuple[int, int]]:
+        return []
+
+    async def in_evidence(self, group_id: int, seq: int) -> bool:
+        return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import importlib
 import os
 import socket
@@ -19,11 +21,12 @@ from qunzu.config import Settings
 from qunzu.crypto.fields import FieldCipher, decode_field_keys, load_or_create_key
 from qunzu.domain.clock import Clock, SystemClock
 from qunzu.policy import load_rulebooks
-from qunzu.services import attendance, credit, identity, retention
+from qunzu.services import attachments, attendance, credit, identity, retention
 from qunzu.services.context import Limits, Observer, ServiceContext
 from qunzu.services.jobs import Job, JobRunner, LocalJobLocks
-from qunzu.services.ports import JobLocks
+from qunzu.services.ports import AttachmentWiring, JobLocks
 from qunzu.storage import health
+from qunzu.storage.blobs import make_blob_store
 from qunzu.storage.engine import describe_storage, is_sqlite, make_engine
 from qunzu.storage.health import SchemaState
 from qunzu.storage.jobs_repo import PgJobLocks
@@ -34,6 +37,7 @@ CREDIT_RECOMPUTE = "credit_recompute"
 UNATTENDED_SWEEP = "unattended_sweep"
 RETENTION_PURGE = "retention_purge"
 IDENTITY_REKEY = "identity_rekey"
+UPLOADS_COLLECT = "uploads_collect"
 
 
 class Argon2Hasher:
@@ -80,6 +84,10 @@ async def _retention_purge(ctx: ServiceContext) -> dict[str, int]:
     return (await retention.purge(ctx)).counts()
 
 
+async def _uploads_collect(ctx: ServiceContext) -> dict[str, int]:
+    return await attachments.collect_unreferenced(ctx)
+
+
 def standard_jobs(settings: Settings) -> list[Job]:
     """The periodic jobs; one with an interval of 0 hours runs only when asked (CLI)."""
 
@@ -91,7 +99,29 @@ def standard_jobs(settings: Settings) -> list[Job]:
         Job(UNATTENDED_SWEEP, every(settings.job_unattended_sweep_hours), _unattended_sweep),
         Job(RETENTION_PURGE, every(settings.job_retention_purge_hours), _retention_purge),
         Job(IDENTITY_REKEY, every(settings.job_identity_rekey_hours), _identity_rekey),
+        Job(UPLOADS_COLLECT, every(settings.job_uploads_collect_hours), _uploads_collect),
     ]
+
+
+def attachment_wiring(settings: Settings, identity_key: bytes) -> AttachmentWiring:
+    from qunzu.media import PillowMedia
+
+    blobs = make_blob_store(
+        settings.blob_url,
+        settings.data_dir,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
+    )
+    if settings.url_signing_key:
+        url_key = settings.url_signing_key.encode()
+    else:
+        # Its own key, derived: a signed link reveals nothing of the identity key.
+        url_key = hmac.new(identity_key, b"qunzu attachment links", hashlib.sha256).digest()
+    scratch = settings.data_dir / "scratch"
+    attachments.scratch_cleanup(scratch)
+    return AttachmentWiring(blobs, PillowMedia(), scratch, url_key)
 
 
 def public_url(url: str) -> str:
@@ -178,6 +208,7 @@ def build(settings: Settings, clock: Clock | None = None, observer: Observer | N
     )
     if observer is not None:
         ctx.observer = observer
+    ctx.attachments = attachment_wiring(settings, key)
     node = f"{socket.gethostname()}:{os.getpid()}"
     # PostgreSQL: one node runs each job. SQLite: one server process is assumed.
     locks: JobLocks = LocalJobLocks() if is_sqlite(url) else PgJobLocks(engine)

@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     job_retention_purge_hours: float = Field(default=24.0, ge=0)
     jobs_check_seconds: float = Field(default=60.0, gt=0)
 
+    # Attachments (docs/attachments.md). Where content goes: "file:" (data_dir/blobs, the
+    # default), "file:///path", or "s3://bucket/prefix" with the s3_* settings below.
+    blob_url: str = "file:"
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    # HMAC key of the signed attachment links; unset: derived from the identity key.
+    url_signing_key: str | None = None
+    job_uploads_collect_hours: float = Field(default=24.0, ge=0)
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         key = (self.identity_key or "").strip().lower()

@@ -11,11 +11,12 @@ import tomllib
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from qunzu.domain import rulebook as rb
+from qunzu.domain.attachments import UploadPolicy
 from qunzu.domain.owner_tools import AttendancePolicy
 from qunzu.domain.sanctions import MISUSE_MEASURES
 
@@ -191,6 +192,19 @@ class MessagesM(_M):
     max_chars: int = Field(default=4000, ge=1, le=60_000)
 
 
+class UploadsM(_M):
+    # Largest upload in bytes by credit level (the list's index); past its end, the last.
+    max_bytes_by_level: list[Annotated[int, Field(ge=0)]] = Field(
+        default=[0, 10_485_760, 26_214_400, 52_428_800, 104_857_600],
+        min_length=1,
+        max_length=20,
+    )
+    max_per_message: int = Field(default=9, ge=1, le=50)
+    max_image_pixels: int = Field(default=40_000_000, ge=1, le=500_000_000)
+    unreferenced_hours: int = Field(default=24, ge=1)
+    url_ttl_seconds: int = Field(default=300, ge=10, le=86_400)
+
+
 class RulebookM(_M):
     rulebook: HeaderM
     articles: list[ArticleM] = Field(min_length=1)
@@ -205,6 +219,7 @@ class RulebookM(_M):
     attendance: AttendanceM
     owner_tools: OwnerToolsM = Field(default_factory=OwnerToolsM)
     messages: MessagesM = Field(default_factory=MessagesM)
+    uploads: UploadsM = Field(default_factory=UploadsM)
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -386,6 +401,13 @@ def _to_domain(m: RulebookM) -> rb.Rulebook:
             m.owner_tools.suspend_tools_under_posting_suspension
         ),
         max_message_chars=m.messages.max_chars,
+        uploads=UploadPolicy(
+            tuple(m.uploads.max_bytes_by_level),
+            m.uploads.max_per_message,
+            m.uploads.max_image_pixels,
+            m.uploads.unreferenced_hours,
+            m.uploads.url_ttl_seconds,
+        ),
         reporting=rb.ReportingPolicy(
             m.reporting.unfounded_window_days,
             m.reporting.warning_after,

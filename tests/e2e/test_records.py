@@ -87,6 +87,7 @@ async def test_the_regulator_export_as_json_lines_carries_every_schema_field(
         "report_count": 1,
         "conduct_at": first["conduct_at"],
         "decided_at": first["decided_at"],
+        "attachments": "",
     }
     starts = datetime.fromisoformat(first["starts_at"])
     assert starts == clock.now()

@@ -134,6 +134,7 @@ async def test_the_status_tells_admins_and_auditors_what_runs_and_is_audited(
         "unattended_sweep": 24.0,
         "retention_purge": 24.0,
         "identity_rekey": 24.0,
+        "uploads_collect": 24.0,
     }
 
 
@@ -272,8 +273,9 @@ async def test_the_server_runs_its_jobs_on_schedule_by_its_clock(tmp_path: Path)
             "job:unattended_sweep",
             "job:retention_purge",
             "job:identity_rekey",
+            "job:uploads_collect",
         }
-        assert len(entries) == 8
+        assert len(entries) == 10
         assert all(e.actor_id == SYSTEM_ACTOR_ID for e in entries)
     finally:
         server.stop()

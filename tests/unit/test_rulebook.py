@@ -150,3 +150,34 @@ def test_the_longest_message_is_the_rulebooks_and_4000_when_not_given() -> None:
 def test_a_longest_message_out_of_bounds_is_refused_with_its_key(value: str) -> None:
     err = refusal(edited(MESSAGES, f"[messages]\nmax_chars = {value}\n"))
     assert any(p.startswith("messages.max_chars:") for p in err.problems), err.problems
+
+
+# ---- [uploads] -------------------------------------------------------------------------------
+
+UPLOADS = (
+    "[uploads]\nmax_bytes_by_level = [0, 10485760, 26214400, 52428800, 104857600]\n"
+    "max_per_message = 9\nmax_image_pixels = 40000000\nunreferenced_hours = 24\n"
+    "url_ttl_seconds = 300\n"
+)
+
+
+def test_upload_limits_are_the_rulebooks_and_the_defaults_when_not_given() -> None:
+    assert parse_rulebook(DEFAULT).uploads.max_bytes(1) == 10_485_760
+    assert parse_rulebook(edited(UPLOADS, "")).uploads == parse_rulebook(DEFAULT).uploads
+    small = parse_rulebook(edited(UPLOADS, "[uploads]\nmax_bytes_by_level = [0, 1000]\n"))
+    assert (small.uploads.max_bytes(4), small.uploads.max_per_message) == (1000, 9)
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("max_bytes_by_level = []", "uploads.max_bytes_by_level"),
+        ("max_bytes_by_level = [0, -1]", "uploads.max_bytes_by_level[1]"),
+        ("max_per_message = 0", "uploads.max_per_message"),
+        ("max_image_pixels = 0", "uploads.max_image_pixels"),
+        ("url_ttl_seconds = 1", "uploads.url_ttl_seconds"),
+    ],
+)
+def test_upload_limits_out_of_bounds_are_refused_with_their_key(line: str, key: str) -> None:
+    err = refusal(edited(UPLOADS, f"[uploads]\n{line}\n"))
+    assert any(p.startswith(f"{key}:") for p in err.problems), err.problems

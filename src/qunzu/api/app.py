@@ -29,6 +29,7 @@ from qunzu.api.routers import (
     personal_data,
     platform,
     reports,
+    uploads,
 )
 from qunzu.api.schemas import HealthOut
 from qunzu.api.ws_fastpath import direct_writes_supported
@@ -111,6 +112,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         owner.router,
         lawful.router,
         personal_data.router,
+        uploads.router,
     )
     for router in routers:
         app.include_router(router)

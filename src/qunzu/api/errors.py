@@ -33,6 +33,8 @@ STATUS_BY_KIND = {
     "not_found": 404,
     "conflict": 409,
     "gone": 410,
+    "too_large": 413,
+    "unsupported_media": 415,
     "quota": 429,
     "unavailable": 503,
 }

@@ -61,12 +61,17 @@ def _problem_413(limit: int) -> bytes:
     ).encode()
 
 
+# Routes that stream their body and apply their own, larger cap (the uploads route takes
+# the rulebook's cap for the uploader's credit level, services/attachments.py).
+STREAMED_ROUTES = frozenset({("POST", "/v1/uploads")})
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (scope["method"], scope["path"]) in STREAMED_ROUTES:
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):

@@ -476,7 +476,12 @@ class LiveStream:
             # live streams behind until the group's next event).
             result = await asyncio.shield(
                 messaging.do_send_message(
-                    self.ctx, actor, frame.group_id, frame.body, frame.client_txn_id
+                    self.ctx,
+                    actor,
+                    frame.group_id,
+                    frame.body,
+                    frame.client_txn_id,
+                    frame.attachments,
                 )
             )
         except DomainError as exc:

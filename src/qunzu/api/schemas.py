@@ -148,6 +148,9 @@ class MessageIn(In):
     body: Text = Field(min_length=1)
     # Its own rule (1 to 64 of A-Za-z0-9._:-, domain.posting) is stricter than any text rule.
     client_txn_id: str
+    # Upload ids from POST /v1/uploads (the rulebook's uploads.max_per_message applies;
+    # 50 here only bounds the request).
+    attachments: list[IdInt] = Field(default_factory=list, max_length=50)
 
 
 class DirectIn(In):

@@ -111,6 +111,9 @@ class EvidenceOut(BaseModel):
     kind: str
     created_at: datetime
     reported: bool
+    # What the message carried (with each content's sha256); GET /v1/uploads/{id} gives a
+    # reviewer on the case signed links to it, even after the message was removed.
+    attachments: list[dict[str, Any]] = []
 
 
 class ReportOut(BaseModel):

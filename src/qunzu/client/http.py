@@ -279,14 +279,33 @@ class QunzuClient:
     # ---- messages ----------------------------------------------------------------------
 
     async def send(
-        self, group_id: int, body: str, client_txn_id: str | None = None
+        self,
+        group_id: int,
+        body: str,
+        client_txn_id: str | None = None,
+        attachments: list[int] | None = None,
     ) -> dict[str, Any]:
         """Post a message; pass the same client_txn_id when retrying so it is not duplicated."""
+        payload: dict[str, Any] = {"body": body, "client_txn_id": client_txn_id or uuid.uuid4().hex}
+        if attachments:
+            payload["attachments"] = attachments
+        return await self._json("POST", f"/v1/groups/{group_id}/messages", json=payload)
+
+    async def upload(
+        self, name: str, content: bytes, content_type: str = "application/octet-stream"
+    ) -> dict[str, Any]:
+        """Upload a file (reference its ``id`` in ``send(..., attachments=[id])``)."""
         return await self._json(
             "POST",
-            f"/v1/groups/{group_id}/messages",
-            json={"body": body, "client_txn_id": client_txn_id or uuid.uuid4().hex},
+            "/v1/uploads",
+            params={"name": name},
+            content=content,
+            headers={"content-type": content_type},
         )
+
+    async def upload_info(self, upload_id: int) -> dict[str, Any]:
+        """An upload you may see, with signed ``links`` to its content and thumbnail."""
+        return await self._json("GET", f"/v1/uploads/{upload_id}")
 
     async def history(
         self,

@@ -29,7 +29,7 @@ from qunzu.domain.clock import Clock
 from qunzu.domain.events import AccountNotified, Event, SessionEnded, TimelineAppended
 from qunzu.domain.quotas import SlidingWindow
 from qunzu.domain.rulebook import RulebookSet
-from qunzu.services.ports import UnitOfWork, UnitOfWorkFactory
+from qunzu.services.ports import AttachmentWiring, UnitOfWork, UnitOfWorkFactory
 from qunzu.services.wire import entry_to_wire
 
 log = logging.getLogger("qunzu.bus")
@@ -132,6 +132,8 @@ class ServiceContext:
     # (group, account) -> when this node last wrote their activity (messaging._note_activity)
     activity_noted: dict[tuple[int, int], datetime] = field(default_factory=dict)
     publish_failures: _FailureLog = field(default_factory=_FailureLog)
+    # Uploads (services/attachments.py); None where nothing wires them (most unit tests).
+    attachments: AttachmentWiring | None = None
 
 
 def encode_event(event: Event) -> bytes:

@@ -13,6 +13,7 @@ N times the limit in a minute (docs/performance.md explains why not the database
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from qunzu.domain import permissions as perm
@@ -38,7 +39,7 @@ from qunzu.domain.posting import (
     check_retry,
 )
 from qunzu.domain.rulebook import Rulebook, Tier
-from qunzu.services import enforcement
+from qunzu.services import attached, enforcement
 from qunzu.services.actor import Actor, handle_key
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.group_access import load_group, new_group_number
@@ -60,13 +61,19 @@ class HistoryPage:
 
 
 async def do_send_message(
-    ctx: ServiceContext, actor: Actor, group_id: int, body: str, client_txn_id: str
+    ctx: ServiceContext,
+    actor: Actor,
+    group_id: int,
+    body: str,
+    client_txn_id: str,
+    attachments: Sequence[int] = (),
 ) -> SendResult:
-    """Post a message. A retry with the same ``client_txn_id`` returns the original."""
+    """Post a message, with the sender's uploads attached. A retry with the same
+    ``client_txn_id`` returns the original."""
     book = ctx.rulebooks.in_force(ctx.clock.now())
     check_message(body, client_txn_id, book)
     try:
-        result = await _send(ctx, actor, book, group_id, body, client_txn_id)
+        result = await _send(ctx, actor, book, group_id, body, client_txn_id, attachments)
     except Conflict as exc:
         if exc.code != "duplicate":
             raise
@@ -91,6 +98,7 @@ async def _send(
     group_id: int,
     body: str,
     client_txn_id: str,
+    attachments: Sequence[int] = (),
 ) -> SendResult:
     rate, now, taken = ctx.message_rate, ctx.clock.now(), False
     try:
@@ -104,6 +112,9 @@ async def _send(
             posting = can_post(state, sender, book, now)
             rate.add(actor.id, now)
             taken = True
+            data = (
+                await attached.message_data(uow, actor.id, attachments, book) if attachments else {}
+            )
             entry = await append_entry(
                 ctx,
                 uow,
@@ -112,7 +123,9 @@ async def _send(
                 actor.id,
                 body=body,
                 client_txn_id=client_txn_id,
+                data=data,
             )
+            await attached.link(uow, attachments, group_id, entry.seq)
             await _note_activity(ctx, uow, group_id, actor.id, posting.exact_activity)
     except BaseException:
         if taken:

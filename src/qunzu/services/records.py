@@ -16,18 +16,22 @@ from datetime import datetime
 from typing import Any
 
 from qunzu.domain.audit import AuditAction
+from qunzu.domain.cases import Case
 from qunzu.domain.errors import InvalidInput
 from qunzu.domain.models import PlatformRole
 from qunzu.domain.reports import OPEN_STATUSES
 from qunzu.domain.sanctions import AppealState
+from qunzu.services import attached
 from qunzu.services.actor import Principal, SystemActor
 from qunzu.services.audit import privileged
 from qunzu.services.context import ServiceContext
+from qunzu.services.ports import UnitOfWork
 
 EXPORT_FIELDS = (
     "sanction_id", "case_id", "measure", "target", "group_id", "group_number", "account_id",
     "article", "rulebook_version", "facts", "category", "tier", "decided_by", "automated",
     "starts_at", "ends_at", "state", "report_count", "conduct_at", "decided_at",
+    "attachments",
 )  # fmt: skip
 RECORDS_ROLES = (PlatformRole.auditor, PlatformRole.admin, PlatformRole.senior_reviewer)
 
@@ -64,6 +68,7 @@ async def regulator_rows(
             case = await uow.reports.get_case(s.case_id)
             assert case is not None
             group = await uow.groups.get(case.target.group_id)
+            carried = await _attachments(uow, case)
             rows.append(
                 {
                     "sanction_id": s.id,
@@ -86,10 +91,21 @@ async def regulator_rows(
                     "report_count": case.reporters,
                     "conduct_at": case.conduct_at.isoformat(),
                     "decided_at": case.decided_at.isoformat() if case.decided_at else None,
+                    "attachments": carried,
                 }
             )
         act.note(rows=len(rows))
     return rows
+
+
+async def _attachments(uow: UnitOfWork, case: Case) -> str:
+    """The reported message's attachments as ``id:kind:sha256`` joined by spaces: the
+    content itself stays in the blob store, identified by its hash."""
+    seq = case.target.seq
+    if seq is None:
+        return ""
+    carried = (await attached.of_messages(uow, case.target.group_id, [seq])).get(seq, [])
+    return " ".join(f"{a['id']}:{a['kind']}:{a['sha256']}" for a in carried)
 
 
 def render(rows: list[dict[str, Any]], fmt: str) -> str:

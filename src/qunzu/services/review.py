@@ -13,6 +13,7 @@ The case decides (``domain.cases``), the reporters' settlement is a domain rule
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from qunzu.domain.audit import AuditAction, check_not_self
 from qunzu.domain.cases import (
@@ -45,7 +46,7 @@ from qunzu.domain.sanctions import (
     impose,
     one_level_down,
 )
-from qunzu.services import audit, duty
+from qunzu.services import attached, audit, duty
 from qunzu.services.actor import REVIEWERS, SENIORS, Actor
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.enforcement import bind_the_person, end_sanction, take_down
@@ -63,6 +64,8 @@ class CaseFile:
     assessments: list[Assessment] = field(default_factory=list)
     # metadata: message bodies and reporters' statements withheld (domain.cases.case_view)
     view: CaseView = CaseView.evidence
+    # seq -> attachments of that evidence message (reviewers fetch them: /v1/uploads/{id})
+    attachments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 # Who opens a case file: the review roles, and auditors (who read its metadata only).
@@ -129,6 +132,9 @@ async def open_case_file(ctx: ServiceContext, actor: Actor, case_id: int) -> Cas
             await uow.reports.sanctions_for_case(case_id),
             await duty.assess_case(ctx, uow, case),
             view,
+            {}
+            if view is CaseView.metadata
+            else await attached.of_messages(uow, case.target.group_id, [e.seq for e in evidence]),
         )
 
 

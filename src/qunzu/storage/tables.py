@@ -582,3 +582,32 @@ account_deletions = Table(
     Column("deleted_at", TS, nullable=False, index=True),
     Column("messages_removed", Boolean, nullable=False),
 )
+# ---- attachments (uploads, and which messages reference them) ----------------------------
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("owner_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("mime", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("thumb_sha256", String(64), nullable=True),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("duration_ms", BigInteger, nullable=True),
+)
+Index("ix_uploads_sha256", uploads.c.sha256)
+Index("ix_uploads_created_at", uploads.c.created_at)
+
+message_attachments = Table(
+    "message_attachments",
+    metadata,
+    Column("upload_id", Id, ForeignKey("uploads.id"), primary_key=True),
+    Column("group_id", Id, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+)
+Index("ix_message_attachments_group_id", message_attachments.c.group_id, message_attachments.c.seq)

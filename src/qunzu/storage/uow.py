@@ -39,6 +39,7 @@ from qunzu.services.ports import (
     RulesRepository,
     TimelineRepository,
     TokenRepository,
+    UploadRepository,
 )
 from qunzu.storage.credit_repo import SqlActivity, SqlCredit
 from qunzu.storage.engine import SQLITE_BEGIN_OPTION, is_busy, is_sqlite
@@ -64,6 +65,7 @@ from qunzu.storage.requests_repo import (
     SqlJoinRequests,
     SqlOwnershipOffers,
 )
+from qunzu.storage.uploads_repo import SqlUploads
 
 
 def _busy() -> Unavailable:
@@ -127,6 +129,7 @@ class SqlUnitOfWork:
         self.jobs: JobRepository = SqlJobs(c)
         self.exports: DataExportRepository = SqlDataExports(c)
         self.lawful: LawfulAccessRepository = SqlLawfulAccess(c)
+        self.uploads: UploadRepository = SqlUploads(c)
         return self
 
     async def __aexit__(

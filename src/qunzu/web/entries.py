@@ -30,6 +30,8 @@ class EntryView:
     at_full: str
     txn: str
     removes_seq: int | None  # a message_removed event: the message it removed
+    # Attachments of a message not removed (data.attachments): shown through /a/<id>/...
+    attachments: tuple[dict[str, Any], ...] = ()
 
 
 def mentioned_ids(entries: Iterable[TimelineEntry]) -> set[int]:
@@ -158,9 +160,17 @@ def view(
                 at_full=tr.full(e.created_at),
                 txn=e.client_txn_id or "",
                 removes_seq=_removed_seq(e),
+                attachments=_attachments(e) if e.body is not None else (),
             )
         )
     return out
+
+
+def _attachments(e: TimelineEntry) -> tuple[dict[str, Any], ...]:
+    carried = e.data.get("attachments")
+    if not isinstance(carried, list):
+        return ()
+    return tuple(a for a in carried if isinstance(a, dict) and isinstance(a.get("id"), int))
 
 
 def _removed_seq(e: TimelineEntry) -> int | None:

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from qunzu.domain.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
 from qunzu.domain.owner_tools import AdminRight
-from qunzu.services import groups, messaging, overview, owner_tools, rulebook
+from qunzu.services import attachments, groups, messaging, overview, owner_tools, rulebook
 from qunzu.services.messaging import HistoryPage
 from qunzu.web.entries import EntryView, mentioned_ids, view
 from qunzu.web.page import (
@@ -213,6 +213,21 @@ async def accept_rules(request: Request, group_id: IdPath) -> Response:
         f"/g/{group_id}",
         page.tr("rules.accepted"),
     )
+
+
+@router.get("/a/{upload_id}/{variant}")
+async def attachment(request: Request, upload_id: IdPath, variant: str) -> Response:
+    """An attachment the viewer may see: a redirect to its short-lived signed link (the
+    page itself stays cacheable; the link is made for this viewer when asked for)."""
+    page = await load(request)
+    try:
+        shown = await attachments.view_upload(page.ctx, page.me, upload_id)
+    except DomainError:
+        return Response(status_code=404, headers={"Cache-Control": "no-store"})
+    link = shown.links.get(variant)
+    if link is None:
+        return Response(status_code=404, headers={"Cache-Control": "no-store"})
+    return Response(status_code=303, headers={"Location": link, "Cache-Control": "no-store"})
 
 
 @router.get("/g/{group_id}/m/{seq}")

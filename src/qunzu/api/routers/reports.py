@@ -51,7 +51,7 @@ def _receipt(r: Any, c: Any) -> ReceiptOut:
     return ReceiptOut.of(r, c)
 
 
-def _evidence(e: Any) -> EvidenceOut:
+def _evidence(e: Any, attachments: dict[int, list[dict[str, Any]]] | None = None) -> EvidenceOut:
     return EvidenceOut(
         seq=e.seq,
         sender_id=e.sender_id,
@@ -59,6 +59,7 @@ def _evidence(e: Any) -> EvidenceOut:
         kind=e.kind,
         created_at=e.created_at,
         reported=e.reported,
+        attachments=(attachments or {}).get(e.seq, []),
     )
 
 
@@ -203,7 +204,7 @@ async def case_file(case_id: IdInt, ctx: Ctx, actor: CurrentActor) -> CaseFileOu
             )
             for r in f.reports
         ],
-        evidence=[_evidence(e) for e in f.evidence],
+        evidence=[_evidence(e, f.attachments) for e in f.evidence],
         sanctions=[SanctionOut.of(s) for s in f.sanctions],
         assessments=[AssessmentOut.of(a) for a in f.assessments],
         content_withheld=f.view is CaseView.metadata,
