@@ -34,6 +34,7 @@ from qunzu.services.ports import (
     OwnerToolsRepository,
     PostingRepository,
     ReportsRepository,
+    ResetCodeRepository,
     RulesRepository,
     TimelineRepository,
     TokenRepository,
@@ -50,6 +51,7 @@ from qunzu.storage.repositories import (
     SqlGroups,
     SqlIdentities,
     SqlMemberships,
+    SqlResetCodes,
     SqlRules,
     SqlTimeline,
     SqlTokens,
@@ -107,6 +109,7 @@ class SqlUnitOfWork:
         self.accounts: AccountRepository = SqlAccounts(c)
         self.identities: IdentityRepository = SqlIdentities(c)
         self.tokens: TokenRepository = SqlTokens(c)
+        self.reset_codes: ResetCodeRepository = SqlResetCodes(c)
         self.groups: GroupRepository = SqlGroups(c)
         self.memberships: MembershipRepository = SqlMemberships(c)
         self.rules: RulesRepository = SqlRules(c)
