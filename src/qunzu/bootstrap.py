@@ -93,7 +93,9 @@ def _wire_account_security(ctx: ServiceContext, settings: Settings) -> None:
         from qunzu.throttle_redis import RedisThrottleStore
 
         ctx.throttle_store = RedisThrottleStore(settings.bus_url, settings.bus_namespace)
-    ctx.hash_gate = HashGate(settings.password_hash_slots, settings.password_hash_queue)
+    ctx.hash_gate = HashGate(
+        settings.password_hash_slots, settings.password_hash_queue, threads=True
+    )
     ctx.sms = load_object(settings.sms_sender)()
     ctx.reset_code_ttl = timedelta(minutes=settings.reset_code_minutes)
     if getattr(ctx.sms, "development_only", False):
@@ -128,6 +130,7 @@ class App:
 
     async def close(self) -> None:
         await self.jobs.stop()
+        self.ctx.hash_gate.close()
         store_close = getattr(self.ctx.throttle_store, "close", None)
         if store_close is not None:
             await store_close()

@@ -7,6 +7,7 @@ refuse well-known placeholder secrets.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -84,8 +85,11 @@ class Settings(BaseSettings):
 
     # At most this many argon2 hashes at once (each on a worker thread, each taking
     # argon2_memory_kib), and at most password_hash_queue waiting; past that 503 hashing_busy.
-    password_hash_slots: int = Field(default=2, ge=1, le=64)
-    password_hash_queue: int = Field(default=64, ge=0, le=10_000)
+    # The default, half the CPUs (at least one), leaves the event loop a core of its own.
+    password_hash_slots: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1, le=64
+    )
+    password_hash_queue: int = Field(default=16, ge=0, le=10_000)
 
     # Throttles (services/throttle.py): free attempts per window, then a backoff doubling
     # from login_backoff_seconds to the window. Per address needs the client's real address

@@ -214,6 +214,7 @@ async def check_login(
     """The account whose password this is, or ``bad_credentials`` (401); ``login_throttled``
     (429, ``retry_after``) after repeated failures for the account or from the address."""
     client = client or Client()
+    ctx.hash_gate.check_room()
     try:
         handle = normalize_handle(handle)
     except InvalidInput:
@@ -228,7 +229,7 @@ async def check_login(
         stored = await uow.accounts.password_hash(account.id) if account else None
     if account is None or stored is None:
         # Spend the same time as a real check, so handles cannot be probed by timing.
-        await verify_password(ctx, _DUMMY_HASH.get(ctx), password)
+        await verify_password(ctx, await _DUMMY_HASH.get(ctx), password)
         raise Unauthenticated("bad_credentials", "Wrong handle or password.")
     if not await verify_password(ctx, stored, password):
         raise Unauthenticated("bad_credentials", "Wrong handle or password.")
@@ -255,15 +256,16 @@ async def start_session(
 
 
 class _DummyHash:
-    """One throwaway hash per context, made lazily, for constant-time failed logins."""
+    """One throwaway hash per context, made lazily (through the hash gate, off the event
+    loop), for constant-time failed logins."""
 
     def __init__(self) -> None:
         self._by_ctx: dict[int, str] = {}
 
-    def get(self, ctx: ServiceContext) -> str:
+    async def get(self, ctx: ServiceContext) -> str:
         key = id(ctx.hasher)
         if key not in self._by_ctx:
-            self._by_ctx[key] = ctx.hasher.hash(secrets.token_urlsafe(16))
+            self._by_ctx[key] = await hash_password(ctx, secrets.token_urlsafe(16))
         return self._by_ctx[key]
 
 
