@@ -73,7 +73,7 @@ async def test_change_needs_the_current_password() -> None:
     ctx = make_ctx()
     alice = await register(ctx, "alice")
     call = passwords.do_change_password(ctx, alice, "wrong password!", NEW)
-    assert await refusal(call, Unauthenticated) == "bad_current_password"
+    assert await refusal(call, InvalidInput) == "bad_current_password"
     await do_login(ctx, "alice", PASSWORD)  # still the old one
 
 

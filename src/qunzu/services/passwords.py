@@ -14,7 +14,7 @@ import secrets
 from typing import Protocol
 
 from qunzu.domain.audit import AuditAction, check_not_self
-from qunzu.domain.errors import Gone, InvalidInput, NotFound, Unauthenticated, Unavailable
+from qunzu.domain.errors import Gone, InvalidInput, NotFound, Unavailable
 from qunzu.domain.events import SessionEnded
 from qunzu.domain.models import PlatformRole
 from qunzu.domain.text import text_problem
@@ -44,7 +44,7 @@ async def do_change_password(
     async with transaction(ctx, write=False) as uow:
         stored = await uow.accounts.password_hash(actor.id)
     if stored is None or not await verify_password(ctx, stored, current):
-        raise Unauthenticated("bad_current_password", "The current password is wrong.")
+        raise InvalidInput("bad_current_password", "The current password is wrong.")
     if current == new:
         raise InvalidInput("password_unchanged", "The new password is the current one.")
     new_hash = await hash_password(ctx, new)
