@@ -58,6 +58,7 @@ from qunzu.domain.models import (
     OwnershipOffer,
     PlatformRole,
     RequestState,
+    ResetCode,
     TimelineEntry,
 )
 from qunzu.domain.personal_data import DataExport
@@ -88,6 +89,7 @@ from qunzu.services.ports import (
     PostingRepository,
     PostingState,
     ReportsRepository,
+    ResetCodeRepository,
     RulesRepository,
     TimelineRepository,
     TokenRepository,
@@ -121,6 +123,7 @@ class FakeState:
     deletions: dict[int, tuple[datetime, bool]] = field(default_factory=dict)
     identities: dict[int, IdentityRecord] = field(default_factory=dict)
     tokens: dict[int, ApiToken] = field(default_factory=dict)
+    reset_codes: dict[int, ResetCode] = field(default_factory=dict)
     groups: dict[int, Group] = field(default_factory=dict)
     direct_keys: dict[str, int] = field(default_factory=dict)
     memberships: dict[tuple[int, int], Membership] = field(default_factory=dict)
@@ -285,6 +288,9 @@ class FakeTokens(_Repo):
         label: str,
         created_at: datetime,
         expires_at: datetime,
+        kind: str = "api",
+        address: str = "",
+        user_agent: str = "",
     ) -> ApiToken:
         s = self._writing()
         if any(t.token_hash == token_hash for t in s.tokens.values()):
@@ -296,6 +302,10 @@ class FakeTokens(_Repo):
             created_at,
             expires_at,
             label=label,
+            kind=kind,
+            address=address,
+            user_agent=user_agent,
+            last_used_at=created_at,
         )
         s.tokens[token.id] = token
         return token
@@ -327,6 +337,47 @@ class FakeTokens(_Repo):
         s = self._writing()
         if token_id in s.tokens:
             s.tokens[token_id] = replace(s.tokens[token_id], revoked_at=at)
+
+    async def revoke_all(self, account_id: int, at: datetime, keep: int | None) -> list[int]:
+        s = self._writing()
+        ids = [
+            t.id
+            for t in s.tokens.values()
+            if t.account_id == account_id and t.revoked_at is None and t.id != keep
+        ]
+        for tid in ids:
+            s.tokens[tid] = replace(s.tokens[tid], revoked_at=at)
+        return sorted(ids)
+
+    async def touch(self, token_id: int, at: datetime, address: str) -> None:
+        s = self._writing()
+        if token_id in s.tokens:
+            s.tokens[token_id] = replace(s.tokens[token_id], last_used_at=at, address=address)
+
+
+class FakeResetCodes(_Repo):
+    async def add(
+        self, account_id: int, code_hash: str, created_at: datetime, expires_at: datetime
+    ) -> ResetCode:
+        s = self._writing()
+        code = ResetCode(
+            self._uow.store.next_id("reset_codes"), account_id, code_hash, created_at, expires_at
+        )
+        s.reset_codes[code.id] = code
+        return code
+
+    async def latest(self, account_id: int) -> ResetCode | None:
+        mine = [c for c in self.s.reset_codes.values() if c.account_id == account_id]
+        return max(mine, key=lambda c: c.id) if mine else None
+
+    async def count_attempt(self, code_id: int) -> None:
+        s = self._writing()
+        code = s.reset_codes[code_id]
+        s.reset_codes[code_id] = replace(code, attempts=code.attempts + 1)
+
+    async def mark_used(self, code_id: int, at: datetime) -> None:
+        s = self._writing()
+        s.reset_codes[code_id] = replace(s.reset_codes[code_id], used_at=at)
 
 
 _GROUP_ENUMS: dict[str, Callable[[Any], Any]] = {
@@ -959,6 +1010,7 @@ class FakeUnitOfWork:
         self.accounts: AccountRepository = FakeAccounts(self)
         self.identities: IdentityRepository = FakeIdentities(self)
         self.tokens: TokenRepository = FakeTokens(self)
+        self.reset_codes: ResetCodeRepository = FakeResetCodes(self)
         self.groups: GroupRepository = FakeGroups(self)
         self.memberships: MembershipRepository = FakeMemberships(self)
         self.rules: RulesRepository = FakeRules(self)

@@ -40,6 +40,11 @@ def test_settings(data_dir: Path, **overrides: object) -> Settings:
         "argon2_memory_kib": 64,
         "argon2_parallelism": 1,
         "jobs": False,
+        # Every test client is 127.0.0.1: per-address throttles would couple the tests.
+        # Tests of the throttles set their own.
+        "throttle_login_address": 100_000,
+        "throttle_signup_address_per_hour": 100_000,
+        "throttle_reset_address_per_hour": 100_000,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

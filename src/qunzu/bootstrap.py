@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import importlib
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from qunzu.domain.clock import Clock, SystemClock
 from qunzu.policy import load_rulebooks
 from qunzu.services import attachments, attendance, credit, identity, retention
 from qunzu.services.context import Limits, Observer, ServiceContext
+from qunzu.services.credentials import HashGate
 from qunzu.services.jobs import Job, JobRunner, LocalJobLocks
 from qunzu.services.ports import AttachmentWiring, JobLocks
 from qunzu.storage import health
@@ -32,6 +34,8 @@ from qunzu.storage.health import SchemaState
 from qunzu.storage.jobs_repo import PgJobLocks
 from qunzu.storage.migrate import migrate
 from qunzu.storage.uow import SqlUnitOfWorkFactory
+
+log = logging.getLogger("qunzu.bootstrap")
 
 CREDIT_RECOMPUTE = "credit_recompute"
 UNATTENDED_SWEEP = "unattended_sweep"
@@ -124,6 +128,26 @@ def attachment_wiring(settings: Settings, identity_key: bytes) -> AttachmentWiri
     return AttachmentWiring(blobs, PillowMedia(), scratch, url_key)
 
 
+def _wire_account_security(ctx: ServiceContext, settings: Settings) -> None:
+    """Throttles (counted in Redis when the bus is Redis), the hashing bound, the SMS sender."""
+    ctx.throttles = settings.throttles
+    if urlsplit(settings.bus_url).scheme in ("redis", "rediss"):
+        from qunzu.throttle_redis import RedisThrottleStore
+
+        ctx.throttle_store = RedisThrottleStore(settings.bus_url, settings.bus_namespace)
+    ctx.hash_gate = HashGate(
+        settings.password_hash_slots, settings.password_hash_queue, threads=True
+    )
+    ctx.sms = load_object(settings.sms_sender)()
+    ctx.reset_code_ttl = timedelta(minutes=settings.reset_code_minutes)
+    if getattr(ctx.sms, "development_only", False):
+        log.warning(
+            "QUNZU_SMS_SENDER is %s: password reset codes are written to this log, not "
+            "sent. For development only; production refuses it.",
+            settings.sms_sender,
+        )
+
+
 def public_url(url: str) -> str:
     """A service URL fit for logs: scheme, host, port and path; no credentials."""
     parts = urlsplit(url)
@@ -148,6 +172,10 @@ class App:
 
     async def close(self) -> None:
         await self.jobs.stop()
+        self.ctx.hash_gate.close()
+        store_close = getattr(self.ctx.throttle_store, "close", None)
+        if store_close is not None:
+            await store_close()
         await self.bus.close()
         await self.engine.dispose()
 
@@ -206,6 +234,7 @@ def build(settings: Settings, clock: Clock | None = None, observer: Observer | N
             ws_catchup_page=settings.ws_catchup_page,
         ),
     )
+    _wire_account_security(ctx, settings)
     if observer is not None:
         ctx.observer = observer
     ctx.attachments = attachment_wiring(settings, key)

@@ -7,11 +7,15 @@ refuse well-known placeholder secrets.
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qunzu.domain.throttle import Backoff, Throttles
 
 SqliteMode = Literal["on-loop", "thread"]
 WsProtocol = Literal["websockets-sansio", "websockets", "wsproto"]
@@ -20,6 +24,7 @@ WsProtocol = Literal["websockets-sansio", "websockets", "wsproto"]
 SQLITE_DRIVER_OF_MODE = {"on-loop": "pysqlite", "thread": "aiosqlite"}
 
 _PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "development"}
+DEV_SMS_SENDER = "qunzu.sms:LogSmsSender"
 
 
 class Settings(BaseSettings):
@@ -81,6 +86,30 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=64 * 1024, ge=8)
     argon2_parallelism: int = Field(default=1, ge=1)
 
+    # At most this many argon2 hashes at once (each on a worker thread, each taking
+    # argon2_memory_kib), and at most password_hash_queue waiting; past that 503 hashing_busy.
+    # The default, half the CPUs (at least one), leaves the event loop a core of its own.
+    password_hash_slots: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1, le=64
+    )
+    password_hash_queue: int = Field(default=16, ge=0, le=10_000)
+
+    # Throttles (services/throttle.py): free attempts per window, then a backoff doubling
+    # from login_backoff_seconds to the window. Per address needs the client's real address
+    # (behind a proxy: uvicorn's --forwarded-allow-ips).
+    throttle_login_account: int = Field(default=5, ge=1)
+    throttle_login_address: int = Field(default=30, ge=1)
+    throttle_login_window_minutes: float = Field(default=15, gt=0)
+    throttle_login_backoff_seconds: float = Field(default=2, gt=0)
+    throttle_signup_address_per_hour: int = Field(default=10, ge=1)
+    throttle_reset_address_per_hour: int = Field(default=10, ge=1)
+    throttle_reset_number_per_hour: int = Field(default=3, ge=1)
+
+    # Password reset codes: sent by this SMS sender ('module:Class'); the bundled one
+    # only writes the code to the server log, for development.
+    sms_sender: str = Field(default=DEV_SMS_SENDER, description="'module:Class' of the SmsSender.")
+    reset_code_minutes: int = Field(default=10, ge=1, le=60)
+
     run_migrations: bool = True
     log_level: str = "info"
     # "json": one JSON object a line (structlog); "console": the same, for people.
@@ -112,7 +141,25 @@ class Settings(BaseSettings):
         key = (self.identity_key or "").strip().lower()
         if self.environment == "production" and key in _PLACEHOLDER_SECRETS:
             raise ValueError("QUNZU_IDENTITY_KEY is a placeholder; set a real key in production.")
+        if self.environment == "production" and self.sms_sender == DEV_SMS_SENDER:
+            raise ValueError(
+                "QUNZU_SMS_SENDER is the development sender, which writes reset codes to the "
+                "log; set a real SMS sender in production."
+            )
         return self
+
+    @property
+    def throttles(self) -> Throttles:
+        window = timedelta(minutes=self.throttle_login_window_minutes)
+        base = timedelta(seconds=self.throttle_login_backoff_seconds)
+        hour = timedelta(hours=1)
+        return Throttles(
+            login_account=Backoff(self.throttle_login_account, window, base, window),
+            login_address=Backoff(self.throttle_login_address, window, base, window),
+            signup_address=Backoff(self.throttle_signup_address_per_hour, hour, hour, hour),
+            reset_address=Backoff(self.throttle_reset_address_per_hour, hour, hour, hour),
+            reset_number=Backoff(self.throttle_reset_number_per_hour, hour, hour, hour),
+        )
 
     @model_validator(mode="after")
     def _sqlite_url_matches_mode(self) -> Settings:

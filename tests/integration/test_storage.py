@@ -267,6 +267,46 @@ async def test_tokens_round_trip(uow: SqlUnitOfWorkFactory) -> None:
         assert revoked is not None and not revoked.is_valid(T0 + timedelta(minutes=6))
 
 
+async def test_token_kind_use_and_revoke_all_round_trip(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        owner = await new_account(u)
+        later = T0 + timedelta(days=30)
+        web = await u.tokens.add(
+            owner.id, unique("hash"), "", T0, later, "web", "203.0.113.5", "Firefox/1"
+        )
+        api = await u.tokens.add(owner.id, unique("hash"), "", T0, later)
+        await u.commit()
+    async with uow() as u:
+        await u.tokens.touch(web.id, T0 + timedelta(hours=1), "203.0.113.6")
+        assert await u.tokens.revoke_all(owner.id, T0 + timedelta(hours=2), keep=web.id) == [api.id]
+        await u.commit()
+    async with uow(write=False) as u:
+        found = await u.tokens.get_for_auth(web.token_hash)
+        assert found is not None
+        assert (found[0].kind, found[0].address, found[0].user_agent) == (
+            "web",
+            "203.0.113.6",
+            "Firefox/1",
+        )
+        assert found[0].last_used_at == T0 + timedelta(hours=1)
+        assert (await u.tokens.get(api.id)).revoked_at == T0 + timedelta(hours=2)  # type: ignore[union-attr]
+        assert (await u.tokens.get(web.id)).revoked_at is None  # type: ignore[union-attr]
+
+
+async def test_reset_codes_round_trip(uow: SqlUnitOfWorkFactory) -> None:
+    async with uow() as u:
+        owner = await new_account(u)
+        await u.reset_codes.add(owner.id, "h1", T0, T0 + timedelta(minutes=10))
+        second = await u.reset_codes.add(owner.id, "h2", T0, T0 + timedelta(minutes=10))
+        await u.reset_codes.count_attempt(second.id)
+        await u.reset_codes.mark_used(second.id, T0 + timedelta(minutes=1))
+        await u.commit()
+    async with uow(write=False) as u:
+        assert await u.reset_codes.latest(owner.id) == replace(
+            second, attempts=1, used_at=T0 + timedelta(minutes=1)
+        )
+
+
 async def test_groups_round_trip(uow: SqlUnitOfWorkFactory) -> None:
     marker = unique("Zq_%")  # LIKE metacharacters must be matched literally
     async with uow() as u:

@@ -43,3 +43,28 @@ def test_the_websocket_implementation_is_named_not_auto() -> None:
     assert Settings().ws_protocol == "websockets-sansio"
     with pytest.raises(ValidationError):
         Settings(ws_protocol="auto")  # type: ignore[arg-type]
+
+
+def test_production_refuses_the_development_sms_sender() -> None:
+    with pytest.raises(ValidationError, match="QUNZU_SMS_SENDER"):
+        Settings(environment="production", identity_key="a" * 44)
+    taken = Settings(environment="production", identity_key="a" * 44, sms_sender="x:Y")
+    assert taken.sms_sender == "x:Y"
+
+
+def test_the_throttle_settings_become_frozen_rules() -> None:
+    throttles = Settings(throttle_login_account=7, throttle_login_window_minutes=30).throttles
+    assert throttles.login_account.free == 7
+    assert throttles.login_account.window.total_seconds() == 1800
+    with pytest.raises(AttributeError):
+        throttles.login_account.free = 1  # type: ignore[misc]
+
+
+def test_the_server_warns_at_start_up_that_the_sms_sender_only_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from qunzu.bootstrap import build
+
+    with caplog.at_level("WARNING", logger="qunzu.bootstrap"):
+        build(Settings(data_dir=tmp_path, environment="test"))
+    assert "for development only" in caplog.text.lower()

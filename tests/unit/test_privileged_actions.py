@@ -37,6 +37,7 @@ from qunzu.services import (
     identity,
     jobs,
     lawful_access,
+    passwords,
     records,
     reports,
     review,
@@ -191,6 +192,13 @@ async def read_identity(ctx: ServiceContext) -> Call:
     return lambda actor: identity.do_read_identity(ctx, actor, alice.id, "police request 17")
 
 
+async def officer_reset_password(ctx: ServiceContext) -> Call:
+    alice = await register(ctx, handle("alice"))
+    return lambda actor: passwords.do_officer_reset_password(
+        ctx, actor, alice.id, "lost phone, identity checked in person"
+    )
+
+
 async def export_regulator(ctx: ServiceContext) -> Call:
     return lambda actor: records.regulator_rows(ctx, *period(ctx), actor)
 
@@ -337,6 +345,9 @@ ROWS: dict[str, Row] = {
     ),
     S + "identity.do_read_identity": Row(
         PlatformRole.senior_reviewer, AuditAction.identity_read, read_identity
+    ),
+    S + "passwords.do_officer_reset_password": Row(
+        PlatformRole.admin, AuditAction.password_reset_by_officer, officer_reset_password
     ),
     S + "records.regulator_rows": Row(
         PlatformRole.auditor, AuditAction.records_export, export_regulator

@@ -15,7 +15,11 @@ from fastapi.openapi.utils import get_openapi
 from qunzu import __version__
 from qunzu.api.errors import AllowedMethods, Problem, install_error_handlers
 from qunzu.api.metrics import Metrics, MetricsMiddleware
-from qunzu.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from qunzu.api.middleware import (
+    BodyLimitMiddleware,
+    HashingShedMiddleware,
+    RequestIdMiddleware,
+)
 from qunzu.api.readiness import router as readiness_router
 from qunzu.api.realtime import Hub
 from qunzu.api.realtime import router as realtime_router
@@ -29,6 +33,7 @@ from qunzu.api.routers import (
     personal_data,
     platform,
     reports,
+    security,
     uploads,
 )
 from qunzu.api.schemas import HealthOut
@@ -113,6 +118,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         lawful.router,
         personal_data.router,
         uploads.router,
+        security.router,
     )
     for router in routers:
         app.include_router(router)
@@ -156,6 +162,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     )
     mount_web(app)  # the pages at / (qunzu.web), after the API routes
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(HashingShedMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -31,9 +31,13 @@ async def get_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     token = credentials.credentials if credentials else None
-    actor = await authenticate(context_of(request), token)
+    actor = await authenticate(context_of(request), token, address=_address(request))
     request.state.actor = actor
     return actor
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else ""
 
 
 def bearer_token(request: Request) -> str | None:
@@ -50,7 +54,7 @@ async def get_session(request: Request) -> Session:
     route is most of the traffic. The route declares the bearer security itself
     (``BEARER_SECURITY``), since no ``HTTPBearer`` dependency does it here."""
     ctx = context_of(request)
-    actor = await authenticate(ctx, bearer_token(request))
+    actor = await authenticate(ctx, bearer_token(request), address=_address(request))
     request.state.actor = actor
     return Session(ctx, actor)
 

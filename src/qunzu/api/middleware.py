@@ -132,3 +132,54 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+# The routes that hash a password before answering: shed first when hashing is full.
+_HASHING_ROUTES = frozenset({"/v1/sessions", "/login", "/v1/accounts", "/signup"})
+_BUSY_BODY = json.dumps(
+    {
+        "type": PROBLEM_TYPE_BASE + "hashing_busy",
+        "title": "Service unavailable",
+        "status": 503,
+        "detail": "Too many log-ins at once; try again shortly.",
+        "code": "hashing_busy",
+        "retry_after": 1,
+    }
+).encode()
+
+
+class HashingShedMiddleware:
+    """Answers a log-in or sign-up 503 ``hashing_busy`` before any routing or parsing when
+    the password-hash queue is full (``services/credentials.HashGate``): under a flood of
+    log-ins each refused request then costs the event loop microseconds, not the
+    milliseconds of the full route, and everything else stays fast."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] in _HASHING_ROUTES
+            and _gate_full(scope)
+        ):
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                        (b"content-length", str(len(_BUSY_BODY)).encode()),
+                        (b"retry-after", b"1"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": _BUSY_BODY})
+            return
+        await self.app(scope, receive, send)
+
+
+def _gate_full(scope: Scope) -> bool:
+    state = getattr(scope["app"].state, "qunzu", None)
+    return state is not None and state.ctx.hash_gate.full()

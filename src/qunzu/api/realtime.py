@@ -55,7 +55,7 @@ from qunzu.bus.base import EventBus, Subscription
 from qunzu.domain.errors import DomainError, Unavailable
 from qunzu.domain.events import account_topic, group_topic
 from qunzu.services import messaging, realtime
-from qunzu.services.accounts import authenticate
+from qunzu.services.accounts import TokenKind, authenticate
 from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext
 from qunzu.services.wire import entry_to_wire
@@ -242,6 +242,7 @@ class LiveStream:
         # A client frame may be as large as a request body (QUNZU_MAX_REQUEST_BYTES).
         self.max_frame_bytes = max_frame_bytes
         self.token, self.checked_at = token, ctx.clock.now()  # for sessions.fresh_actor
+        self.token_kind = TokenKind.api
         # (close code, reason) once the session ended; ``overflowed`` is set with it.
         self.ending: tuple[int, str] | None = None
         self.queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=queue_size)
@@ -603,8 +604,10 @@ async def events(ws: WebSocket) -> None:
     ctx: ServiceContext = state.ctx
     hub: Hub = ws.app.state.hub
     token = _token_from(ws)
+    # Only the pages' /web/events sets this (from the session cookie): a client cannot.
+    kind = TokenKind(ws.scope.get("qunzu.token_kind", TokenKind.api.value))
     try:
-        actor = await authenticate(ctx, token)
+        actor = await authenticate(ctx, token, kind)
         since = realtime.parse_since(ws.query_params.get("since"))
     except DomainError as exc:
         await _refuse(ws, exc)
@@ -619,6 +622,7 @@ async def events(ws: WebSocket) -> None:
         max_frame_bytes=settings.max_request_bytes,
         token=token or "",
     )
+    stream.token_kind = kind
     metrics: Metrics | None = hub.metrics
     hub.sessions.add(stream)  # before listening: no session end may slip by
     try:

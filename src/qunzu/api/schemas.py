@@ -210,6 +210,42 @@ class TokenInfoOut(Out):
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
+    kind: str = "api"  # "api" (bearer token) or "web" (a browser session)
+    address: str = ""  # where it was last used
+    user_agent: str = ""
+    last_used_at: datetime | None = None
+
+
+class PasswordChangeIn(In):
+    current_password: Text = Field(min_length=1, max_length=256)
+    new_password: Text = Field(min_length=1, max_length=256)
+    revoke_other_sessions: bool = False
+
+
+class PasswordChangeOut(Out):
+    revoked_sessions: int
+
+
+class ResetRequestIn(In):
+    handle: Line = Field(min_length=1, max_length=64)
+
+
+class ResetConfirmIn(In):
+    handle: Line = Field(min_length=1, max_length=64)
+    code: Line = Field(min_length=1, max_length=16)
+    new_password: Text = Field(min_length=1, max_length=256)
+
+
+class OfficerResetIn(In):
+    reason: Text = Field(min_length=1, max_length=1000)
+
+
+class OfficerResetOut(Out):
+    temporary_password: str
+
+
+class RevokedOut(Out):
+    revoked: int
 
 
 class MaskedIdentityOut(BaseModel):

@@ -156,7 +156,7 @@ class SessionWatch:
         if now - stream.checked_at < ACTOR_TTL:
             return stream.actor
         try:
-            actor = await authenticate(ctx, stream.token)
+            actor = await authenticate(ctx, stream.token, stream.token_kind)
         except (Unauthenticated, Forbidden) as exc:
             self.end({stream}, exc.code)
             raise

@@ -37,6 +37,9 @@ class AuditAction(StrEnum):
     # identity and accounts (services.identity, services.accounts)
     identity_read = "identity.read"
     platform_user_create = "platform_user.create"
+    # account security (services.passwords, services.throttle)
+    password_reset_by_officer = "password.reset_by_officer"
+    throttled = "security.throttled"
     # groups (services.attendance)
     group_assign_owner = "group.assign_owner"
     group_attendance = "group.attendance"

@@ -231,6 +231,19 @@ class OwnershipOffer:
 
 
 @dataclass(frozen=True, slots=True)
+class ResetCode:
+    """A one-time password reset code (only its keyed hash is kept)."""
+
+    id: int
+    account_id: int
+    code_hash: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ApiToken:
     id: int
     account_id: int
@@ -239,6 +252,11 @@ class ApiToken:
     expires_at: datetime
     revoked_at: datetime | None = None
     label: str = ""
+    # "api" (a bearer token) or "web" (a page session cookie): a token works only as its kind.
+    kind: str = "api"
+    address: str = ""  # where it was issued or last used
+    user_agent: str = ""
+    last_used_at: datetime | None = None
 
     def is_valid(self, now: datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at

@@ -18,6 +18,7 @@ from qunzu.domain.models import EntryKind, GroupRole, Membership, MembershipStat
 from qunzu.services import governance
 from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.credentials import verify_password
 from qunzu.services.ports import UnitOfWork
 from qunzu.services.timeline import append_entry
 
@@ -30,7 +31,7 @@ async def do_delete_account(
 ) -> None:
     """Delete the caller's account (their password confirms it)."""
     stored = await _password_hash(ctx, actor.id)
-    if not await ctx.run_blocking(ctx.hasher.verify, stored, password):
+    if not await verify_password(ctx, stored, password):
         raise Forbidden("password_mismatch", "The password does not match.")
     now = ctx.clock.now()
     async with transaction(ctx) as uow:

@@ -14,17 +14,22 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from qunzu.domain.audit import AuditAction
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from qunzu.domain.events import SessionEnded
 from qunzu.domain.models import Account, ApiToken, PlatformRole
 from qunzu.domain.text import TextKind, text_problem
+from qunzu.domain.throttle import address_prefix
+from qunzu.services import throttle
 from qunzu.services.actor import Actor, Principal, normalize_handle
 from qunzu.services.audit import privileged
 from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.credentials import check_password, hash_password, verify_password
 from qunzu.services.ledgers import recompute_account
 from qunzu.services.ports import UnitOfWork
+from qunzu.services.timeline import notify
 
 _HANDLE_RE = re.compile(r"^[a-z][a-z0-9_]{2,31}$")
 TOKEN_PREFIX = "qz_"
@@ -46,19 +51,42 @@ def normalize_display_name(raw: str) -> str:
     return name
 
 
-def check_password(password: str) -> None:
-    if not 8 <= len(password) <= 128:
-        raise InvalidInput("weak_password", "A password is 8 to 128 characters.")
+class TokenKind(StrEnum):
+    """What a token was issued for; it authenticates only as that (a web session cookie
+    replayed as a bearer token, or the reverse, is refused)."""
+
+    api = "api"
+    web = "web"
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Where a log-in comes from: its address and user agent ('' when unknown)."""
+
+    address: str = ""
+    user_agent: str = ""
+
+
+def hash_token(token: str, kind: TokenKind = TokenKind.api) -> str:
+    """The stored form of a token. Web session tokens hash under their own prefix, so a
+    cookie value looked up as a bearer token finds nothing, and the reverse."""
+    material = token if kind is TokenKind.api else f"{kind.value}:{token}"
+    return hashlib.sha256(material.encode()).hexdigest()
 
 
 async def do_register(
-    ctx: ServiceContext, handle: str, password: str, display_name: str | None = None
+    ctx: ServiceContext,
+    handle: str,
+    password: str,
+    display_name: str | None = None,
+    client: Client | None = None,
 ) -> Account:
-    """Create an account. The display name is free (前台自愿); identity comes separately."""
+    """Create an account. The display name is free (前台自愿); identity comes separately.
+    Sign-ups are limited per address."""
+    if client is not None and client.address:
+        await throttle.take(
+            ctx, ctx.throttles.signup_address, f"signup:{client.address}", "signup_throttled"
+        )
     handle, name, password_hash = await _new_account_fields(ctx, handle, password, display_name)
     async with transaction(ctx) as uow:
         return await _add_account(ctx, uow, handle, name, password_hash, None)
@@ -94,7 +122,7 @@ async def _new_account_fields(
     handle = normalize_handle(handle)
     name = normalize_display_name(display_name if display_name is not None else handle)
     check_password(password)
-    return handle, name, await ctx.run_blocking(ctx.hasher.hash, password)
+    return handle, name, await hash_password(ctx, password)
 
 
 async def _add_account(
@@ -114,65 +142,153 @@ async def _add_account(
     return account
 
 
-async def _issue(ctx: ServiceContext, account_id: int, label: str) -> IssuedToken:
+async def _issue(
+    ctx: ServiceContext,
+    account_id: int,
+    label: str,
+    kind: TokenKind = TokenKind.api,
+    client: Client | None = None,
+) -> IssuedToken:
     problem = text_problem(label, TextKind.line)
     if problem is not None:
         raise InvalidInput("invalid_label", f"A token label cannot contain {problem}.")
+    client = client or Client()
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = ctx.clock.now()
     expires = now + timedelta(hours=ctx.limits.token_ttl_hours)
+    agent = _clean_agent(client.user_agent)
     async with transaction(ctx) as uow:
-        row = await uow.tokens.add(account_id, hash_token(token), label, now, expires)
+        earlier = await uow.tokens.list_for(account_id) if client.address or agent else []
+        row = await uow.tokens.add(
+            account_id,
+            hash_token(token, kind),
+            label,
+            now,
+            expires,
+            kind=kind.value,
+            address=client.address[:64],
+            user_agent=agent,
+        )
+        _alert_sign_in(uow, account_id, earlier, row)
     return IssuedToken(token, row.id, expires)
 
 
-async def do_login(ctx: ServiceContext, handle: str, password: str, label: str = "") -> IssuedToken:
-    """Check the password and issue a new token. Wrong handle and wrong password look alike."""
+def _clean_agent(raw: str) -> str:
+    agent = "".join(ch for ch in raw[:255] if ch.isprintable())
+    return agent if text_problem(agent, TextKind.line) is None else ""
+
+
+def _alert_sign_in(
+    uow: UnitOfWork, account_id: int, earlier: list[ApiToken], new: ApiToken
+) -> None:
+    """Sign-in alerts (登录提醒): a notice when a session starts from a user agent, or an
+    address prefix, that none of the account's earlier sessions had."""
+    if not earlier:
+        return
+    if new.user_agent and all(t.user_agent != new.user_agent for t in earlier):
+        notify(uow, account_id, "sign_in_new_device", token_id=new.id, user_agent=new.user_agent)
+    place = address_prefix(new.address)
+    if new.address and all(address_prefix(t.address) != place for t in earlier):
+        notify(uow, account_id, "sign_in_new_place", token_id=new.id, address=new.address)
+
+
+async def do_login(
+    ctx: ServiceContext,
+    handle: str,
+    password: str,
+    label: str = "",
+    kind: TokenKind = TokenKind.api,
+    client: Client | None = None,
+) -> IssuedToken:
+    """Check the password and issue a new token. Wrong handle and wrong password look alike.
+
+    Two steps, so that a further factor can come between them: ``check_login`` (throttled,
+    the password, the rehash) and ``start_session`` (the token, the sign-in alerts)."""
+    account = await check_login(ctx, handle, password, client)
+    return await start_session(ctx, account, label, kind, client)
+
+
+async def check_login(
+    ctx: ServiceContext, handle: str, password: str, client: Client | None = None
+) -> Account:
+    """The account whose password this is, or ``bad_credentials`` (401); ``login_throttled``
+    (429, ``retry_after``) after repeated failures for the account or from the address."""
+    client = client or Client()
+    ctx.hash_gate.check_room()
     try:
         handle = normalize_handle(handle)
     except InvalidInput:
         raise Unauthenticated("bad_credentials", "Wrong handle or password.") from None
+    if client.address:
+        await throttle.take(
+            ctx, ctx.throttles.login_address, f"login:addr:{client.address}", "login_throttled"
+        )
+    await throttle.take(ctx, ctx.throttles.login_account, f"login:acct:{handle}", "login_throttled")
     async with transaction(ctx, write=False) as uow:
         account = await uow.accounts.get_by_handle(handle)
         stored = await uow.accounts.password_hash(account.id) if account else None
     if account is None or stored is None:
         # Spend the same time as a real check, so handles cannot be probed by timing.
-        await ctx.run_blocking(ctx.hasher.verify, _DUMMY_HASH.get(ctx), password)
+        await verify_password(ctx, await _DUMMY_HASH.get(ctx), password)
         raise Unauthenticated("bad_credentials", "Wrong handle or password.")
-    if not await ctx.run_blocking(ctx.hasher.verify, stored, password):
+    if not await verify_password(ctx, stored, password):
         raise Unauthenticated("bad_credentials", "Wrong handle or password.")
+    await throttle.clear(ctx, f"login:acct:{handle}")
     if account.disabled:
         raise Forbidden("account_disabled", "This account is disabled.")
     if ctx.hasher.needs_rehash(stored):
-        new_hash = await ctx.run_blocking(ctx.hasher.hash, password)
+        # The argon2 parameters changed since this hash was made: store it anew.
+        new_hash = await hash_password(ctx, password)
         async with transaction(ctx) as uow:
             await uow.accounts.set_password_hash(account.id, new_hash)
-    return await _issue(ctx, account.id, label[:64])
+    return account
+
+
+async def start_session(
+    ctx: ServiceContext,
+    account: Account,
+    label: str = "",
+    kind: TokenKind = TokenKind.api,
+    client: Client | None = None,
+) -> IssuedToken:
+    """Issue the token of a log-in whose every factor has been checked."""
+    return await _issue(ctx, account.id, label[:64], kind, client)
 
 
 class _DummyHash:
-    """One throwaway hash per context, made lazily, for constant-time failed logins."""
+    """One throwaway hash per context, made lazily (through the hash gate, off the event
+    loop), for constant-time failed logins."""
 
     def __init__(self) -> None:
         self._by_ctx: dict[int, str] = {}
 
-    def get(self, ctx: ServiceContext) -> str:
+    async def get(self, ctx: ServiceContext) -> str:
         key = id(ctx.hasher)
         if key not in self._by_ctx:
-            self._by_ctx[key] = ctx.hasher.hash(secrets.token_urlsafe(16))
+            self._by_ctx[key] = await hash_password(ctx, secrets.token_urlsafe(16))
         return self._by_ctx[key]
 
 
 _DUMMY_HASH = _DummyHash()
 
+# How stale a token's last-use time may be before a request writes it anew.
+LAST_USE_RESOLUTION = timedelta(minutes=5)
 
-async def authenticate(ctx: ServiceContext, token: str | None) -> Actor:
+
+async def authenticate(
+    ctx: ServiceContext,
+    token: str | None,
+    kind: TokenKind = TokenKind.api,
+    address: str = "",
+) -> Actor:
+    """The actor of a token of this kind. ``address``, when given, is noted as the token's
+    last use (at most every ``LAST_USE_RESOLUTION``, to keep requests read-only)."""
     if not token:
         raise Unauthenticated("token_missing", "Send a bearer token (Authorization: Bearer ...).")
     if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
         raise Unauthenticated("token_invalid", "This token is not valid.")
     async with transaction(ctx, write=False) as uow:
-        found = await uow.tokens.get_for_auth(hash_token(token))
+        found = await uow.tokens.get_for_auth(hash_token(token, kind))
     if found is None:
         raise Unauthenticated("token_invalid", "This token is not valid.")
     tok, account, level = found
@@ -182,7 +298,19 @@ async def authenticate(ctx: ServiceContext, token: str | None) -> Actor:
         raise Unauthenticated("token_expired", "This token has expired; log in again.")
     if account.disabled:
         raise Forbidden("account_disabled", "This account is disabled.")
+    await _note_use(ctx, tok, address)
     return Actor(account, tok.id, level, tok.expires_at)
+
+
+async def _note_use(ctx: ServiceContext, tok: ApiToken, address: str) -> None:
+    now = ctx.clock.now()
+    if not address:
+        return
+    recent = tok.last_used_at is not None and now - tok.last_used_at < LAST_USE_RESOLUTION
+    if recent and tok.address == address[:64]:
+        return
+    async with transaction(ctx) as uow:
+        await uow.tokens.touch(tok.id, now, address[:64])
 
 
 async def ended_sessions(ctx: ServiceContext, token_ids: Collection[int]) -> dict[int, str]:
@@ -214,6 +342,15 @@ async def do_logout(ctx: ServiceContext, actor: Actor) -> None:
 async def do_issue_token(ctx: ServiceContext, actor: Actor, label: str) -> IssuedToken:
     """A further token for a script or device, without giving out the password."""
     return await _issue(ctx, actor.id, label[:64])
+
+
+async def do_revoke_other_tokens(ctx: ServiceContext, actor: Actor) -> int:
+    """Sign out everywhere else: revoke every live token of the account but this one."""
+    async with transaction(ctx) as uow:
+        ids = await uow.tokens.revoke_all(actor.id, ctx.clock.now(), keep=actor.token_id)
+        for token_id in ids:
+            uow.events.append(SessionEnded(actor.id, token_id, "token_revoked"))
+    return len(ids)
 
 
 async def list_tokens(ctx: ServiceContext, actor: Actor) -> list[ApiToken]:

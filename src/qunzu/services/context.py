@@ -29,6 +29,8 @@ from qunzu.domain.clock import Clock
 from qunzu.domain.events import AccountNotified, Event, SessionEnded, TimelineAppended
 from qunzu.domain.quotas import SlidingWindow
 from qunzu.domain.rulebook import RulebookSet
+from qunzu.domain.throttle import MemoryThrottleStore, Throttles, ThrottleStore
+from qunzu.services.credentials import HashGate
 from qunzu.services.ports import AttachmentWiring, UnitOfWork, UnitOfWorkFactory
 from qunzu.services.wire import entry_to_wire
 
@@ -134,6 +136,13 @@ class ServiceContext:
     publish_failures: _FailureLog = field(default_factory=_FailureLog)
     # Uploads (services/attachments.py); None where nothing wires them (most unit tests).
     attachments: AttachmentWiring | None = None
+    # Account security: throttles and their counters, the bound on password hashing, the
+    # SMS sender of reset codes (SmsSender in services/passwords.py; None: not configured).
+    throttles: Throttles = field(default_factory=Throttles)
+    throttle_store: ThrottleStore = field(default_factory=MemoryThrottleStore)
+    hash_gate: HashGate = field(default_factory=HashGate)
+    sms: Any = None
+    reset_code_ttl: timedelta = timedelta(minutes=10)
 
 
 def encode_event(event: Event) -> bytes:

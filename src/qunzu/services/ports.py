@@ -33,6 +33,7 @@ from qunzu.domain.models import (
     OwnershipOffer,
     PlatformRole,
     RequestState,
+    ResetCode,
     TimelineEntry,
 )
 from qunzu.domain.owner_tools import AttendanceRow, Bar, GroupControls
@@ -134,6 +135,9 @@ class TokenRepository(Protocol):
         label: str,
         created_at: datetime,
         expires_at: datetime,
+        kind: str = "api",
+        address: str = "",
+        user_agent: str = "",
     ) -> ApiToken: ...
     async def get_for_auth(self, token_hash: str) -> tuple[ApiToken, Account, int] | None:
         """Token, account and the account's credit level (0 before its first computation)."""
@@ -147,6 +151,22 @@ class TokenRepository(Protocol):
     async def get(self, token_id: int) -> ApiToken | None: ...
     async def list_for(self, account_id: int) -> list[ApiToken]: ...
     async def revoke(self, token_id: int, at: datetime) -> None: ...
+    async def revoke_all(self, account_id: int, at: datetime, keep: int | None) -> list[int]:
+        """Revoke every live token of the account but ``keep``; the ids revoked."""
+        ...
+
+    async def touch(self, token_id: int, at: datetime, address: str) -> None:
+        """Note a token's last use and the address it came from."""
+        ...
+
+
+class ResetCodeRepository(Protocol):
+    async def add(
+        self, account_id: int, code_hash: str, created_at: datetime, expires_at: datetime
+    ) -> ResetCode: ...
+    async def latest(self, account_id: int) -> ResetCode | None: ...
+    async def count_attempt(self, code_id: int) -> None: ...
+    async def mark_used(self, code_id: int, at: datetime) -> None: ...
 
 
 class GroupRepository(Protocol):
@@ -307,6 +327,7 @@ class UnitOfWork(Protocol):
     accounts: AccountRepository
     identities: IdentityRepository
     tokens: TokenRepository
+    reset_codes: ResetCodeRepository
     groups: GroupRepository
     memberships: MembershipRepository
     rules: RulesRepository

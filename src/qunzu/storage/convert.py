@@ -13,6 +13,7 @@ from qunzu.domain.models import (
     JoinRequest,
     Membership,
     OwnershipOffer,
+    ResetCode,
     TimelineEntry,
 )
 from qunzu.storage.mapping import row_reader
@@ -32,6 +33,7 @@ class Prefixed:
 
 account = row_reader(Account)
 token = row_reader(ApiToken)
+reset_code = row_reader(ResetCode)
 group = row_reader(Group)
 membership = row_reader(Membership)
 rules = row_reader(GroupRules)

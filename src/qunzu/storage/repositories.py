@@ -19,6 +19,7 @@ from qunzu.domain.models import (
     Membership,
     MembershipState,
     PlatformRole,
+    ResetCode,
     TimelineEntry,
 )
 from qunzu.services.ports import IdentityRecord
@@ -39,6 +40,10 @@ _TOKEN_FOR_AUTH = prebuilt(
         t.api_tokens.c.created_at.label("tcreated"),
         t.api_tokens.c.expires_at,
         t.api_tokens.c.revoked_at,
+        t.api_tokens.c.kind,
+        t.api_tokens.c.address,
+        t.api_tokens.c.user_agent,
+        t.api_tokens.c.last_used_at,
         t.accounts,
         func.coalesce(t.account_credit.c.level, 0).label("credit_level"),
     )
@@ -240,6 +245,9 @@ class SqlTokens(_Repo):
         label: str,
         created_at: datetime,
         expires_at: datetime,
+        kind: str = "api",
+        address: str = "",
+        user_agent: str = "",
     ) -> ApiToken:
         res = await self.c.execute(
             t.api_tokens.insert()
@@ -249,11 +257,25 @@ class SqlTokens(_Repo):
                 label=label,
                 created_at=created_at,
                 expires_at=expires_at,
+                kind=kind,
+                address=address,
+                user_agent=user_agent,
+                last_used_at=created_at,
             )
             .returning(t.api_tokens.c.id)
         )
         return ApiToken(
-            res.scalar_one(), account_id, token_hash, created_at, expires_at, None, label
+            res.scalar_one(),
+            account_id,
+            token_hash,
+            created_at,
+            expires_at,
+            None,
+            label,
+            kind,
+            address,
+            user_agent,
+            created_at,
         )
 
     async def get_for_auth(self, token_hash: str) -> tuple[ApiToken, Account, int] | None:
@@ -268,6 +290,10 @@ class SqlTokens(_Repo):
             row.expires_at,
             row.revoked_at,
             row.label,
+            row.kind,
+            row.address,
+            row.user_agent,
+            row.last_used_at,
         )
         return token, convert.account(row), int(row.credit_level)
 
@@ -300,6 +326,67 @@ class SqlTokens(_Repo):
     async def revoke(self, token_id: int, at: datetime) -> None:
         await self.c.execute(
             update(t.api_tokens).where(t.api_tokens.c.id == token_id).values(revoked_at=at)
+        )
+
+    async def revoke_all(self, account_id: int, at: datetime, keep: int | None) -> list[int]:
+        live = (t.api_tokens.c.account_id == account_id) & t.api_tokens.c.revoked_at.is_(None)
+        if keep is not None:
+            live &= t.api_tokens.c.id != keep
+        ids = list((await self.c.execute(select(t.api_tokens.c.id).where(live))).scalars())
+        if ids:
+            await self.c.execute(
+                update(t.api_tokens).where(t.api_tokens.c.id.in_(ids)).values(revoked_at=at)
+            )
+        return ids
+
+    async def touch(self, token_id: int, at: datetime, address: str) -> None:
+        await self.c.execute(
+            update(t.api_tokens)
+            .where(t.api_tokens.c.id == token_id)
+            .values(last_used_at=at, address=address[:64])
+        )
+
+
+class SqlResetCodes(_Repo):
+    async def add(
+        self, account_id: int, code_hash: str, created_at: datetime, expires_at: datetime
+    ) -> ResetCode:
+        res = await self.c.execute(
+            t.password_reset_codes.insert()
+            .values(
+                account_id=account_id,
+                code_hash=code_hash,
+                created_at=created_at,
+                expires_at=expires_at,
+                attempts=0,
+            )
+            .returning(t.password_reset_codes.c.id)
+        )
+        return ResetCode(res.scalar_one(), account_id, code_hash, created_at, expires_at)
+
+    async def latest(self, account_id: int) -> ResetCode | None:
+        c = t.password_reset_codes.c
+        row = (
+            await self.c.execute(
+                select(t.password_reset_codes)
+                .where(c.account_id == account_id)
+                .order_by(c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        return convert.reset_code(row) if row else None
+
+    async def count_attempt(self, code_id: int) -> None:
+        c = t.password_reset_codes.c
+        await self.c.execute(
+            update(t.password_reset_codes).where(c.id == code_id).values(attempts=c.attempts + 1)
+        )
+
+    async def mark_used(self, code_id: int, at: datetime) -> None:
+        await self.c.execute(
+            update(t.password_reset_codes)
+            .where(t.password_reset_codes.c.id == code_id)
+            .values(used_at=at)
         )
 
 

@@ -101,6 +101,24 @@ api_tokens = Table(
     Column("created_at", TS, nullable=False),
     Column("expires_at", TS, nullable=False),
     Column("revoked_at", TS, nullable=True),
+    Column("kind", String(8), nullable=False, default="api", server_default="api"),
+    Column("address", String(64), nullable=False, default="", server_default=""),
+    Column("user_agent", String(255), nullable=False, default="", server_default=""),
+    Column("last_used_at", TS, nullable=True),
+)
+
+# One-time codes that reset a password, sent to the account's verified mobile number.
+# Only a keyed hash of each code is kept.
+password_reset_codes = Table(
+    "password_reset_codes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("used_at", TS, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
 )
 
 groups = Table(

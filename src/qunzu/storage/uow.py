@@ -36,6 +36,7 @@ from qunzu.services.ports import (
     OwnerToolsRepository,
     PostingRepository,
     ReportsRepository,
+    ResetCodeRepository,
     RulesRepository,
     TimelineRepository,
     TokenRepository,
@@ -55,6 +56,7 @@ from qunzu.storage.repositories import (
     SqlGroups,
     SqlIdentities,
     SqlMemberships,
+    SqlResetCodes,
     SqlRules,
     SqlTimeline,
     SqlTokens,
@@ -113,6 +115,7 @@ class SqlUnitOfWork:
         self.accounts: AccountRepository = SqlAccounts(c)
         self.identities: IdentityRepository = SqlIdentities(c)
         self.tokens: TokenRepository = SqlTokens(c)
+        self.reset_codes: ResetCodeRepository = SqlResetCodes(c)
         self.groups: GroupRepository = SqlGroups(c)
         self.memberships: MembershipRepository = SqlMemberships(c)
         self.rules: RulesRepository = SqlRules(c)

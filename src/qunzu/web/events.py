@@ -70,4 +70,6 @@ async def _serve(scope: Scope, receive: Receive, send: Send) -> None:
     # Without a token the API endpoint refuses with its usual error frame and close 4401.
     query = scope.get("query_string", b"")
     kept = b"&".join(p for p in query.split(b"&") if p and not p.startswith(b"access_token="))
-    await events(WebSocket({**scope, "headers": headers, "query_string": kept}, receive, send))
+    # The cookie's token is a web session token: the API endpoint must look it up as one.
+    scope = {**scope, "headers": headers, "query_string": kept, "qunzu.token_kind": "web"}
+    await events(WebSocket(scope, receive, send))

@@ -126,7 +126,8 @@ async def load(request: Request, *, login: bool = True, agreement_needed: bool =
     actor: Actor | None = None
     if token:
         try:
-            actor = await accounts.authenticate(ctx, token)
+            host = request.client.host if request.client else ""
+            actor = await accounts.authenticate(ctx, token, accounts.TokenKind.web, host)
         except DomainError:
             actor = None
     new_pre = None

@@ -71,6 +71,14 @@ async def login_form(request: Request) -> Response:
     )
 
 
+_LOGIN_STATUS = {"unauthenticated": 401, "quota": 429, "unavailable": 503}
+
+
+def _client(request: Request) -> accounts.Client:
+    host = request.client.host if request.client else ""
+    return accounts.Client(host, request.headers.get("user-agent", ""))
+
+
 @router.post("/login")
 async def login(request: Request) -> Response:
     page = await load_form(request, login=False)
@@ -81,12 +89,14 @@ async def login(request: Request) -> Response:
             page.form.get("handle", ""),
             page.form.get("password", ""),
             _device_label(request),
+            accounts.TokenKind.web,
+            _client(request),
         )
     except DomainError as exc:
         return render(
             page,
             "login.html",
-            status=401 if exc.kind == "unauthenticated" else 403,
+            status=_LOGIN_STATUS.get(exc.kind, 403),
             title=page.tr("login.title"),
             next=target,
             error=page.tr.error(exc),
@@ -120,17 +130,21 @@ async def signup(request: Request) -> Response:
             raise InvalidInput("password_mismatch", "The two passwords differ.")
         agreement.check_offered(page.ctx, int(f.get("agreement_version") or 0))
         account = await accounts.do_register(
-            page.ctx, f.get("handle", ""), f.get("password", ""), f.get("display_name") or None
+            page.ctx,
+            f.get("handle", ""),
+            f.get("password", ""),
+            f.get("display_name") or None,
+            _client(request),
         )
         await agreement.do_accept_agreement(page.ctx, account.id, doc.version)
-        issued = await accounts.do_login(
-            page.ctx, account.handle, f.get("password", ""), _device_label(request)
+        issued = await accounts.start_session(
+            page.ctx, account, _device_label(request), accounts.TokenKind.web, _client(request)
         )
     except DomainError as exc:
         return render(
             page,
             "signup.html",
-            status=409 if exc.kind == "conflict" else 400,
+            status={"conflict": 409, "quota": 429}.get(exc.kind, 400),
             title=page.tr("signup.title"),
             doc=doc,
             error=page.tr.error(exc),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 
 from qunzu.api.deps import Ctx, CurrentActor
 from qunzu.api.errors import ERROR_RESPONSES
 from qunzu.api.jsonwire import StrictJSONRoute
+from qunzu.api.routers.security import client_of
 from qunzu.api.schemas import (
     AccountOut,
     IdentityIn,
@@ -31,9 +32,12 @@ router = APIRouter(
 
 
 @router.post("/accounts", status_code=status.HTTP_201_CREATED, response_model=AccountOut)
-async def register(body: RegisterIn, ctx: Ctx) -> AccountOut:
-    """Create an account with a handle and password. The display name is yours to choose."""
-    account = await accounts.do_register(ctx, body.handle, body.password, body.display_name)
+async def register(body: RegisterIn, ctx: Ctx, request: Request) -> AccountOut:
+    """Create an account with a handle and password. The display name is yours to choose.
+    Sign-ups are limited per address (429 ``signup_throttled``)."""
+    account = await accounts.do_register(
+        ctx, body.handle, body.password, body.display_name, client_of(request)
+    )
     return AccountOut.of(account)
 
 
@@ -46,8 +50,12 @@ async def public_profile(
 
 
 @router.post("/sessions", status_code=status.HTTP_201_CREATED, response_model=TokenOut)
-async def login(body: LoginIn, ctx: Ctx) -> TokenOut:
-    issued = await accounts.do_login(ctx, body.handle, body.password, body.label)
+async def login(body: LoginIn, ctx: Ctx, request: Request) -> TokenOut:
+    """Log in: a bearer token. Repeated failures for the account or from the address are
+    answered 429 ``login_throttled`` with ``Retry-After``."""
+    issued = await accounts.do_login(
+        ctx, body.handle, body.password, body.label, client=client_of(request)
+    )
     account = await accounts.find_account(ctx, body.handle)
     return TokenOut(
         token=issued.token,

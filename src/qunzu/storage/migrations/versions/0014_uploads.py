@@ -8,7 +8,7 @@ from alembic import op
 from qunzu.storage.migrations.columns import ID, TS, fk
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0012"
 
 
 def upgrade() -> None:
