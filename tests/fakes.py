@@ -59,6 +59,7 @@ from qunzu.domain.models import (
     TimelineEntry,
 )
 from qunzu.domain.rulebook import CreditPolicy, RulebookSet
+from qunzu.domain.second_factor import Challenge, SecondFactor
 from qunzu.services.context import Limits, ServiceContext
 from qunzu.services.ports import (
     AccountRepository,
@@ -83,12 +84,14 @@ from qunzu.services.ports import (
     PostingState,
     ReportsRepository,
     RulesRepository,
+    SecondFactorRepository,
     TimelineRepository,
     TokenRepository,
 )
 from qunzu.verification import FormatCheckVerifier
 from tests.fake_owner import FakeOwnerTables, FakeOwnerTools
 from tests.fake_reports import FakeReports, FakeReportsTables
+from tests.fake_second_factor import FakeSecondFactors
 from tests.rulebooks import generous_rulebooks
 
 
@@ -132,6 +135,11 @@ class FakeState:
     reports_tables: FakeReportsTables = field(default_factory=FakeReportsTables)
     owner_tables: FakeOwnerTables = field(default_factory=FakeOwnerTables)
     job_runs: dict[str, JobRun] = field(default_factory=dict)
+    second_factors: dict[int, SecondFactor] = field(default_factory=dict)
+    # id -> (account id, code hash, used at)
+    recovery_codes: dict[int, tuple[int, str, datetime | None]] = field(default_factory=dict)
+    challenges: dict[int, Challenge] = field(default_factory=dict)
+    second_factor_failures: dict[int, tuple[int, datetime | None]] = field(default_factory=dict)
 
     def snapshot(self) -> FakeState:
         return FakeState(
@@ -835,6 +843,7 @@ class FakeUnitOfWork:
         self.owner: OwnerToolsRepository = FakeOwnerTools(self)
         self.posting: PostingRepository = FakePosting(self)
         self.jobs: JobRepository = FakeJobs(self)
+        self.second_factors: SecondFactorRepository = FakeSecondFactors(self)
 
     @property
     def state(self) -> FakeState:

@@ -27,6 +27,7 @@ from qunzu.api.routers import (
     owner,
     platform,
     reports,
+    security,
 )
 from qunzu.api.schemas import HealthOut
 from qunzu.api.ws_fastpath import direct_writes_supported
@@ -101,6 +102,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     routers = (
         messages.router,
         accounts.router,
+        security.router,
         groups.router,
         platform.router,
         governance.router,

@@ -81,6 +81,8 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 503:  # a dependency is away: say when to come back (RFC 9110 §10.2.3)
         headers = {"Retry-After": str(extra.get("retry_after", DEFAULT_RETRY_AFTER))}
+    elif status == 429 and "retry_after" in extra:  # a backoff says when it ends
+        headers = {"Retry-After": str(extra["retry_after"])}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 

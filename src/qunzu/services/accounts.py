@@ -7,34 +7,33 @@ requests and the WebSocket.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import unicodedata
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from qunzu.domain.audit import AuditAction
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from qunzu.domain.events import SessionEnded
 from qunzu.domain.models import Account, ApiToken, PlatformRole
-from qunzu.domain.text import TextKind, text_problem
+from qunzu.domain.second_factor import ChallengePurpose
 from qunzu.services.actor import Actor, Principal, normalize_handle
 from qunzu.services.audit import privileged
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.ledgers import recompute_account
 from qunzu.services.ports import UnitOfWork
+from qunzu.services.signin import (
+    TOKEN_PREFIX,
+    IssuedToken,
+    OpenChallenge,
+    hash_token,
+    issue_token,
+    open_challenge,
+)
+
+__all__ = ["IssuedToken", "OpenChallenge", "hash_token"]
 
 _HANDLE_RE = re.compile(r"^[a-z][a-z0-9_]{2,31}$")
-TOKEN_PREFIX = "qz_"
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    token: str
-    token_id: int
-    expires_at: datetime
 
 
 def normalize_display_name(raw: str) -> str:
@@ -49,10 +48,6 @@ def normalize_display_name(raw: str) -> str:
 def check_password(password: str) -> None:
     if not 8 <= len(password) <= 128:
         raise InvalidInput("weak_password", "A password is 8 to 128 characters.")
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def do_register(
@@ -114,20 +109,13 @@ async def _add_account(
     return account
 
 
-async def _issue(ctx: ServiceContext, account_id: int, label: str) -> IssuedToken:
-    problem = text_problem(label, TextKind.line)
-    if problem is not None:
-        raise InvalidInput("invalid_label", f"A token label cannot contain {problem}.")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    now = ctx.clock.now()
-    expires = now + timedelta(hours=ctx.limits.token_ttl_hours)
-    async with transaction(ctx) as uow:
-        row = await uow.tokens.add(account_id, hash_token(token), label, now, expires)
-    return IssuedToken(token, row.id, expires)
+async def do_login(
+    ctx: ServiceContext, handle: str, password: str, label: str = ""
+) -> IssuedToken | OpenChallenge:
+    """Check the password and issue a new token. Wrong handle and wrong password look alike.
 
-
-async def do_login(ctx: ServiceContext, handle: str, password: str, label: str = "") -> IssuedToken:
-    """Check the password and issue a new token. Wrong handle and wrong password look alike."""
+    An account with a second factor gets a short-lived challenge instead of a token; the
+    second step (services/second_factor.py) closes it and issues the token."""
     try:
         handle = normalize_handle(handle)
     except InvalidInput:
@@ -147,7 +135,9 @@ async def do_login(ctx: ServiceContext, handle: str, password: str, label: str =
         new_hash = await ctx.run_blocking(ctx.hasher.hash, password)
         async with transaction(ctx) as uow:
             await uow.accounts.set_password_hash(account.id, new_hash)
-    return await _issue(ctx, account.id, label[:64])
+    if account.second_factor:
+        return await open_challenge(ctx, ChallengePurpose.login, account.id, label[:64])
+    return await issue_token(ctx, account.id, label[:64])
 
 
 class _DummyHash:
@@ -213,7 +203,7 @@ async def do_logout(ctx: ServiceContext, actor: Actor) -> None:
 
 async def do_issue_token(ctx: ServiceContext, actor: Actor, label: str) -> IssuedToken:
     """A further token for a script or device, without giving out the password."""
-    return await _issue(ctx, actor.id, label[:64])
+    return await issue_token(ctx, actor.id, label[:64])
 
 
 async def list_tokens(ctx: ServiceContext, actor: Actor) -> list[ApiToken]:

@@ -29,6 +29,7 @@ from qunzu.domain.clock import Clock
 from qunzu.domain.events import AccountNotified, Event, SessionEnded, TimelineAppended
 from qunzu.domain.quotas import SlidingWindow
 from qunzu.domain.rulebook import RulebookSet
+from qunzu.domain.second_factor import RelyingParty, SecondFactorPolicy
 from qunzu.services.ports import UnitOfWork, UnitOfWorkFactory
 from qunzu.services.wire import entry_to_wire
 
@@ -128,6 +129,8 @@ class ServiceContext:
     # (group, account) -> when this node last wrote their activity (messaging._note_activity)
     activity_noted: dict[tuple[int, int], datetime] = field(default_factory=dict)
     publish_failures: _FailureLog = field(default_factory=_FailureLog)
+    second_factor: SecondFactorPolicy = field(default_factory=SecondFactorPolicy)
+    relying_party: RelyingParty = field(default_factory=RelyingParty)
 
 
 def encode_event(event: Event) -> bytes:

@@ -35,6 +35,7 @@ from qunzu.services.ports import (
     PostingRepository,
     ReportsRepository,
     RulesRepository,
+    SecondFactorRepository,
     TimelineRepository,
     TokenRepository,
 )
@@ -60,6 +61,7 @@ from qunzu.storage.requests_repo import (
     SqlJoinRequests,
     SqlOwnershipOffers,
 )
+from qunzu.storage.second_factor_repo import SqlSecondFactors
 
 
 def _busy() -> Unavailable:
@@ -121,6 +123,7 @@ class SqlUnitOfWork:
         self.owner: OwnerToolsRepository = SqlOwnerTools(c)
         self.posting: PostingRepository = SqlPosting(c)
         self.jobs: JobRepository = SqlJobs(c)
+        self.second_factors: SecondFactorRepository = SqlSecondFactors(c)
         return self
 
     async def __aexit__(
