@@ -57,7 +57,7 @@ AUTHENTICATOR: dict[str, Any] = {
 def test_a_virtual_authenticator_registers_a_passkey_and_signs_in_with_it(
     site: tuple[ServerThread, str], chromium: Browser
 ) -> None:
-    server, origin = site
+    _, origin = site
     http = HttpBrowser(origin)
     handle = http.sign_up("pk", verify=False)
     token = http.http.cookies.get("qz_session")
