@@ -482,7 +482,9 @@ async def measure(settings: Any, queue_n: int, decide_n: int) -> dict[str, Any]:
         await do_create_platform_user(
             ctx, SYSTEM, "benchsenior", PASSWORD, PlatformRole.senior_reviewer, "Bench senior"
         )
-        token = (await do_login(ctx, "benchsenior", PASSWORD)).token
+        issued = await do_login(ctx, "benchsenior", PASSWORD)
+        assert isinstance(issued, IssuedToken)  # no second factor yet
+        token = issued.token
         actor = await authenticate(ctx, token)
         # Staff need a second factor before platform work: enrol an authenticator app.
         started = await second_factor.do_start_totp(ctx, actor)
