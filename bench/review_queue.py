@@ -464,12 +464,14 @@ async def timed(fn: Callable[[], Awaitable[Any]], n: int, warmup: int) -> tuple[
 async def measure(settings: Any, queue_n: int, decide_n: int) -> dict[str, Any]:
     """Build the app as the server does and drive the review services in process."""
     from qunzu.bootstrap import build
+    from qunzu.crypto import otp
     from qunzu.domain.models import PlatformRole
     from qunzu.domain.reports import Decision, QueueFilter
     from qunzu.domain.sanctions import SanctionRequest
-    from qunzu.services import review
+    from qunzu.services import review, second_factor
     from qunzu.services.accounts import authenticate, do_create_platform_user, do_login
     from qunzu.services.actor import SYSTEM
+    from qunzu.services.signin import IssuedToken
 
     app = build(settings)
     await app.start()
@@ -480,7 +482,15 @@ async def measure(settings: Any, queue_n: int, decide_n: int) -> dict[str, Any]:
         await do_create_platform_user(
             ctx, SYSTEM, "benchsenior", PASSWORD, PlatformRole.senior_reviewer, "Bench senior"
         )
-        actor = await authenticate(ctx, (await do_login(ctx, "benchsenior", PASSWORD)).token)
+        issued = await do_login(ctx, "benchsenior", PASSWORD)
+        assert isinstance(issued, IssuedToken)  # no second factor yet
+        token = issued.token
+        actor = await authenticate(ctx, token)
+        # Staff need a second factor before platform work: enrol an authenticator app.
+        started = await second_factor.do_start_totp(ctx, actor)
+        code = otp.code_at(started.secret, ctx.clock.now())
+        await second_factor.do_confirm_totp(ctx, actor, started.factor_id, code)
+        actor = await authenticate(ctx, token)
         out: dict[str, Any] = {"load_average_before": load}
 
         variants = {

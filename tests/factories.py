@@ -20,6 +20,7 @@ import pytest
 
 from qunzu.client import EventStream, QunzuClient
 from qunzu.client.http import QunzuAPIError
+from qunzu.crypto import otp
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.identity import make_resident_id
 from qunzu.domain.models import PlatformRole
@@ -163,8 +164,33 @@ async def platform_user(server: ServerThread, role: PlatformRole) -> QunzuClient
     )
     client = QunzuClient(server.url)
     await client.login(handle, PASSWORD)
+    await enrol_totp(client, ctx)
     client.account = await client.me()
     return client
+
+
+# Recovery codes of the staff made here, by handle: a later log-in takes one as its second step.
+STAFF_RECOVERY_CODES: dict[str, list[str]] = {}
+
+
+async def enrol_totp(client: QunzuClient, ctx: ServiceContext) -> tuple[str, list[str]]:
+    """Enrol an authenticator app for a logged-in client, as a person would: start, then
+    confirm with the code the app shows now (on the server's clock). Staff need one
+    before any platform route works. Returns the secret and the recovery codes."""
+    started = await client.start_totp("tests")
+    code = otp.code_at(started["secret"], ctx.clock.now())
+    done = await client.confirm_totp(started["factor_id"], code)
+    handle = (await client.me())["handle"]
+    STAFF_RECOVERY_CODES[handle] = list(done["recovery_codes"] or [])
+    return started["secret"], STAFF_RECOVERY_CODES[handle]
+
+
+async def login_with_second_factor(client: QunzuClient, handle: str) -> None:
+    """Log in; an account enrolled by ``enrol_totp`` spends one of its recovery codes (a
+    TOTP code would repeat on the tests' frozen clock, and a repeated code is refused)."""
+    data = await client.login(handle, PASSWORD)
+    if data.get("second_factor_required"):
+        await client.second_step(recovery_code=STAFF_RECOVERY_CODES[handle].pop())
 
 
 # ---- personas ------------------------------------------------------------------------------
@@ -198,7 +224,7 @@ class People:
 
     async def relogin(self, client: QunzuClient) -> None:
         """A fresh token (after the clock moved past the old one's lifetime)."""
-        await client.login(me(client)["handle"], PASSWORD)
+        await login_with_second_factor(client, me(client)["handle"])
 
     async def close(self) -> None:
         for client in self.clients:

@@ -63,6 +63,7 @@ from qunzu.domain.models import (
 )
 from qunzu.domain.personal_data import DataExport
 from qunzu.domain.rulebook import CreditPolicy, RulebookSet
+from qunzu.domain.second_factor import Challenge, SecondFactor
 from qunzu.services.context import Limits, ServiceContext
 from qunzu.services.ports import (
     AccountRepository,
@@ -91,12 +92,14 @@ from qunzu.services.ports import (
     ReportsRepository,
     ResetCodeRepository,
     RulesRepository,
+    SecondFactorRepository,
     TimelineRepository,
     TokenRepository,
 )
 from qunzu.verification import FormatCheckVerifier
 from tests.fake_owner import FakeOwnerTables, FakeOwnerTools
 from tests.fake_reports import FakeReports, FakeReportsTables
+from tests.fake_second_factor import FakeSecondFactors
 from tests.rulebooks import generous_rulebooks
 
 
@@ -146,6 +149,11 @@ class FakeState:
     data_exports: dict[int, tuple[DataExport, str | None]] = field(default_factory=dict)
     access_requests: dict[int, AccessRequest] = field(default_factory=dict)
     referrals: dict[int, Referral] = field(default_factory=dict)
+    second_factors: dict[int, SecondFactor] = field(default_factory=dict)
+    # id -> (account id, code hash, used at)
+    recovery_codes: dict[int, tuple[int, str, datetime | None]] = field(default_factory=dict)
+    challenges: dict[int, Challenge] = field(default_factory=dict)
+    second_factor_failures: dict[int, tuple[int, datetime | None]] = field(default_factory=dict)
 
     def snapshot(self) -> FakeState:
         return FakeState(
@@ -1028,6 +1036,7 @@ class FakeUnitOfWork:
         self.exports: DataExportRepository = FakeDataExports(self)
         self.lawful: LawfulAccessRepository = FakeLawfulAccess(self)
         self.uploads = FakeUploads()
+        self.second_factors: SecondFactorRepository = FakeSecondFactors(self)
 
     @property
     def state(self) -> FakeState:

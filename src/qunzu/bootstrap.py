@@ -21,6 +21,7 @@ from qunzu.bus import EventBus, make_bus
 from qunzu.config import Settings
 from qunzu.crypto.fields import FieldCipher, decode_field_keys, load_or_create_key
 from qunzu.domain.clock import Clock, SystemClock
+from qunzu.domain.second_factor import RelyingParty, SecondFactorPolicy
 from qunzu.policy import load_rulebooks
 from qunzu.services import attachments, attendance, credit, identity, retention
 from qunzu.services.context import Limits, Observer, ServiceContext
@@ -232,6 +233,14 @@ def build(settings: Settings, clock: Clock | None = None, observer: Observer | N
             invitation_ttl_days=settings.invitation_ttl_days,
             max_accounts_per_identity=settings.max_accounts_per_identity,
             ws_catchup_page=settings.ws_catchup_page,
+        ),
+        second_factor=SecondFactorPolicy(
+            challenge_seconds=settings.second_factor_challenge_seconds,
+            free_failures=settings.second_factor_free_failures,
+            backoff_base_seconds=settings.second_factor_backoff_seconds,
+        ),
+        relying_party=RelyingParty(
+            settings.webauthn_rp_id, settings.webauthn_rp_name, settings.webauthn_origin
         ),
     )
     _wire_account_security(ctx, settings)

@@ -69,6 +69,15 @@ class Settings(BaseSettings):
     )
 
     token_ttl_hours: int = Field(default=24 * 30, ge=1)
+    # Passkeys (WebAuthn): the relying party is the site's domain; the origin is the URL
+    # browsers load the web app from. Both must match what the browser sees.
+    webauthn_rp_id: str = "localhost"
+    webauthn_rp_name: str = "qunzu"
+    webauthn_origin: str = "http://localhost:8000"
+    # The second step of a log-in: how long its challenge lives, and how wrong codes back off.
+    second_factor_challenge_seconds: int = Field(default=300, ge=30, le=3600)
+    second_factor_free_failures: int = Field(default=5, ge=1, le=100)
+    second_factor_backoff_seconds: int = Field(default=30, ge=1, le=3600)
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
     history_page_max: int = Field(default=200, ge=1, le=1000)
     invitation_ttl_days: int = Field(default=7, ge=1)

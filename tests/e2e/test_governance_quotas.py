@@ -21,7 +21,16 @@ from qunzu.policy import parse_rulebook
 from qunzu.services.accounts import do_create_platform_user
 from qunzu.services.actor import SYSTEM
 from qunzu.services.context import ServiceContext
-from tests.factories import PASSWORD, clock_of, make_group, make_user, me, refused, unique_handle
+from tests.factories import (
+    PASSWORD,
+    clock_of,
+    enrol_totp,
+    make_group,
+    make_user,
+    me,
+    refused,
+    unique_handle,
+)
 from tests.rulebooks import default_with_quotas
 from tests.server import ServerThread, module_server
 
@@ -96,6 +105,7 @@ async def senior(srv: ServerThread) -> AsyncIterator[QunzuClient]:
     )
     client = QunzuClient(srv.url)
     await client.login(handle, PASSWORD)
+    await enrol_totp(client, ctx)  # staff need a second factor for platform work
     yield client
     await client.aclose()
 

@@ -58,7 +58,7 @@ from qunzu.client import QunzuClient
 from qunzu.domain.models import PlatformRole
 from qunzu.services.accounts import do_create_platform_user
 from qunzu.services.actor import SYSTEM
-from tests.factories import PASSWORD, add_member, make_group, make_user, unique_handle
+from tests.factories import PASSWORD, add_member, enrol_totp, make_group, make_user, unique_handle
 from tests.integration.databases import fresh_postgres_database, require_postgres
 from tests.server import ServerThread
 from tests.server import test_settings as settings_for_tests
@@ -115,6 +115,7 @@ async def _make_admin(server: ServerThread) -> str:
     )
     async with QunzuClient(server.url) as admin:
         await admin.login(handle, PASSWORD)
+        await enrol_totp(admin, ctx)  # staff need a second factor for platform work
         assert admin.token is not None
         return admin.token
 

@@ -21,7 +21,10 @@ async def test_bulk_and_per_account_agree_on_reversals_and_activity_drops(
     await app.start()
     try:
         ctx = app.ctx
-        ids = [(await accounts.do_register(ctx, f"fade{i}", "fading away slowly 7")).id for i in range(3)]
+        ids = [
+            (await accounts.do_register(ctx, f"fade{i}", "fading away slowly 7")).id
+            for i in range(3)
+        ]
         t0 = clock.now() - timedelta(days=90)
         async with transaction(ctx) as uow:
             for account_id in ids:

@@ -33,6 +33,7 @@ from qunzu.api.routers import (
     personal_data,
     platform,
     reports,
+    second_factor,
     security,
     uploads,
 )
@@ -109,6 +110,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     routers = (
         messages.router,
         accounts.router,
+        security.router,
         groups.router,
         platform.router,
         governance.router,
@@ -118,7 +120,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         lawful.router,
         personal_data.router,
         uploads.router,
-        security.router,
+        second_factor.router,
     )
     for router in routers:
         app.include_router(router)

@@ -195,6 +195,7 @@ class AccountOut(Out):
 
 class MeOut(AccountOut):
     platform_role: str | None
+    second_factor: bool = False
 
 
 class TokenOut(BaseModel):

@@ -28,6 +28,7 @@ class QunzuClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
+        self.pending_challenge: str | None = None
         self.account: dict[str, Any] | None = None
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(
@@ -96,13 +97,58 @@ class QunzuClient:
         return await self._json("POST", "/v1/accounts", json=body)
 
     async def login(self, handle: str, password: str, label: str = "") -> dict[str, Any]:
-        """Log in and keep the token for later calls."""
+        """Log in and keep the token for later calls. An account with a second factor
+        answers with a challenge instead (``second_factor_required``), kept for
+        ``second_step``."""
         data = await self._json(
             "POST", "/v1/sessions", json={"handle": handle, "password": password, "label": label}
         )
+        if data.get("second_factor_required"):
+            self.pending_challenge = data["challenge"]
+            return data
         self.token = data["token"]
         self.account = data["account"]
         return data
+
+    async def second_step(
+        self, code: str | None = None, recovery_code: str | None = None
+    ) -> dict[str, Any]:
+        """Finish a log-in with an authenticator code or a recovery code."""
+        body: dict[str, Any] = {"challenge": self.pending_challenge}
+        if code is not None:
+            body["code"] = code
+        if recovery_code is not None:
+            body["recovery_code"] = recovery_code
+        data = await self._json("POST", "/v1/sessions/second-factor", json=body)
+        self.pending_challenge = None
+        self.token = data["token"]
+        self.account = data["account"]
+        return data
+
+    async def security(self) -> dict[str, Any]:
+        """This account's second factors and how many recovery codes are left."""
+        return await self._json("GET", "/v1/me/security")
+
+    async def start_totp(self, label: str = "") -> dict[str, Any]:
+        return await self._json("POST", "/v1/me/second-factors/totp", json={"label": label})
+
+    async def confirm_totp(self, factor_id: int, code: str) -> dict[str, Any]:
+        return await self._json(
+            "POST", f"/v1/me/second-factors/totp/{factor_id}/confirm", json={"code": code}
+        )
+
+    async def remove_factor(
+        self, factor_id: int, code: str | None = None, password: str | None = None
+    ) -> None:
+        body = {k: v for k, v in (("code", code), ("password", password)) if v is not None}
+        await self.request("POST", f"/v1/me/second-factors/{factor_id}/remove", json=body)
+
+    async def regenerate_recovery_codes(
+        self, code: str | None = None, password: str | None = None
+    ) -> list[str]:
+        body = {k: v for k, v in (("code", code), ("password", password)) if v is not None}
+        data = await self._json("POST", "/v1/me/recovery-codes", json=body)
+        return list(data["recovery_codes"])
 
     async def logout(self) -> None:
         await self.request("DELETE", "/v1/sessions/current")

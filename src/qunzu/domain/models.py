@@ -102,6 +102,8 @@ class Account:
     identity_verified: bool = False
     platform_role: PlatformRole | None = None
     disabled: bool = False
+    # Holds a confirmed second factor (TOTP or passkey): log-in then takes two steps.
+    second_factor: bool = False
 
     @property
     def can_post(self) -> bool:

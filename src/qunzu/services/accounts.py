@@ -7,21 +7,17 @@ requests and the WebSocket.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import unicodedata
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import timedelta
 
 from qunzu.domain.audit import AuditAction
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from qunzu.domain.events import SessionEnded
 from qunzu.domain.models import Account, ApiToken, PlatformRole
-from qunzu.domain.text import TextKind, text_problem
-from qunzu.domain.throttle import address_prefix
+from qunzu.domain.second_factor import ChallengePurpose
 from qunzu.services import throttle
 from qunzu.services.actor import Actor, Principal, normalize_handle
 from qunzu.services.audit import privileged
@@ -29,17 +25,20 @@ from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.credentials import check_password, hash_password, verify_password
 from qunzu.services.ledgers import recompute_account
 from qunzu.services.ports import UnitOfWork
-from qunzu.services.timeline import notify
+from qunzu.services.signin import (
+    TOKEN_PREFIX,
+    Client,
+    IssuedToken,
+    OpenChallenge,
+    TokenKind,
+    hash_token,
+    issue_token,
+    open_challenge,
+)
+
+__all__ = ["Client", "IssuedToken", "OpenChallenge", "TokenKind", "hash_token"]
 
 _HANDLE_RE = re.compile(r"^[a-z][a-z0-9_]{2,31}$")
-TOKEN_PREFIX = "qz_"
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    token: str
-    token_id: int
-    expires_at: datetime
 
 
 def normalize_display_name(raw: str) -> str:
@@ -49,29 +48,6 @@ def normalize_display_name(raw: str) -> str:
     if any(unicodedata.category(ch).startswith("C") for ch in name):
         raise InvalidInput("invalid_display_name", "A display name has no control characters.")
     return name
-
-
-class TokenKind(StrEnum):
-    """What a token was issued for; it authenticates only as that (a web session cookie
-    replayed as a bearer token, or the reverse, is refused)."""
-
-    api = "api"
-    web = "web"
-
-
-@dataclass(frozen=True, slots=True)
-class Client:
-    """Where a log-in comes from: its address and user agent ('' when unknown)."""
-
-    address: str = ""
-    user_agent: str = ""
-
-
-def hash_token(token: str, kind: TokenKind = TokenKind.api) -> str:
-    """The stored form of a token. Web session tokens hash under their own prefix, so a
-    cookie value looked up as a bearer token finds nothing, and the reverse."""
-    material = token if kind is TokenKind.api else f"{kind.value}:{token}"
-    return hashlib.sha256(material.encode()).hexdigest()
 
 
 async def do_register(
@@ -142,56 +118,6 @@ async def _add_account(
     return account
 
 
-async def _issue(
-    ctx: ServiceContext,
-    account_id: int,
-    label: str,
-    kind: TokenKind = TokenKind.api,
-    client: Client | None = None,
-) -> IssuedToken:
-    problem = text_problem(label, TextKind.line)
-    if problem is not None:
-        raise InvalidInput("invalid_label", f"A token label cannot contain {problem}.")
-    client = client or Client()
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    now = ctx.clock.now()
-    expires = now + timedelta(hours=ctx.limits.token_ttl_hours)
-    agent = _clean_agent(client.user_agent)
-    async with transaction(ctx) as uow:
-        earlier = await uow.tokens.list_for(account_id) if client.address or agent else []
-        row = await uow.tokens.add(
-            account_id,
-            hash_token(token, kind),
-            label,
-            now,
-            expires,
-            kind=kind.value,
-            address=client.address[:64],
-            user_agent=agent,
-        )
-        _alert_sign_in(uow, account_id, earlier, row)
-    return IssuedToken(token, row.id, expires)
-
-
-def _clean_agent(raw: str) -> str:
-    agent = "".join(ch for ch in raw[:255] if ch.isprintable())
-    return agent if text_problem(agent, TextKind.line) is None else ""
-
-
-def _alert_sign_in(
-    uow: UnitOfWork, account_id: int, earlier: list[ApiToken], new: ApiToken
-) -> None:
-    """Sign-in alerts (登录提醒): a notice when a session starts from a user agent, or an
-    address prefix, that none of the account's earlier sessions had."""
-    if not earlier:
-        return
-    if new.user_agent and all(t.user_agent != new.user_agent for t in earlier):
-        notify(uow, account_id, "sign_in_new_device", token_id=new.id, user_agent=new.user_agent)
-    place = address_prefix(new.address)
-    if new.address and all(address_prefix(t.address) != place for t in earlier):
-        notify(uow, account_id, "sign_in_new_place", token_id=new.id, address=new.address)
-
-
 async def do_login(
     ctx: ServiceContext,
     handle: str,
@@ -199,12 +125,16 @@ async def do_login(
     label: str = "",
     kind: TokenKind = TokenKind.api,
     client: Client | None = None,
-) -> IssuedToken:
+) -> IssuedToken | OpenChallenge:
     """Check the password and issue a new token. Wrong handle and wrong password look alike.
 
     Two steps, so that a further factor can come between them: ``check_login`` (throttled,
-    the password, the rehash) and ``start_session`` (the token, the sign-in alerts)."""
+    the password, the rehash) and ``start_session`` (the token, the sign-in alerts). An
+    account with a second factor gets a short-lived challenge instead of a token; the
+    second step (services/second_factor.py) closes it and issues the token."""
     account = await check_login(ctx, handle, password, client)
+    if account.second_factor:
+        return await open_challenge(ctx, ChallengePurpose.login, account.id, label[:64])
     return await start_session(ctx, account, label, kind, client)
 
 
@@ -252,7 +182,7 @@ async def start_session(
     client: Client | None = None,
 ) -> IssuedToken:
     """Issue the token of a log-in whose every factor has been checked."""
-    return await _issue(ctx, account.id, label[:64], kind, client)
+    return await issue_token(ctx, account.id, label[:64], kind, client)
 
 
 class _DummyHash:
@@ -341,7 +271,7 @@ async def do_logout(ctx: ServiceContext, actor: Actor) -> None:
 
 async def do_issue_token(ctx: ServiceContext, actor: Actor, label: str) -> IssuedToken:
     """A further token for a script or device, without giving out the password."""
-    return await _issue(ctx, actor.id, label[:64])
+    return await issue_token(ctx, actor.id, label[:64])
 
 
 async def do_revoke_other_tokens(ctx: ServiceContext, actor: Actor) -> int:

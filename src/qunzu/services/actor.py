@@ -81,3 +81,9 @@ def require_platform_role(actor: Principal, *roles: PlatformRole) -> None:
         return
     if actor.account.platform_role not in roles:
         raise Forbidden("platform_role_required", "This needs a platform role you do not hold.")
+    if not actor.account.second_factor:
+        # Staff accounts reach real names and sanctions: a password alone is not enough.
+        raise Forbidden(
+            "second_factor_required",
+            "Platform work needs a second factor: enrol an authenticator app or a passkey.",
+        )

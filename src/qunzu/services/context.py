@@ -29,6 +29,7 @@ from qunzu.domain.clock import Clock
 from qunzu.domain.events import AccountNotified, Event, SessionEnded, TimelineAppended
 from qunzu.domain.quotas import SlidingWindow
 from qunzu.domain.rulebook import RulebookSet
+from qunzu.domain.second_factor import RelyingParty, SecondFactorPolicy
 from qunzu.domain.throttle import MemoryThrottleStore, Throttles, ThrottleStore
 from qunzu.services.credentials import HashGate
 from qunzu.services.ports import AttachmentWiring, UnitOfWork, UnitOfWorkFactory
@@ -143,6 +144,8 @@ class ServiceContext:
     hash_gate: HashGate = field(default_factory=HashGate)
     sms: Any = None
     reset_code_ttl: timedelta = timedelta(minutes=10)
+    second_factor: SecondFactorPolicy = field(default_factory=SecondFactorPolicy)
+    relying_party: RelyingParty = field(default_factory=RelyingParty)
 
 
 def encode_event(event: Event) -> bytes:

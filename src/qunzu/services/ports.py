@@ -43,6 +43,7 @@ from qunzu.domain.reporters import UnfoundedReport
 from qunzu.domain.reports import EvidenceItem, QueueFilter, Report, ReporterRecord
 from qunzu.domain.rulebook import CreditPolicy
 from qunzu.domain.sanctions import Appeal, AppealKind, Sanction
+from qunzu.domain.second_factor import Challenge, SecondFactor
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +346,7 @@ class UnitOfWork(Protocol):
     exports: DataExportRepository
     lawful: LawfulAccessRepository
     uploads: UploadRepository
+    second_factors: SecondFactorRepository
     events: list[Event]
 
     async def __aenter__(self) -> Self: ...
@@ -640,3 +642,38 @@ class AttachmentWiring:
     # at a time 100 concurrent uploads grew the server by 114 MB and were no faster on
     # two cores (bench/uploads.py: 3.07 against 3.29 uploads/s with one).
     image_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+
+
+class SecondFactorRepository(Protocol):
+    """An account's second factors, recovery codes (hashed), sign-in challenges and the
+    count of wrong codes in a row."""
+
+    async def add(self, factor: SecondFactor) -> SecondFactor: ...
+    async def get(self, factor_id: int) -> SecondFactor | None: ...
+    async def by_credential(self, credential_id: str) -> SecondFactor | None: ...
+    async def list_for(self, account_id: int) -> list[SecondFactor]: ...
+    async def update(self, factor_id: int, **fields: Any) -> None: ...
+    async def advance(self, factor_id: int, at: datetime, step: int, sign_count: int) -> bool:
+        """Record a use: a TOTP step later than the last one, or a passkey's new counter.
+        False when another use got there first (the same code twice at once)."""
+        ...
+
+    async def delete(self, factor_id: int) -> None: ...
+    async def replace_recovery_codes(
+        self, account_id: int, code_hashes: Sequence[str], at: datetime
+    ) -> None: ...
+    async def use_recovery_code(self, account_id: int, code_hash: str, at: datetime) -> bool:
+        """Mark an unused code used; False when there is no such unused code."""
+        ...
+
+    async def recovery_codes_left(self, account_id: int) -> int: ...
+    async def add_challenge(self, challenge: Challenge) -> Challenge: ...
+    async def challenge(self, handle_hash: str) -> Challenge | None: ...
+    async def use_challenge(self, challenge_id: int, at: datetime) -> bool:
+        """Mark the challenge used; False when it already was (a race lost)."""
+        ...
+
+    async def failures(self, account_id: int) -> tuple[int, datetime | None]: ...
+    async def set_failures(
+        self, account_id: int, failures: int, blocked_until: datetime | None
+    ) -> None: ...

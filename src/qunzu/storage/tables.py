@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -72,6 +73,7 @@ accounts = Table(
     Column("identity_verified", Boolean, nullable=False, default=False),
     Column("platform_role", String(32), nullable=True),
     Column("disabled", Boolean, nullable=False, default=False),
+    Column("second_factor", Boolean, nullable=False, server_default=false()),
 )
 
 identities = Table(
@@ -629,3 +631,54 @@ message_attachments = Table(
     Column("seq", BigInteger, primary_key=True),
 )
 Index("ix_message_attachments_group_id", message_attachments.c.group_id, message_attachments.c.seq)
+
+
+# ---- second factors (migration 0013) -------------------------------------------------
+
+second_factors = Table(
+    "second_factors",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("confirmed_at", TS, nullable=True),
+    Column("secret_enc", Text, nullable=True),
+    Column("last_step", BigInteger, nullable=True),
+    Column("credential_id", String(1400), nullable=True, unique=True),
+    Column("public_key", Text, nullable=True),
+    Column("sign_count", BigInteger, nullable=False, default=0),
+    Column("last_used_at", TS, nullable=True),
+)
+
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("used_at", TS, nullable=True),
+)
+
+second_factor_challenges = Table(
+    "second_factor_challenges",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("handle_hash", String(64), nullable=False, unique=True),
+    Column("purpose", String(32), nullable=False),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=True),
+    Column("expires_at", TS, nullable=False, index=True),
+    Column("label", String(64), nullable=False),
+    Column("nonce", String(128), nullable=False),
+    Column("used_at", TS, nullable=True),
+)
+
+second_factor_failures = Table(
+    "second_factor_failures",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("blocked_until", TS, nullable=True),
+)

@@ -38,6 +38,7 @@ from qunzu.services.ports import (
     ReportsRepository,
     ResetCodeRepository,
     RulesRepository,
+    SecondFactorRepository,
     TimelineRepository,
     TokenRepository,
     UploadRepository,
@@ -67,6 +68,7 @@ from qunzu.storage.requests_repo import (
     SqlJoinRequests,
     SqlOwnershipOffers,
 )
+from qunzu.storage.second_factor_repo import SqlSecondFactors
 from qunzu.storage.uploads_repo import SqlUploads
 
 
@@ -133,6 +135,7 @@ class SqlUnitOfWork:
         self.exports: DataExportRepository = SqlDataExports(c)
         self.lawful: LawfulAccessRepository = SqlLawfulAccess(c)
         self.uploads: UploadRepository = SqlUploads(c)
+        self.second_factors: SecondFactorRepository = SqlSecondFactors(c)
         return self
 
     async def __aexit__(

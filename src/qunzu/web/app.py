@@ -28,11 +28,19 @@ def mount_web(app: FastAPI) -> None:
         pages_account,
         pages_groups,
         pages_owner,
+        pages_second_factor,
         pages_security,
         pages_timeline,
     )
 
-    for module in (pages_account, pages_security, pages_groups, pages_timeline, pages_owner):
+    for module in (
+        pages_account,
+        pages_security,
+        pages_second_factor,
+        pages_groups,
+        pages_timeline,
+        pages_owner,
+    ):
         app.include_router(module.router)
     app.mount("/static", _Static(directory=HERE / "static"), name="static")
     app.router.routes.append(WebSocketRoute("/web/events", web_events))

@@ -19,6 +19,7 @@ from qunzu.services import (
     review,
     rulebook,
 )
+from qunzu.services.signin import IssuedToken, OpenChallenge
 from qunzu.web.i18n import COMMON_TZS, LANGS, zone
 from qunzu.web.page import (
     IdPath,
@@ -40,6 +41,23 @@ from qunzu.web.security import (
 )
 
 router = APIRouter(include_in_schema=False)
+
+
+def second_step_page(
+    page: Page, challenge: str, methods: tuple[str, ...], target: str, error: str | None = None
+) -> Response:
+    """The log-in's second step: a code from the app, a recovery code, or a passkey."""
+    return render(
+        page,
+        "login_second.html",
+        status=401 if error else 200,
+        title=page.tr("second_factor.title"),
+        challenge=challenge,
+        passkey="passkey" in methods,
+        totp="totp" in methods,
+        next=target,
+        error=error,
+    )
 
 
 def _device_label(request: Request) -> str:
@@ -102,6 +120,8 @@ async def login(request: Request) -> Response:
             error=page.tr.error(exc),
             handle=page.form.get("handle", ""),
         )
+    if isinstance(issued, OpenChallenge):
+        return second_step_page(page, issued.challenge, issued.methods, target)
     response = redirect(page, target)
     return _start_session(page, response, issued.token, issued.expires_at - page.now())
 
@@ -150,6 +170,7 @@ async def signup(request: Request) -> Response:
             error=page.tr.error(exc),
             values={k: f.get(k, "") for k in ("handle", "display_name")},
         )
+    assert isinstance(issued, IssuedToken)  # a new account has no second factor yet
     response = redirect(page, "/me/identity", ("ok", page.tr("signup.done")))
     return _start_session(page, response, issued.token, issued.expires_at - page.now())
 

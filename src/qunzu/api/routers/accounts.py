@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from qunzu.api.deps import Ctx, CurrentActor
 from qunzu.api.errors import ERROR_RESPONSES
@@ -24,7 +25,9 @@ from qunzu.api.schemas import (
     TokenInfoOut,
     TokenOut,
 )
+from qunzu.api.schemas_security import ChallengeOut
 from qunzu.services import accounts, identity
+from qunzu.services.signin import OpenChallenge
 
 router = APIRouter(
     prefix="/v1", tags=["accounts"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute
@@ -49,13 +52,24 @@ async def public_profile(
     return AccountOut.of(await accounts.find_account(ctx, handle))
 
 
-@router.post("/sessions", status_code=status.HTTP_201_CREATED, response_model=TokenOut)
-async def login(body: LoginIn, ctx: Ctx, request: Request) -> TokenOut:
-    """Log in: a bearer token. Repeated failures for the account or from the address are
-    answered 429 ``login_throttled`` with ``Retry-After``."""
+@router.post(
+    "/sessions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TokenOut,
+    responses={202: {"model": ChallengeOut, "description": "A second factor is needed"}},
+)
+async def login(body: LoginIn, ctx: Ctx, request: Request) -> TokenOut | JSONResponse:
+    """Log in with handle and password: a token, or (202) a challenge for the second step
+    when the account has a second factor. Repeated failures for the account or from the
+    address are answered 429 ``login_throttled`` with ``Retry-After``."""
     issued = await accounts.do_login(
         ctx, body.handle, body.password, body.label, client=client_of(request)
     )
+    if isinstance(issued, OpenChallenge):
+        out = ChallengeOut(
+            challenge=issued.challenge, expires_at=issued.expires_at, methods=list(issued.methods)
+        )
+        return JSONResponse(out.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
     account = await accounts.find_account(ctx, body.handle)
     return TokenOut(
         token=issued.token,
