@@ -66,6 +66,7 @@ from qunzu.services.ports import (
     AuditHead,
     AuditRecord,
     AuditRepository,
+    ConversationRepository,
     CreditRepository,
     GroupActivity,
     GroupRepository,
@@ -87,6 +88,7 @@ from qunzu.services.ports import (
     TokenRepository,
 )
 from qunzu.verification import FormatCheckVerifier
+from tests.fake_conversation import FakeConversation, FakeConversationTables
 from tests.fake_owner import FakeOwnerTables, FakeOwnerTools
 from tests.fake_reports import FakeReports, FakeReportsTables
 from tests.rulebooks import generous_rulebooks
@@ -131,6 +133,7 @@ class FakeState:
     member_activity: dict[tuple[int, int], datetime] = field(default_factory=dict)
     reports_tables: FakeReportsTables = field(default_factory=FakeReportsTables)
     owner_tables: FakeOwnerTables = field(default_factory=FakeOwnerTables)
+    conversation_tables: FakeConversationTables = field(default_factory=FakeConversationTables)
     job_runs: dict[str, JobRun] = field(default_factory=dict)
 
     def snapshot(self) -> FakeState:
@@ -835,6 +838,7 @@ class FakeUnitOfWork:
         self.owner: OwnerToolsRepository = FakeOwnerTools(self)
         self.posting: PostingRepository = FakePosting(self)
         self.jobs: JobRepository = FakeJobs(self)
+        self.conversation: ConversationRepository = FakeConversation(self)
 
     @property
     def state(self) -> FakeState:

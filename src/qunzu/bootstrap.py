@@ -19,7 +19,7 @@ from qunzu.config import Settings
 from qunzu.crypto.fields import FieldCipher, load_or_create_key
 from qunzu.domain.clock import Clock, SystemClock
 from qunzu.policy import load_rulebooks
-from qunzu.services import attendance, credit
+from qunzu.services import attendance, conversation, credit
 from qunzu.services.context import Limits, Observer, ServiceContext
 from qunzu.services.jobs import Job, JobRunner, LocalJobLocks
 from qunzu.services.ports import JobLocks
@@ -32,6 +32,7 @@ from qunzu.storage.uow import SqlUnitOfWorkFactory
 
 CREDIT_RECOMPUTE = "credit_recompute"
 UNATTENDED_SWEEP = "unattended_sweep"
+RECALLED_PURGE = "recalled_purge"
 
 
 class Argon2Hasher:
@@ -70,6 +71,10 @@ async def _unattended_sweep(ctx: ServiceContext) -> dict[str, int]:
     return await attendance.sweep_unattended(ctx)
 
 
+async def _recalled_purge(ctx: ServiceContext) -> dict[str, int]:
+    return {"purged": await conversation.purge_recalled(ctx)}
+
+
 def standard_jobs(settings: Settings) -> list[Job]:
     """The periodic jobs; one with an interval of 0 hours runs only when asked (CLI)."""
 
@@ -79,6 +84,8 @@ def standard_jobs(settings: Settings) -> list[Job]:
     return [
         Job(CREDIT_RECOMPUTE, every(settings.job_credit_recompute_hours), _credit_recompute),
         Job(UNATTENDED_SWEEP, every(settings.job_unattended_sweep_hours), _unattended_sweep),
+        # Recalled texts past the rulebook's retention; daily is precise enough for days.
+        Job(RECALLED_PURGE, timedelta(hours=24), _recalled_purge),
     ]
 
 

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from qunzu.domain import rulebook as rb
+from qunzu.domain.conversation import ConversationPolicy
 from qunzu.domain.owner_tools import AttendancePolicy
 from qunzu.domain.sanctions import MISUSE_MEASURES
 
@@ -191,6 +192,16 @@ class MessagesM(_M):
     max_chars: int = Field(default=4000, ge=1, le=60_000)
 
 
+class ConversationM(_M):
+    recall_window_seconds: int = Field(default=120, ge=0, le=86_400)
+    recalled_retention_days: int = Field(default=180, ge=1, le=3650)
+    mention_all_per_day: int = Field(default=3, ge=0, le=1000)
+    max_mentions: int = Field(default=50, ge=1, le=500)
+    pins_per_group: int = Field(default=10, ge=0, le=100)
+    nickname_max_chars: int = Field(default=32, ge=1, le=64)
+    excerpt_chars: int = Field(default=60, ge=8, le=500)
+
+
 class RulebookM(_M):
     rulebook: HeaderM
     articles: list[ArticleM] = Field(min_length=1)
@@ -205,6 +216,7 @@ class RulebookM(_M):
     attendance: AttendanceM
     owner_tools: OwnerToolsM = Field(default_factory=OwnerToolsM)
     messages: MessagesM = Field(default_factory=MessagesM)
+    conversation: ConversationM = Field(default_factory=ConversationM)
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -386,6 +398,7 @@ def _to_domain(m: RulebookM) -> rb.Rulebook:
             m.owner_tools.suspend_tools_under_posting_suspension
         ),
         max_message_chars=m.messages.max_chars,
+        conversation=ConversationPolicy(**m.conversation.model_dump()),
         reporting=rb.ReportingPolicy(
             m.reporting.unfounded_window_days,
             m.reporting.warning_after,

@@ -21,6 +21,7 @@ from qunzu.api.realtime import Hub
 from qunzu.api.realtime import router as realtime_router
 from qunzu.api.routers import (
     accounts,
+    conversation,
     governance,
     groups,
     messages,
@@ -107,6 +108,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         reports.router,
         reports.platform,
         owner.router,
+        conversation.router,
     )
     for router in routers:
         app.include_router(router)

@@ -22,6 +22,7 @@ from qunzu.domain.models import (
     Membership,
 )
 from qunzu.domain.text import TextKind, text_problem
+from qunzu.services.threads import References
 
 # Ids are at most 2**62: inside a signed 64-bit column on every database, with room.
 MAX_ID = 2**62
@@ -148,6 +149,14 @@ class MessageIn(In):
     body: Text = Field(min_length=1)
     # Its own rule (1 to 64 of A-Za-z0-9._:-, domain.posting) is stricter than any text rule.
     client_txn_id: str
+    # Conversation (all optional): the seq of the message in this group it answers, the
+    # members it mentions, and @all (owner, or admins with the mention_all right).
+    reply_to: IdInt | None = None
+    mentions: list[IdInt] = Field(default_factory=list, max_length=500)
+    mention_all: bool = False
+
+    def references(self) -> References:
+        return References(self.reply_to, tuple(self.mentions), self.mention_all)
 
 
 class DirectIn(In):
@@ -265,6 +274,10 @@ class GroupOut(BaseModel):
         default=None,
         description="Art. 8 information page of larger groups: name, member count, category, "
         "owner's display name.",
+    )
+    unread: int | None = Field(default=None, description="Entries past your read cursor.")
+    mentions: int | None = Field(
+        default=None, description="Of those, messages that mention you or @all."
     )
 
     @classmethod

@@ -25,6 +25,8 @@ class AdminRight(StrEnum):
     edit_rules = "edit_rules"
     pin_notices = "pin_notices"
     appoint_admins = "appoint_admins"
+    pin_messages = "pin_messages"
+    mention_all = "mention_all"
 
 
 ALL_RIGHTS = frozenset(AdminRight)

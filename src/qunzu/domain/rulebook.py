@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from qunzu.domain.conversation import ConversationPolicy
 from qunzu.domain.errors import InvalidInput, NotFound
 from qunzu.domain.owner_tools import AttendancePolicy
 
@@ -190,6 +191,8 @@ class Rulebook:
     suspend_tools_under_posting_suspension: bool = False
     # [messages]: the longest message, in characters (HTTP and WebSocket sends alike).
     max_message_chars: int = 4000
+    # [conversation]: recall window, @all per day, pins per group, nickname length.
+    conversation: ConversationPolicy = field(default_factory=ConversationPolicy)
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def article(self, article_id: str) -> Article:

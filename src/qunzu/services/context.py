@@ -17,7 +17,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -128,6 +128,11 @@ class ServiceContext:
     # (group, account) -> when this node last wrote their activity (messaging._note_activity)
     activity_noted: dict[tuple[int, int], datetime] = field(default_factory=dict)
     publish_failures: _FailureLog = field(default_factory=_FailureLog)
+    # Called in the unit of work that removes or recalls a message, so an index (search)
+    # drops it in the same transaction: hook(uow, group_id, seq). See services/threads.py.
+    message_withdrawn_hooks: list[Callable[[UnitOfWork, int, int], Awaitable[None]]] = field(
+        default_factory=list
+    )
 
 
 def encode_event(event: Event) -> bytes:

@@ -43,7 +43,10 @@ from qunzu.services.actor import Actor, handle_key
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.group_access import load_group, new_group_number
 from qunzu.services.ports import UnitOfWork
+from qunzu.services.threads import References, decorate, record_references, resolve_references
 from qunzu.services.timeline import append_entry, notify
+
+NO_REFERENCES = References()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +63,19 @@ class HistoryPage:
 
 
 async def do_send_message(
-    ctx: ServiceContext, actor: Actor, group_id: int, body: str, client_txn_id: str
+    ctx: ServiceContext,
+    actor: Actor,
+    group_id: int,
+    body: str,
+    client_txn_id: str,
+    refs: References = NO_REFERENCES,
 ) -> SendResult:
-    """Post a message. A retry with the same ``client_txn_id`` returns the original."""
+    """Post a message, perhaps a reply or with mentions (``refs``). A retry with the same
+    ``client_txn_id`` returns the original."""
     book = ctx.rulebooks.in_force(ctx.clock.now())
     check_message(body, client_txn_id, book)
     try:
-        result = await _send(ctx, actor, book, group_id, body, client_txn_id)
+        result = await _send(ctx, actor, book, group_id, body, client_txn_id, refs)
     except Conflict as exc:
         if exc.code != "duplicate":
             raise
@@ -91,6 +100,7 @@ async def _send(
     group_id: int,
     body: str,
     client_txn_id: str,
+    refs: References,
 ) -> SendResult:
     rate, now, taken = ctx.message_rate, ctx.clock.now(), False
     try:
@@ -104,21 +114,52 @@ async def _send(
             posting = can_post(state, sender, book, now)
             rate.add(actor.id, now)
             taken = True
-            entry = await append_entry(
-                ctx,
-                uow,
-                group_id,
-                EntryKind.message,
-                actor.id,
-                body=body,
-                client_txn_id=client_txn_id,
-            )
+            entry = await _append_message(ctx, uow, state, actor, body, client_txn_id, refs)
             await _note_activity(ctx, uow, group_id, actor.id, posting.exact_activity)
     except BaseException:
         if taken:
             rate.remove(actor.id, now)
         raise
     return SendResult(entry, created=True)
+
+
+async def _append_message(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    state: PostingState | None,
+    actor: Actor,
+    body: str,
+    client_txn_id: str,
+    refs: References,
+) -> TimelineEntry:
+    """The plain send appends at once; a reply or a mention is checked first (same unit)."""
+    assert state is not None and state.membership is not None  # can_post passed
+    if refs.empty:
+        return await append_entry(
+            ctx,
+            uow,
+            state.group.id,
+            EntryKind.message,
+            actor.id,
+            body=body,
+            client_txn_id=client_txn_id,
+        )
+    resolved = await resolve_references(
+        ctx, uow, state.group, state.membership, refs, ctx.clock.now()
+    )
+    entry = await append_entry(
+        ctx,
+        uow,
+        state.group.id,
+        EntryKind.message,
+        actor.id,
+        body=body,
+        client_txn_id=client_txn_id,
+        data=resolved.data,
+        shown=resolved.shown,
+    )
+    await record_references(ctx, uow, entry, resolved)
+    return entry
 
 
 async def _posting_state(
@@ -172,6 +213,7 @@ async def read_history(
         else:
             assert page.before is not None
             entries = await uow.timeline.before(group_id, page.before, limit, floor=page.first)
+        entries = await decorate(ctx, uow, group_id, entries)
     return HistoryPage(entries, page.first, page.last)
 
 

@@ -23,6 +23,7 @@ from qunzu.services.ports import (
     AccountRepository,
     ActivityRepository,
     AuditRepository,
+    ConversationRepository,
     CreditRepository,
     GroupRepository,
     IdentityRepository,
@@ -38,6 +39,7 @@ from qunzu.services.ports import (
     TimelineRepository,
     TokenRepository,
 )
+from qunzu.storage.conversation_repo import SqlConversation
 from qunzu.storage.credit_repo import SqlActivity, SqlCredit
 from qunzu.storage.engine import SQLITE_BEGIN_OPTION, is_busy, is_sqlite
 from qunzu.storage.jobs_repo import SqlJobs
@@ -121,6 +123,7 @@ class SqlUnitOfWork:
         self.owner: OwnerToolsRepository = SqlOwnerTools(c)
         self.posting: PostingRepository = SqlPosting(c)
         self.jobs: JobRepository = SqlJobs(c)
+        self.conversation: ConversationRepository = SqlConversation(c)
         return self
 
     async def __aexit__(
