@@ -47,12 +47,14 @@ class FakeConversation:
                 w.mentions[(group_id, a, seq)] = (sender_id, at)
 
     async def count_mentions(self, group_id: int, account_id: int, after_seq: int) -> int:
-        return sum(
-            1
-            for (g, a, s), (sender, _at) in self.t.mentions.items()
-            if g == group_id
-            and s > after_seq
-            and (a == account_id or (a == ALL_MEMBERS and sender != account_id))
+        return len(
+            {
+                s
+                for (g, a, s), (sender, _at) in self.t.mentions.items()
+                if g == group_id
+                and s > after_seq
+                and (a == account_id or (a == ALL_MEMBERS and sender != account_id))
+            }
         )
 
     async def mention_all_since(self, group_id: int, sender_id: int, since: datetime) -> int:

@@ -35,9 +35,10 @@ class SqlConversation:
             )
 
     async def count_mentions(self, group_id: int, account_id: int, after_seq: int) -> int:
-        # Two indexed range counts on the primary key (group_id, account_id, seq).
+        # Indexed range reads on the primary key (group_id, account_id, seq); a message
+        # naming the account and @all counts once.
         m = t.message_mentions
-        stmt = select(func.count()).where(
+        stmt = select(func.count(m.c.seq.distinct())).where(
             m.c.group_id == group_id,
             or_(
                 m.c.account_id == account_id,
