@@ -16,7 +16,7 @@ from qunzu.domain.errors import NotFound
 from qunzu.domain.models import EntryKind, Group, Membership, TimelineEntry
 from qunzu.domain.owner_tools import AdminRight
 from qunzu.domain.permissions import visible_window
-from qunzu.services.actor import Actor
+from qunzu.services.actor import Actor, handle_key
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.group_access import load_group, require_right
 from qunzu.services.ports import UnitOfWork
@@ -166,3 +166,39 @@ async def my_counts(ctx: ServiceContext, actor: Actor) -> dict[int, Counts]:
     async with transaction(ctx, write=False) as uow:
         rows = await uow.memberships.for_account(actor.id, active_only=True)
         return {g.id: await counts_in(uow, actor.id, m, g) for m, g in rows}
+
+
+async def member_ids_by_handle(
+    ctx: ServiceContext, actor: Actor, group_id: int, handles: list[str]
+) -> list[int]:
+    """The current members of the group with these handles (for ``@handle`` typed in the
+    web composer); other handles are left as plain text."""
+    out: list[int] = []
+    async with transaction(ctx, write=False) as uow:
+        group, membership = await load_group(uow, actor.id, group_id)
+        perm.check_member(group, membership)
+        for raw in handles[: ctx.rulebooks.in_force(ctx.clock.now()).conversation.max_mentions]:
+            key = handle_key(raw)
+            account = await uow.accounts.get_by_handle(key) if key else None
+            if account is None or account.id in out:
+                continue
+            found = await uow.memberships.get(group_id, account.id)
+            if found is not None and found.is_active:
+                out.append(account.id)
+    return out
+
+
+async def recall_deadline(
+    ctx: ServiceContext, actor: Actor, group_id: int, seq: int
+) -> datetime | None:
+    """Until when the actor may still recall this message (None: not theirs or not now)."""
+    now = ctx.clock.now()
+    policy = ctx.rulebooks.in_force(now).conversation
+    async with transaction(ctx, write=False) as uow:
+        group, membership = await load_group(uow, actor.id, group_id)
+        perm.check_member(group, membership)
+        entry = await uow.timeline.get(group_id, seq)
+    if entry is None or entry.sender_id != actor.id or conv.is_withdrawn(entry):
+        return None
+    until = entry.created_at + policy.recall_window
+    return until if until > now else None
