@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from qunzu.domain.clock import FrozenClock
 from qunzu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from qunzu.domain.models import JoinPolicy
-from qunzu.domain.reports import TargetKind
-from qunzu.services.actor import Actor
+from qunzu.domain.models import JoinPolicy, PlatformRole
+from qunzu.domain.reports import Decision, TargetKind
+from qunzu.services.actor import SYSTEM, Actor
 from qunzu.services.context import ServiceContext
 from qunzu.services.conversation import (
     do_pin_message,
@@ -23,10 +23,13 @@ from qunzu.services.conversation import (
 from qunzu.services.membership import do_leave
 from qunzu.services.messaging import do_send_message, read_history
 from qunzu.services.owner_tools import do_appoint_admin, do_mark_read, do_remove_message
+from qunzu.services.records import regulator_rows
 from qunzu.services.reports import do_file_report
+from qunzu.services.review import do_decide_case, open_case_file
 from qunzu.services.threads import References
-from tests.fakes import make_ctx
-from tests.unit.world import add_member, group_of, listen_account, listen_group, refusal
+from tests.fakes import frozen_clock, make_ctx
+from tests.unit.test_services_reports import blacklist, friends_group, report_message, staff
+from tests.unit.world import add_member, group_of, listen_account, listen_group, refusal, register
 
 _txn = itertools.count(1)
 
@@ -333,3 +336,44 @@ async def test_counts_follow_the_read_cursor_which_only_moves_forward() -> None:
     assert await do_mark_read(ctx, b, group.id, seqs[2]) == seqs[2]  # duplicate
     counts = (await my_counts(ctx, b))[group.id]
     assert (counts.unread, counts.mentions, counts.read_seq) == (1, 1, seqs[2])
+
+
+# ---- governance: removals, case files and the regulator export ----------------------------
+
+
+async def test_a_recalled_reply_reported_afterwards_reaches_the_case_file_and_the_export() -> None:
+    ctx = make_ctx()
+    owner, offender, reporter = [await register(ctx, h) for h in ("gowner", "goff", "grep")]
+    group = await friends_group(ctx, owner, offender, reporter, public=True)
+    original = await say(ctx, reporter, group.id, "my question")
+    reply = await say(ctx, offender, group.id, "you are an idiot", reply_to=original)
+    await do_recall_message(ctx, offender, group.id, reply)
+    receipt = await report_message(ctx, reporter, group.id, reply)
+    reviewer = await staff(ctx, "grev", PlatformRole.reviewer)
+    case_file = await open_case_file(ctx, reviewer, receipt.case.id)
+    evidence = {e.seq: e for e in case_file.evidence}
+    assert evidence[reply].body == "you are an idiot" and evidence[reply].reported
+    assert evidence[original].body == "my question" and not evidence[original].reported
+    now = frozen_clock(ctx).now()
+    await do_decide_case(ctx, reviewer, receipt.case.id, Decision.violation, [blacklist()])
+    rows = await regulator_rows(ctx, now - timedelta(hours=1), now + timedelta(hours=1), SYSTEM)
+    assert [(r["case_id"], r["measure"], r["account_id"]) for r in rows] == [
+        (receipt.case.id, "blacklist", offender.id)
+    ]
+
+
+async def test_a_manager_removes_a_reply_and_cannot_remove_a_recalled_message() -> None:
+    ctx = make_ctx()
+    [owner, member], group = await group_of(ctx, "owner", "member")
+    original = await say(ctx, owner, group.id, "rules: be kind")
+    reply = await say(ctx, member, group.id, "spam reply", reply_to=original)
+    await do_remove_message(ctx, owner, group.id, reply, "spam")
+    seen = await shown(ctx, member, group.id, reply)
+    assert seen["body"] is None and "quote" in seen  # the quote of the original stays
+    recalled = await say(ctx, member, group.id, "oops")
+    await do_recall_message(ctx, member, group.id, recalled)
+    assert await refusal(do_remove_message(ctx, owner, group.id, recalled, "x"), Conflict) == (
+        "message_already_removed"
+    )
+    async with ctx.uow(write=False) as uow:
+        assert await uow.conversation.recalled_body(group.id, recalled) == "oops"
