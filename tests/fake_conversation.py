@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from qunzu.domain.conversation import ALL_MEMBERS
+from qunzu.domain.conversation import ALL_MEMBERS, MENTION_COUNT_CAP
 
 
 class FakeConversationTables:
@@ -46,15 +46,20 @@ class FakeConversation:
             for a in account_ids:
                 w.mentions[(group_id, a, seq)] = (sender_id, at)
 
-    async def count_mentions(self, group_id: int, account_id: int, after_seq: int) -> int:
-        return len(
-            {
-                s
-                for (g, a, s), (sender, _at) in self.t.mentions.items()
-                if g == group_id
-                and s > after_seq
-                and (a == account_id or (a == ALL_MEMBERS and sender != account_id))
-            }
+    async def count_mentions(
+        self, group_id: int, account_id: int, after_seq: int, cap: int = MENTION_COUNT_CAP
+    ) -> int:
+        return min(
+            cap,
+            len(
+                {
+                    s
+                    for (g, a, s), (sender, _at) in self.t.mentions.items()
+                    if g == group_id
+                    and s > after_seq
+                    and (a == account_id or (a == ALL_MEMBERS and sender != account_id))
+                }
+            ),
         )
 
     async def mention_all_since(self, group_id: int, sender_id: int, since: datetime) -> int:

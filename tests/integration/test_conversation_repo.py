@@ -36,6 +36,7 @@ async def _scenario(repo: Any, g: int, a: int, b: int) -> list[object]:
         await repo.count_mentions(g, a, 0),
         await repo.mention_all_since(g, a, T0),
         await repo.mention_all_since(g, a, T0 + timedelta(minutes=61)),
+        await repo.count_mentions(g, b, 0, 1),  # counted up to the cap only
     ]
     await repo.keep_recalled(g, 4, a, "oops", T0, T0 + timedelta(days=180))
     answers += [await repo.recalled_body(g, 4), await repo.recalled_body(g, 5)]
@@ -62,4 +63,4 @@ async def test_the_conversation_repository_answers_as_the_fake_does(
         await u.commit()
     want = await _scenario(FakeConversation(_FakeUow()), group.id, a.id, b.id)
     assert got == want
-    assert got[:6] == [2, 1, 0, 1, 1, 0]
+    assert got[:7] == [2, 1, 0, 1, 1, 0, 1]

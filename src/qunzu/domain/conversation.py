@@ -17,6 +17,9 @@ from qunzu.domain.text import TextKind, text_problem
 
 # In a mention row, "every member" (@all): counted for each member without a row each.
 ALL_MEMBERS = 0
+# Mention counts stop here (clients show "999+"), so reading the counts costs the same
+# however many mentions a member left unread: a bounded index range, never a scan.
+MENTION_COUNT_CAP = 999
 
 
 @dataclass(frozen=True, slots=True)

@@ -258,8 +258,11 @@ class ConversationRepository(Protocol):
     async def add_mentions(
         self, group_id: int, seq: int, sender_id: int, account_ids: Sequence[int], at: datetime
     ) -> None: ...
-    async def count_mentions(self, group_id: int, account_id: int, after_seq: int) -> int:
-        """Mentions of the account, and @all by others, with a seq above ``after_seq``."""
+    async def count_mentions(
+        self, group_id: int, account_id: int, after_seq: int, cap: int = ...
+    ) -> int:
+        """Messages mentioning the account, or @all by others, with a seq above
+        ``after_seq``; counted up to ``cap`` (``domain.conversation.MENTION_COUNT_CAP``)."""
         ...
 
     async def mention_all_since(self, group_id: int, sender_id: int, since: datetime) -> int: ...

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
 
-from qunzu.domain.conversation import ALL_MEMBERS
+from qunzu.domain.conversation import ALL_MEMBERS, MENTION_COUNT_CAP
 from qunzu.storage import tables as t
 
 
@@ -34,19 +34,27 @@ class SqlConversation:
                 ],
             )
 
-    async def count_mentions(self, group_id: int, account_id: int, after_seq: int) -> int:
-        # Indexed range reads on the primary key (group_id, account_id, seq); a message
-        # naming the account and @all counts once.
+    async def count_mentions(
+        self, group_id: int, account_id: int, after_seq: int, cap: int = MENTION_COUNT_CAP
+    ) -> int:
+        # An indexed range read on the primary key (group_id, account_id, seq) that stops
+        # after ``cap`` messages; a message naming the account and @all counts once.
         m = t.message_mentions
-        stmt = select(func.count(m.c.seq.distinct())).where(
-            m.c.group_id == group_id,
-            or_(
-                m.c.account_id == account_id,
-                (m.c.account_id == ALL_MEMBERS) & (m.c.sender_id != account_id),
-            ),
-            m.c.seq > after_seq,
+        seqs = (
+            select(m.c.seq)
+            .where(
+                m.c.group_id == group_id,
+                or_(
+                    m.c.account_id == account_id,
+                    (m.c.account_id == ALL_MEMBERS) & (m.c.sender_id != account_id),
+                ),
+                m.c.seq > after_seq,
+            )
+            .distinct()
+            .limit(cap)
+            .subquery()
         )
-        return int((await self.c.execute(stmt)).scalar_one())
+        return int((await self.c.execute(select(func.count()).select_from(seqs))).scalar_one())
 
     async def mention_all_since(self, group_id: int, sender_id: int, since: datetime) -> int:
         m = t.message_mentions
