@@ -72,6 +72,7 @@ from qunzu.services.ports import (
     AuditHead,
     AuditRecord,
     AuditRepository,
+    ConversationRepository,
     CreditRepository,
     DataExportRepository,
     GroupActivity,
@@ -97,6 +98,7 @@ from qunzu.services.ports import (
     TokenRepository,
 )
 from qunzu.verification import FormatCheckVerifier
+from tests.fake_conversation import FakeConversation, FakeConversationTables
 from tests.fake_owner import FakeOwnerTables, FakeOwnerTools
 from tests.fake_reports import FakeReports, FakeReportsTables
 from tests.fake_second_factor import FakeSecondFactors
@@ -145,6 +147,7 @@ class FakeState:
     member_activity: dict[tuple[int, int], datetime] = field(default_factory=dict)
     reports_tables: FakeReportsTables = field(default_factory=FakeReportsTables)
     owner_tables: FakeOwnerTables = field(default_factory=FakeOwnerTables)
+    conversation_tables: FakeConversationTables = field(default_factory=FakeConversationTables)
     job_runs: dict[str, JobRun] = field(default_factory=dict)
     data_exports: dict[int, tuple[DataExport, str | None]] = field(default_factory=dict)
     access_requests: dict[int, AccessRequest] = field(default_factory=dict)
@@ -1037,6 +1040,7 @@ class FakeUnitOfWork:
         self.lawful: LawfulAccessRepository = FakeLawfulAccess(self)
         self.uploads = FakeUploads()
         self.second_factors: SecondFactorRepository = FakeSecondFactors(self)
+        self.conversation: ConversationRepository = FakeConversation(self)
 
     @property
     def state(self) -> FakeState:

@@ -23,7 +23,7 @@ from qunzu.crypto.fields import FieldCipher, decode_field_keys, load_or_create_k
 from qunzu.domain.clock import Clock, SystemClock
 from qunzu.domain.second_factor import RelyingParty, SecondFactorPolicy
 from qunzu.policy import load_rulebooks
-from qunzu.services import attachments, attendance, credit, identity, retention
+from qunzu.services import attachments, attendance, conversation, credit, identity, retention
 from qunzu.services.context import Limits, Observer, ServiceContext
 from qunzu.services.credentials import HashGate
 from qunzu.services.jobs import Job, JobRunner, LocalJobLocks
@@ -43,6 +43,7 @@ UNATTENDED_SWEEP = "unattended_sweep"
 RETENTION_PURGE = "retention_purge"
 IDENTITY_REKEY = "identity_rekey"
 UPLOADS_COLLECT = "uploads_collect"
+RECALLED_PURGE = "recalled_purge"
 
 
 class Argon2Hasher:
@@ -93,6 +94,10 @@ async def _uploads_collect(ctx: ServiceContext) -> dict[str, int]:
     return await attachments.collect_unreferenced(ctx)
 
 
+async def _recalled_purge(ctx: ServiceContext) -> dict[str, int]:
+    return {"purged": await conversation.purge_recalled(ctx)}
+
+
 def standard_jobs(settings: Settings) -> list[Job]:
     """The periodic jobs; one with an interval of 0 hours runs only when asked (CLI)."""
 
@@ -105,6 +110,8 @@ def standard_jobs(settings: Settings) -> list[Job]:
         Job(RETENTION_PURGE, every(settings.job_retention_purge_hours), _retention_purge),
         Job(IDENTITY_REKEY, every(settings.job_identity_rekey_hours), _identity_rekey),
         Job(UPLOADS_COLLECT, every(settings.job_uploads_collect_hours), _uploads_collect),
+        # Recalled texts past the rulebook's retention; daily is precise enough for days.
+        Job(RECALLED_PURGE, timedelta(hours=24), _recalled_purge),
     ]
 
 

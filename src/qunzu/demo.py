@@ -56,8 +56,17 @@ async def build_demo_world(base_url: str) -> list[tuple[str, str]]:
         for member in (zhang,):
             inv = await wang.invite(family["id"], member.account["handle"])  # type: ignore[index]
             await member.accept_invitation(inv["id"], 1)
-        await wang.send(family["id"], "周日回家吃饭吗？")
-        await zhang.send(family["id"], "回！我带水果。")
+        asked = await wang.send(family["id"], "周日回家吃饭吗？")
+        # Conversation: a reply quoting the question and mentioning its author, a group
+        # nickname (群昵称), a pinned message.
+        await zhang.set_nickname(family["id"], "小张")
+        await zhang.send(
+            family["id"],
+            "回！我带水果。",
+            reply_to=asked["seq"],
+            mentions=[wang.account["id"]],  # type: ignore[index]
+        )
+        await wang.pin(family["id"], asked["seq"])
 
         hiking = await li.create_group(
             "周末登山队 Weekend Hikers",
@@ -68,8 +77,10 @@ async def build_demo_world(base_url: str) -> list[tuple[str, str]]:
         )
         for member in (han, chen, wang):
             await member.join(hiking["id"], rules_version=1)
-        await li.send(hiking["id"], "Saturday: Xiangshan, meet 8:00 at the east gate.")
-        await han.send(hiking["id"], "我来！")
+        plan = await li.send(
+            hiking["id"], "Saturday: Xiangshan, meet 8:00 at the east gate.", mention_all=True
+        )
+        await han.send(hiking["id"], "我来！", reply_to=plan["seq"])
         await chen.send(hiking["id"], "Count me in, bringing snacks.")
         await li.set_role(hiking["id"], han.account["id"], "admin")  # type: ignore[index]
 

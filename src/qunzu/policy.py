@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from qunzu.domain import rulebook as rb
 from qunzu.domain.attachments import UploadPolicy
+from qunzu.domain.conversation import ConversationPolicy
 from qunzu.domain.owner_tools import AttendancePolicy
 from qunzu.domain.sanctions import MISUSE_MEASURES
 
@@ -205,6 +206,16 @@ class UploadsM(_M):
     url_ttl_seconds: int = Field(default=300, ge=10, le=86_400)
 
 
+class ConversationM(_M):
+    recall_window_seconds: int = Field(default=120, ge=0, le=86_400)
+    recalled_retention_days: int = Field(default=180, ge=1, le=3650)
+    mention_all_per_day: int = Field(default=3, ge=0, le=1000)
+    max_mentions: int = Field(default=50, ge=1, le=500)
+    pins_per_group: int = Field(default=10, ge=0, le=100)
+    nickname_max_chars: int = Field(default=32, ge=1, le=64)
+    excerpt_chars: int = Field(default=60, ge=8, le=500)
+
+
 class RulebookM(_M):
     rulebook: HeaderM
     articles: list[ArticleM] = Field(min_length=1)
@@ -220,6 +231,7 @@ class RulebookM(_M):
     owner_tools: OwnerToolsM = Field(default_factory=OwnerToolsM)
     messages: MessagesM = Field(default_factory=MessagesM)
     uploads: UploadsM = Field(default_factory=UploadsM)
+    conversation: ConversationM = Field(default_factory=ConversationM)
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -408,6 +420,7 @@ def _to_domain(m: RulebookM) -> rb.Rulebook:
             m.uploads.unreferenced_hours,
             m.uploads.url_ttl_seconds,
         ),
+        conversation=ConversationPolicy(**m.conversation.model_dump()),
         reporting=rb.ReportingPolicy(
             m.reporting.unfounded_window_days,
             m.reporting.warning_after,

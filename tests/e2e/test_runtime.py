@@ -135,6 +135,7 @@ async def test_the_status_tells_admins_and_auditors_what_runs_and_is_audited(
         "retention_purge": 24.0,
         "identity_rekey": 24.0,
         "uploads_collect": 24.0,
+        "recalled_purge": 24.0,
     }
 
 
@@ -274,8 +275,9 @@ async def test_the_server_runs_its_jobs_on_schedule_by_its_clock(tmp_path: Path)
             "job:retention_purge",
             "job:identity_rekey",
             "job:uploads_collect",
+            "job:recalled_purge",
         }
-        assert len(entries) == 10
+        assert len(entries) == 12
         assert all(e.actor_id == SYSTEM_ACTOR_ID for e in entries)
     finally:
         server.stop()

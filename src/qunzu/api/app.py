@@ -25,6 +25,7 @@ from qunzu.api.realtime import Hub
 from qunzu.api.realtime import router as realtime_router
 from qunzu.api.routers import (
     accounts,
+    conversation,
     governance,
     groups,
     lawful,
@@ -121,6 +122,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         personal_data.router,
         uploads.router,
         second_factor.router,
+        conversation.router,
     )
     for router in routers:
         app.include_router(router)

@@ -54,7 +54,7 @@ from qunzu.api.ws_fastpath import DirectSocket, encode_text_frame
 from qunzu.bus.base import EventBus, Subscription
 from qunzu.domain.errors import DomainError, Unavailable
 from qunzu.domain.events import account_topic, group_topic
-from qunzu.services import messaging, realtime
+from qunzu.services import conversation, messaging, realtime
 from qunzu.services.accounts import TokenKind, authenticate
 from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext
@@ -394,12 +394,18 @@ class LiveStream:
             self.upto[start.group_id] = start.upto
             if start.upto is None:
                 await self._attach(group_topic(start.group_id))
+        counts = await conversation.my_counts(self.ctx, self.actor)
         await self.write(
             json.dumps(
                 {
                     "type": "ready",
                     "account_id": self.actor.id,
                     "cursors": {str(g): s for g, s in self.last.items()},
+                    # From each read cursor: unread entries and, of them, mentions of you.
+                    "counts": {
+                        str(g): {"unread": c.unread, "mentions": c.mentions}
+                        for g, c in counts.items()
+                    },
                 }
             )
         )
@@ -483,6 +489,7 @@ class LiveStream:
                     frame.body,
                     frame.client_txn_id,
                     frame.attachments,
+                    frame.references(),
                 )
             )
         except DomainError as exc:

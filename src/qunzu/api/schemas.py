@@ -22,6 +22,7 @@ from qunzu.domain.models import (
     Membership,
 )
 from qunzu.domain.text import TextKind, text_problem
+from qunzu.services.threads import References
 
 # Ids are at most 2**62: inside a signed 64-bit column on every database, with room.
 MAX_ID = 2**62
@@ -151,6 +152,14 @@ class MessageIn(In):
     # Upload ids from POST /v1/uploads (the rulebook's uploads.max_per_message applies;
     # 50 here only bounds the request).
     attachments: list[IdInt] = Field(default_factory=list, max_length=50)
+    # Conversation (all optional): the seq of the message in this group it answers, the
+    # members it mentions, and @all (owner, or admins with the mention_all right).
+    reply_to: IdInt | None = None
+    mentions: list[IdInt] = Field(default_factory=list, max_length=500)
+    mention_all: bool = False
+
+    def references(self) -> References:
+        return References(self.reply_to, tuple(self.mentions), self.mention_all)
 
 
 class DirectIn(In):
@@ -305,6 +314,10 @@ class GroupOut(BaseModel):
         default=None,
         description="Art. 8 information page of larger groups: name, member count, category, "
         "owner's display name.",
+    )
+    unread: int | None = Field(default=None, description="Entries past your read cursor.")
+    mentions: int | None = Field(
+        default=None, description="Of those, messages that mention you or @all."
     )
 
     @classmethod

@@ -330,12 +330,50 @@ class QunzuClient:
         body: str,
         client_txn_id: str | None = None,
         attachments: list[int] | None = None,
+        *,
+        reply_to: int | None = None,
+        mentions: list[int] | None = None,
+        mention_all: bool = False,
     ) -> dict[str, Any]:
-        """Post a message; pass the same client_txn_id when retrying so it is not duplicated."""
+        """Post a message; pass the same client_txn_id when retrying so it is not duplicated.
+        ``attachments`` are upload ids; ``reply_to`` is the seq of the message answered;
+        ``mentions`` are account ids."""
         payload: dict[str, Any] = {"body": body, "client_txn_id": client_txn_id or uuid.uuid4().hex}
         if attachments:
             payload["attachments"] = attachments
+        if reply_to is not None:
+            payload["reply_to"] = reply_to
+        if mentions:
+            payload["mentions"] = mentions
+        if mention_all:
+            payload["mention_all"] = True
         return await self._json("POST", f"/v1/groups/{group_id}/messages", json=payload)
+
+    # ---- conversation: recall, pins, nicknames ------------------------------------------
+
+    async def recall(self, group_id: int, seq: int) -> None:
+        """Recall your own message within the rulebook's window (撤回)."""
+        await self.request("POST", f"/v1/groups/{group_id}/messages/{seq}/recall")
+
+    async def pins(self, group_id: int) -> list[dict[str, Any]]:
+        return await self._json("GET", f"/v1/groups/{group_id}/pins")
+
+    async def pin(self, group_id: int, seq: int) -> None:
+        await self.request("PUT", f"/v1/groups/{group_id}/pins/{seq}")
+
+    async def unpin(self, group_id: int, seq: int) -> None:
+        await self.request("DELETE", f"/v1/groups/{group_id}/pins/{seq}")
+
+    async def set_nickname(self, group_id: int, nickname: str) -> dict[str, Any]:
+        """Your nickname in this group (群昵称); an empty text clears it."""
+        return await self._json(
+            "PUT", f"/v1/groups/{group_id}/nickname", json={"nickname": nickname}
+        )
+
+    async def nicknames(self, group_id: int, account_ids: list[int]) -> dict[str, str]:
+        return await self._json(
+            "GET", f"/v1/groups/{group_id}/nicknames", params={"ids": account_ids}
+        )
 
     async def upload(
         self, name: str, content: bytes, content_type: str = "application/octet-stream"

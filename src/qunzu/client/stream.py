@@ -222,10 +222,17 @@ class EventStream:
         await self._ws.send(json.dumps({**frame, "ref": self._refs}))
         return self._refs
 
-    async def send_message(self, group_id: int, body: str, client_txn_id: str) -> int:
-        """Send over the socket; the ack arrives as a frame with the returned ``ref``."""
+    async def send_message(self, group_id: int, body: str, client_txn_id: str, **refs: Any) -> int:
+        """Send over the socket; the ack arrives as a frame with the returned ``ref``.
+        ``refs``: ``reply_to``, ``mentions``, ``mention_all`` as in the HTTP send."""
         return await self.send_frame(
-            {"type": "send", "group_id": group_id, "body": body, "client_txn_id": client_txn_id}
+            {
+                "type": "send",
+                "group_id": group_id,
+                "body": body,
+                "client_txn_id": client_txn_id,
+                **refs,
+            }
         )
 
     async def ping(self) -> int:

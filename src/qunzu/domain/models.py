@@ -91,6 +91,10 @@ class EntryKind(StrEnum):
     controls_changed = "controls_changed"
     notice_pinned = "notice_pinned"
     attendance_changed = "attendance_changed"
+    message_recalled = "message_recalled"
+    message_pinned = "message_pinned"
+    message_unpinned = "message_unpinned"
+    nickname_changed = "nickname_changed"
 
 
 @dataclass(frozen=True, slots=True)

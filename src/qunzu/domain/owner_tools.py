@@ -27,6 +27,8 @@ class AdminRight(StrEnum):
     appoint_admins = "appoint_admins"
     # Read and act on messages from before the admin's own membership (see manager_may_read).
     read_history = "read_history"
+    pin_messages = "pin_messages"
+    mention_all = "mention_all"
 
 
 ALL_RIGHTS = frozenset(AdminRight)

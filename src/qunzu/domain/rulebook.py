@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from qunzu.domain.attachments import UploadPolicy
+from qunzu.domain.conversation import ConversationPolicy
 from qunzu.domain.errors import InvalidInput, NotFound
 from qunzu.domain.owner_tools import AttendancePolicy
 
@@ -193,6 +194,8 @@ class Rulebook:
     max_message_chars: int = 4000
     # [uploads]: size caps by credit level, attachments per message, pixels, retention.
     uploads: UploadPolicy = field(default_factory=UploadPolicy)
+    # [conversation]: recall window, @all per day, pins per group, nickname length.
+    conversation: ConversationPolicy = field(default_factory=ConversationPolicy)
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def article(self, article_id: str) -> Article:

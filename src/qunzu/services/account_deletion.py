@@ -20,6 +20,7 @@ from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.credentials import verify_password
 from qunzu.services.ports import UnitOfWork
+from qunzu.services.threads import withdraw
 from qunzu.services.timeline import append_entry
 
 DELETED_NAME = "已注销用户 / deleted account"
@@ -49,7 +50,7 @@ async def do_delete_account(
             await _leave(ctx, uow, member)
         if remove_messages:
             for member, _ in await uow.memberships.for_account(actor.id, active_only=False):
-                await _remove_own_messages(uow, member)
+                await _remove_own_messages(ctx, uow, member)
         for token in await uow.tokens.list_for(actor.id):
             if token.revoked_at is None:
                 await uow.tokens.revoke(token.id, now)
@@ -73,7 +74,7 @@ async def _leave(ctx: ServiceContext, uow: UnitOfWork, member: Membership) -> No
     await governance.refresh_tier(ctx, uow, member.group_id)
 
 
-async def _remove_own_messages(uow: UnitOfWork, member: Membership) -> None:
+async def _remove_own_messages(ctx: ServiceContext, uow: UnitOfWork, member: Membership) -> None:
     """The person's messages within this membership, their text removed (their place kept)."""
     after, upto = member.joined_seq, member.left_seq
     while page := await uow.timeline.after(member.group_id, after, PAGE, upto):
@@ -81,4 +82,5 @@ async def _remove_own_messages(uow: UnitOfWork, member: Membership) -> None:
         for e in page:
             if e.kind is EntryKind.message and e.sender_id == member.account_id and e.body:
                 removed = {"by": member.account_id, "reason": "account deleted"}
+                await withdraw(ctx, uow, member.group_id, e.seq)
                 await uow.timeline.redact(member.group_id, e.seq, {**e.data, "removed": removed})

@@ -17,7 +17,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -146,6 +146,11 @@ class ServiceContext:
     reset_code_ttl: timedelta = timedelta(minutes=10)
     second_factor: SecondFactorPolicy = field(default_factory=SecondFactorPolicy)
     relying_party: RelyingParty = field(default_factory=RelyingParty)
+    # Called in the unit of work that removes or recalls a message, so an index (search)
+    # drops it in the same transaction: hook(uow, group_id, seq). See services/threads.py.
+    message_withdrawn_hooks: list[Callable[[UnitOfWork, int, int], Awaitable[None]]] = field(
+        default_factory=list
+    )
 
 
 def encode_event(event: Event) -> bytes:

@@ -107,7 +107,8 @@ async def take_down(
     ctx: ServiceContext, uow: UnitOfWork, group_id: int, seq: int, sanction: Sanction
 ) -> None:
     """The platform removes a reported message (a takedown): its place stays, marked as
-    taken down by the platform, with the statement of reasons to its sender."""
+    taken down by the platform, with the statement of reasons to its sender. The caller
+    withdraws it from pins and indexes first (``threads.withdraw``)."""
     entry = await uow.timeline.get(group_id, seq)
     if entry is None or entry.kind is not EntryKind.message or entry.body is None:
         return  # already removed (by its managers, or recalled): nothing more to take

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from qunzu.domain import permissions as perm
 from qunzu.domain.errors import Conflict, InvalidInput, NotFound
@@ -44,7 +45,10 @@ from qunzu.services.actor import Actor, handle_key
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.group_access import load_group, new_group_number
 from qunzu.services.ports import UnitOfWork
+from qunzu.services.threads import References, decorate, record_references, resolve_references
 from qunzu.services.timeline import append_entry, notify
+
+NO_REFERENCES = References()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +71,15 @@ async def do_send_message(
     body: str,
     client_txn_id: str,
     attachments: Sequence[int] = (),
+    refs: References = NO_REFERENCES,
 ) -> SendResult:
-    """Post a message, with the sender's uploads attached. A retry with the same
+    """Post a message, with the sender's uploads attached, perhaps a reply or with mentions
+    (``refs``). A retry with the same
     ``client_txn_id`` returns the original."""
     book = ctx.rulebooks.in_force(ctx.clock.now())
     check_message(body, client_txn_id, book)
     try:
-        result = await _send(ctx, actor, book, group_id, body, client_txn_id, attachments)
+        result = await _send(ctx, actor, book, group_id, body, client_txn_id, attachments, refs)
     except Conflict as exc:
         if exc.code != "duplicate":
             raise
@@ -98,7 +104,8 @@ async def _send(
     group_id: int,
     body: str,
     client_txn_id: str,
-    attachments: Sequence[int] = (),
+    attachments: Sequence[int],
+    refs: References,
 ) -> SendResult:
     rate, now, taken = ctx.message_rate, ctx.clock.now(), False
     try:
@@ -115,16 +122,7 @@ async def _send(
             data = (
                 await attached.message_data(uow, actor.id, attachments, book) if attachments else {}
             )
-            entry = await append_entry(
-                ctx,
-                uow,
-                group_id,
-                EntryKind.message,
-                actor.id,
-                body=body,
-                client_txn_id=client_txn_id,
-                data=data,
-            )
+            entry = await _append_message(ctx, uow, state, actor, body, client_txn_id, refs, data)
             await attached.link(uow, attachments, group_id, entry.seq)
             await _note_activity(ctx, uow, group_id, actor.id, posting.exact_activity)
     except BaseException:
@@ -132,6 +130,48 @@ async def _send(
             rate.remove(actor.id, now)
         raise
     return SendResult(entry, created=True)
+
+
+async def _append_message(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    state: PostingState | None,
+    actor: Actor,
+    body: str,
+    client_txn_id: str,
+    refs: References,
+    data: dict[str, Any],
+) -> TimelineEntry:
+    """The plain send appends at once; a reply or a mention is checked first (same unit).
+    ``data``: what the message carries already (its attachments)."""
+    assert state is not None and state.membership is not None  # can_post passed
+    if refs.empty:
+        return await append_entry(
+            ctx,
+            uow,
+            state.group.id,
+            EntryKind.message,
+            actor.id,
+            body=body,
+            client_txn_id=client_txn_id,
+            data=data,
+        )
+    resolved = await resolve_references(
+        ctx, uow, state.group, state.membership, refs, ctx.clock.now()
+    )
+    entry = await append_entry(
+        ctx,
+        uow,
+        state.group.id,
+        EntryKind.message,
+        actor.id,
+        body=body,
+        client_txn_id=client_txn_id,
+        data={**data, **resolved.data},
+        shown=resolved.shown,
+    )
+    await record_references(ctx, uow, entry, resolved)
+    return entry
 
 
 async def _posting_state(
@@ -196,6 +236,7 @@ async def read_history(
                         group_id, end, limit - len(entries), floor=floor
                     )
                     entries[:0] = more
+        entries = await decorate(ctx, uow, group_id, entries)
     return HistoryPage(entries, page.first, page.last)
 
 

@@ -27,7 +27,7 @@ from qunzu.domain.owner_tools import (
     parse_rights,
 )
 from qunzu.domain.text import TextKind, text_problem
-from qunzu.services import enforcement
+from qunzu.services import enforcement, threads
 from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.group_access import held_rights, load_group, require_right
@@ -110,6 +110,7 @@ async def do_remove_message(
         await uow.timeline.redact(
             group_id, seq, {**entry.data, "removed": {"by": actor.id, "reason": reason}}
         )
+        await threads.withdraw(ctx, uow, group_id, seq)
         await append_entry(
             ctx,
             uow,

@@ -322,6 +322,44 @@ class PostingRepository(Protocol):
         ...
 
 
+class ConversationRepository(Protocol):
+    """Mentions, recalled texts kept as evidence, pins, group nicknames
+    (storage/conversation_repo.py)."""
+
+    async def add_mentions(
+        self, group_id: int, seq: int, sender_id: int, account_ids: Sequence[int], at: datetime
+    ) -> None: ...
+    async def count_mentions(
+        self, group_id: int, account_id: int, after_seq: int, cap: int = ...
+    ) -> int:
+        """Messages mentioning the account, or @all by others, with a seq above
+        ``after_seq``; counted up to ``cap`` (``domain.conversation.MENTION_COUNT_CAP``)."""
+        ...
+
+    async def mention_all_since(self, group_id: int, sender_id: int, since: datetime) -> int: ...
+    async def keep_recalled(
+        self,
+        group_id: int,
+        seq: int,
+        sender_id: int,
+        body: str,
+        recalled_at: datetime,
+        keep_until: datetime,
+    ) -> None: ...
+    async def recalled_body(self, group_id: int, seq: int) -> str | None: ...
+    async def purge_recalled(self, now: datetime) -> int: ...
+    async def pins(self, group_id: int) -> list[tuple[int, int, datetime]]:
+        """(seq, pinned by, pinned at), oldest pin first."""
+        ...
+
+    async def pin(self, group_id: int, seq: int, by: int, at: datetime) -> None: ...
+    async def unpin(self, group_id: int, seq: int) -> bool: ...
+    async def set_nickname(
+        self, group_id: int, account_id: int, nickname: str | None, at: datetime
+    ) -> None: ...
+    async def nicknames(self, group_id: int, account_ids: Sequence[int]) -> dict[int, str]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Events collected here are published only after commit."""
 
@@ -347,6 +385,7 @@ class UnitOfWork(Protocol):
     lawful: LawfulAccessRepository
     uploads: UploadRepository
     second_factors: SecondFactorRepository
+    conversation: ConversationRepository
     events: list[Event]
 
     async def __aenter__(self) -> Self: ...

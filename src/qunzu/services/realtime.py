@@ -15,6 +15,7 @@ from qunzu.domain.models import TimelineEntry
 from qunzu.domain.permissions import visible_window
 from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
+from qunzu.services.threads import decorate
 
 MAX_CURSOR_GROUPS = 5000
 # ASCII digits only (str.isdigit also takes "²", which int() refuses), and short
@@ -106,4 +107,5 @@ async def entries_after(
             raise Forbidden("not_a_member", "You are not a member of this group.")
         first, last = visible_window(membership, group)
         ceiling = last if upto is None else min(upto, last)
-        return await uow.timeline.after(group_id, max(after, first - 1), limit, upto=ceiling)
+        entries = await uow.timeline.after(group_id, max(after, first - 1), limit, upto=ceiling)
+        return await decorate(ctx, uow, group_id, entries)

@@ -43,7 +43,7 @@ from qunzu.domain.reports import (
     target_of,
 )
 from qunzu.domain.rulebook import ReportCategory, Rulebook, Tier
-from qunzu.services import enforcement, governance
+from qunzu.services import enforcement, governance, threads
 from qunzu.services.actor import Actor
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.group_access import held_rights
@@ -222,7 +222,9 @@ async def _keep_evidence(
                 case.target.group_id, context_start(first, joined), CONTEXT_WINDOW, upto=first - 1
             )
         ]
-    await uow.reports.add_evidence(case.id, [*context, *reported])
+        context += await threads.reply_originals(uow, case.target.group_id, [*context, *reported])
+    items = await threads.with_kept_text(uow, case.target.group_id, [*context, *reported])
+    await uow.reports.add_evidence(case.id, sorted(items, key=lambda e: e.seq))
 
 
 async def _resolve_target(

@@ -46,7 +46,7 @@ from qunzu.domain.sanctions import (
     impose,
     one_level_down,
 )
-from qunzu.services import attached, audit, duty
+from qunzu.services import attached, audit, duty, threads
 from qunzu.services.actor import REVIEWERS, SENIORS, Actor
 from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.enforcement import bind_the_person, end_sanction, take_down
@@ -288,6 +288,7 @@ async def _carry_out(
     for account in affected:
         notify(uow, account, "statement_of_reasons", sanction_id=sanction.id, measure=sanction.kind)
     if sanction.kind == TAKEDOWN and case.target.seq is not None:
+        await threads.withdraw(ctx, uow, group.id, case.target.seq)
         await take_down(ctx, uow, group.id, case.target.seq, sanction)
     for account in await bind_the_person(ctx, uow, sanction):
         notify(uow, account, "statement_of_reasons", sanction_id=sanction.id, measure=sanction.kind)

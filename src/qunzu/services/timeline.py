@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from qunzu.domain.events import AccountNotified, TimelineAppended
@@ -20,7 +21,10 @@ async def append_entry(
     body: str | None = None,
     client_txn_id: str | None = None,
     data: dict[str, Any] | None = None,
+    shown: dict[str, Any] | None = None,
 ) -> TimelineEntry:
+    """Append an entry. ``shown`` is data for the returned and published copy only (a
+    reply's quote as it stands now), never stored with the entry."""
     seq = await uow.groups.next_seq(group_id)
     entry = TimelineEntry(
         group_id=group_id,
@@ -33,6 +37,8 @@ async def append_entry(
         data=data or {},
     )
     await uow.timeline.append(entry)
+    if shown:
+        entry = replace(entry, data={**entry.data, **shown})
     uow.events.append(TimelineAppended(entry))
     return entry
 

@@ -682,3 +682,50 @@ second_factor_failures = Table(
     Column("failures", Integer, nullable=False),
     Column("blocked_until", TS, nullable=True),
 )
+
+
+# ---- conversation (services/conversation.py, domain/conversation.py) ---------------------
+
+# Who a message mentions: one row per mentioned account, or one row with account_id 0 for
+# @all (counted for every member without a row each). Unread mention counts are indexed
+# range counts over (group_id, account_id, seq) past a member's read cursor.
+message_mentions = Table(
+    "message_mentions",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id"), primary_key=True),
+    Column("account_id", Id, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("sender_id", Id, nullable=False),
+    Column("at", TS, nullable=False),
+)
+
+# A recalled message's text, kept as evidence until keep_until (the rulebook's retention).
+recalled_messages = Table(
+    "recalled_messages",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("sender_id", Id, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("recalled_at", TS, nullable=False),
+    Column("keep_until", TS, nullable=False),
+)
+
+pinned_messages = Table(
+    "pinned_messages",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("pinned_by", Id, nullable=False),
+    Column("pinned_at", TS, nullable=False),
+)
+
+# Per-group nicknames (群昵称), set by the member, shown in that group only.
+group_nicknames = Table(
+    "group_nicknames",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id"), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("nickname", String(64), nullable=False),
+    Column("set_at", TS, nullable=False),
+)

@@ -23,6 +23,7 @@ from qunzu.services.ports import (
     AccountRepository,
     ActivityRepository,
     AuditRepository,
+    ConversationRepository,
     CreditRepository,
     DataExportRepository,
     GroupRepository,
@@ -43,6 +44,7 @@ from qunzu.services.ports import (
     TokenRepository,
     UploadRepository,
 )
+from qunzu.storage.conversation_repo import SqlConversation
 from qunzu.storage.credit_repo import SqlActivity, SqlCredit
 from qunzu.storage.engine import SQLITE_BEGIN_OPTION, is_busy, is_sqlite
 from qunzu.storage.exports_repo import SqlDataExports
@@ -136,6 +138,7 @@ class SqlUnitOfWork:
         self.lawful: LawfulAccessRepository = SqlLawfulAccess(c)
         self.uploads: UploadRepository = SqlUploads(c)
         self.second_factors: SecondFactorRepository = SqlSecondFactors(c)
+        self.conversation: ConversationRepository = SqlConversation(c)
         return self
 
     async def __aexit__(

@@ -26,6 +26,7 @@ class _Static(StaticFiles):
 def mount_web(app: FastAPI) -> None:
     from qunzu.web import (
         pages_account,
+        pages_conversation,
         pages_groups,
         pages_owner,
         pages_second_factor,
@@ -40,6 +41,7 @@ def mount_web(app: FastAPI) -> None:
         pages_groups,
         pages_timeline,
         pages_owner,
+        pages_conversation,
     ):
         app.include_router(module.router)
     app.mount("/static", _Static(directory=HERE / "static"), name="static")

@@ -29,9 +29,23 @@ class EntryView:
     at_short: str  # the clock today, the date before
     at_full: str
     txn: str
-    removes_seq: int | None  # a message_removed event: the message it removed
+    removes_seq: int | None  # a message_removed or _recalled event: the message it hides
     # Attachments of a message not removed (data.attachments): shown through /a/<id>/...
     attachments: tuple[dict[str, Any], ...] = ()
+    # Conversation: the sender's group nickname, the quoted original of a reply, a
+    # recalled message, a message that mentions the viewer (or @all by someone else).
+    nickname: str = ""
+    quote: QuoteView | None = None
+    recalled: bool = False
+    mentions_me: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteView:
+    seq: int | None
+    name: str
+    text: str  # the excerpt, or the placeholder for a removed or recalled original
+    shown: bool
 
 
 def mentioned_ids(entries: Iterable[TimelineEntry]) -> set[int]:
@@ -43,6 +57,9 @@ def mentioned_ids(entries: Iterable[TimelineEntry]) -> set[int]:
             value = e.data.get(key)
             if isinstance(value, int):
                 ids.add(value)
+        quote = e.data.get("quote")
+        if isinstance(quote, dict) and isinstance(quote.get("sender_id"), int):
+            ids.add(quote["sender_id"])
     return ids
 
 
@@ -119,6 +136,17 @@ def describe(e: TimelineEntry, tr: Translator, accounts: dict[int, Account]) -> 
         if d.get("notice_text"):
             return tr("entry.notice_pinned", by=who)
         return tr("entry.notice_unpinned", by=who)
+    if k is EntryKind.message_recalled:
+        return tr("entry.message_recalled", who=who)
+    if k is EntryKind.message_pinned:
+        return tr("entry.message_pinned", by=who)
+    if k is EntryKind.message_unpinned:
+        return tr("entry.message_unpinned", by=who)
+    if k is EntryKind.nickname_changed:
+        name = d.get("nickname")
+        if isinstance(name, str) and name:
+            return tr("entry.nickname_changed", who=who, name=name)
+        return tr("entry.nickname_cleared", who=who)
     if k is EntryKind.attendance_changed:
         return tr(f"entry.attendance.{d.get('state', 'attended')}")
     return tr("entry.other")
@@ -161,6 +189,10 @@ def view(
                 txn=e.client_txn_id or "",
                 removes_seq=_removed_seq(e),
                 attachments=_attachments(e) if e.body is not None else (),
+                nickname=str(e.data.get("sender_nickname") or "") if is_message else "",
+                quote=_quote(e, tr, accounts),
+                recalled=is_message and "recalled" in e.data,
+                mentions_me=is_message and _mentions(e, me),
             )
         )
     return out
@@ -173,6 +205,29 @@ def _attachments(e: TimelineEntry) -> tuple[dict[str, Any], ...]:
     return tuple(a for a in carried if isinstance(a, dict) and isinstance(a.get("id"), int))
 
 
+_HIDES = (EntryKind.message_removed, EntryKind.message_recalled)
+
+
 def _removed_seq(e: TimelineEntry) -> int | None:
     seq = e.data.get("seq")
-    return seq if e.kind is EntryKind.message_removed and isinstance(seq, int) else None
+    return seq if e.kind in _HIDES and isinstance(seq, int) else None
+
+
+def _mentions(e: TimelineEntry, me: int) -> bool:
+    named = e.data.get("mentions")
+    return (isinstance(named, list) and me in named) or (
+        bool(e.data.get("mention_all")) and e.sender_id != me
+    )
+
+
+def _quote(e: TimelineEntry, tr: Translator, accounts: dict[int, Account]) -> QuoteView | None:
+    q = e.data.get("quote")
+    if not isinstance(q, dict):
+        return None
+    state = str(q.get("state", "unavailable"))
+    seq = q.get("seq") if isinstance(q.get("seq"), int) else None
+    name = _name(accounts, q.get("sender_id"), tr)
+    if state == "shown":
+        return QuoteView(seq, name, str(q.get("excerpt", "")), True)
+    key = state if state in ("removed", "recalled") else "unavailable"
+    return QuoteView(seq, name, tr(f"conv.quote_{key}"), False)

@@ -18,7 +18,15 @@ from starlette.responses import JSONResponse, Response
 
 from qunzu.domain.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
 from qunzu.domain.owner_tools import AdminRight
-from qunzu.services import attachments, groups, messaging, overview, owner_tools, rulebook
+from qunzu.services import (
+    attachments,
+    conversation,
+    groups,
+    messaging,
+    overview,
+    owner_tools,
+    rulebook,
+)
 from qunzu.services.messaging import HistoryPage
 from qunzu.web.entries import EntryView, mentioned_ids, view
 from qunzu.web.page import (
@@ -34,6 +42,7 @@ from qunzu.web.page import (
     refused,
     render,
 )
+from qunzu.web.pages_conversation import references_from_form
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -79,6 +88,7 @@ async def timeline_page(
         )
         title = peer.display_name if peer else page.tr("direct.title")
     oldest = entries[0].seq if entries else newest + 1
+    pins = await conversation.list_pins(page.ctx, page.me, group_id) if live_page(before) else []
     return render(
         page,
         "timeline.html",
@@ -91,6 +101,7 @@ async def timeline_page(
         oldest=oldest,
         newest=newest,
         live=before is None,
+        pins=pins,
         cursors=await _cursors(page),
         can_remove=AdminRight.remove_messages in pv.rights,
         error=error,
@@ -99,6 +110,10 @@ async def timeline_page(
         now=page.now(),
         new_txn=_new_txn(),
     )
+
+
+def live_page(before: int | None) -> bool:
+    return before is None
 
 
 def _new_txn() -> str:
@@ -175,7 +190,8 @@ async def send(request: Request, group_id: IdPath) -> Response:
     body = page.form.get("body", "")
     txn = page.form.get("client_txn_id", "")
     try:
-        result = await messaging.do_send_message(page.ctx, page.me, group_id, body, txn)
+        refs = await references_from_form(page, group_id, body)
+        result = await messaging.do_send_message(page.ctx, page.me, group_id, body, txn, refs=refs)
     except Unauthenticated as exc:
         return refused(page, exc, "/login")
     except DomainError as exc:
@@ -249,6 +265,7 @@ async def message_page(request: Request, group_id: IdPath, seq: IdPath) -> Respo
             title=page.tr("error.title"),
             message=page.tr("error.message_not_found"),
         )
+    pinned = {p.entry.seq for p in await conversation.list_pins(page.ctx, page.me, group_id)}
     return render(
         page,
         "message.html",
@@ -257,6 +274,10 @@ async def message_page(request: Request, group_id: IdPath, seq: IdPath) -> Respo
         pv=pv,
         entry=entries[0],
         can_remove=AdminRight.remove_messages in pv.rights,
+        can_pin=AdminRight.pin_messages in pv.rights,
+        pinned=seq in pinned,
+        recall_until=await conversation.recall_deadline(page.ctx, page.me, group_id, seq),
+        new_txn=_new_txn(),
     )
 
 

@@ -33,7 +33,7 @@ from qunzu.api.schemas import (
     group_out_of_view,
 )
 from qunzu.domain.models import GroupRole
-from qunzu.services import groups, membership
+from qunzu.services import conversation, groups, membership
 
 router = APIRouter(
     prefix="/v1", tags=["groups"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute
@@ -64,7 +64,16 @@ async def search_groups(
 
 @router.get("/me/groups", response_model=list[GroupOut])
 async def my_groups(ctx: Ctx, actor: CurrentActor) -> list[GroupOut]:
-    return [GroupOut.of(g, None, m) for m, g in await groups.list_my_groups(ctx, actor)]
+    """Your groups, each with its unread and mention counts from your read cursor."""
+    counts = await conversation.my_counts(ctx, actor)
+    out = []
+    for m, g in await groups.list_my_groups(ctx, actor):
+        item = GroupOut.of(g, None, m)
+        c = counts.get(g.id)
+        if c is not None:
+            item.unread, item.mentions = c.unread, c.mentions
+        out.append(item)
+    return out
 
 
 @router.get("/groups/by-number/{number}", response_model=GroupOut)

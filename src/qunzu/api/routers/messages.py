@@ -29,7 +29,13 @@ async def send_message(
 ) -> EntryOut:
     """Post a message. Retrying with the same client_txn_id returns the original (200)."""
     result = await messaging.do_send_message(
-        session.ctx, session.actor, group_id, body.body, body.client_txn_id, body.attachments
+        session.ctx,
+        session.actor,
+        group_id,
+        body.body,
+        body.client_txn_id,
+        body.attachments,
+        body.references(),
     )
     if not result.created:
         response.status_code = status.HTTP_200_OK

@@ -199,8 +199,11 @@
       var target = document.getElementById("e-" + li.getAttribute("data-removes"));
       if (!target) { return; }
       var text = target.querySelector(".body");
+      var recalled = li.getAttribute("data-kind") === "message_recalled";
+      var quote = target.querySelector(".quote");
+      if (quote) { quote.remove(); }
       if (text) {
-        text.textContent = tl.getAttribute("data-placeholder");
+        text.textContent = tl.getAttribute(recalled ? "data-recalled" : "data-placeholder");
         text.classList.add("removed");
         text.removeAttribute("dir");
       }
