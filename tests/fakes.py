@@ -77,6 +77,7 @@ from qunzu.services.ports import (
     JobRun,
     JoinRequestRepository,
     MembershipRepository,
+    MessageSearch,
     OwnershipOfferRepository,
     OwnerToolsRepository,
     PostingRepository,
@@ -89,6 +90,7 @@ from qunzu.services.ports import (
 from qunzu.verification import FormatCheckVerifier
 from tests.fake_owner import FakeOwnerTables, FakeOwnerTools
 from tests.fake_reports import FakeReports, FakeReportsTables
+from tests.fake_search import FakeSearch
 from tests.rulebooks import generous_rulebooks
 
 
@@ -132,6 +134,7 @@ class FakeState:
     reports_tables: FakeReportsTables = field(default_factory=FakeReportsTables)
     owner_tables: FakeOwnerTables = field(default_factory=FakeOwnerTables)
     job_runs: dict[str, JobRun] = field(default_factory=dict)
+    search_docs: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def snapshot(self) -> FakeState:
         return FakeState(
@@ -835,6 +838,7 @@ class FakeUnitOfWork:
         self.owner: OwnerToolsRepository = FakeOwnerTools(self)
         self.posting: PostingRepository = FakePosting(self)
         self.jobs: JobRepository = FakeJobs(self)
+        self.search: MessageSearch = FakeSearch(self)
 
     @property
     def state(self) -> FakeState:

@@ -191,6 +191,14 @@ class MessagesM(_M):
     max_chars: int = Field(default=4000, ge=1, le=60_000)
 
 
+class SearchM(_M):
+    min_chars: int = Field(default=2, ge=1, le=16)
+    max_chars: int = Field(default=64, ge=2, le=1000)
+    max_terms: int = Field(default=8, ge=1, le=64)
+    per_minute: int = Field(default=30, ge=1)
+    page_max: int = Field(default=50, ge=1, le=200)
+
+
 class RulebookM(_M):
     rulebook: HeaderM
     articles: list[ArticleM] = Field(min_length=1)
@@ -205,6 +213,7 @@ class RulebookM(_M):
     attendance: AttendanceM
     owner_tools: OwnerToolsM = Field(default_factory=OwnerToolsM)
     messages: MessagesM = Field(default_factory=MessagesM)
+    search: SearchM = Field(default_factory=SearchM)
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -386,6 +395,13 @@ def _to_domain(m: RulebookM) -> rb.Rulebook:
             m.owner_tools.suspend_tools_under_posting_suspension
         ),
         max_message_chars=m.messages.max_chars,
+        search=rb.SearchPolicy(
+            m.search.min_chars,
+            m.search.max_chars,
+            m.search.max_terms,
+            m.search.per_minute,
+            m.search.page_max,
+        ),
         reporting=rb.ReportingPolicy(
             m.reporting.unfounded_window_days,
             m.reporting.warning_after,

@@ -165,6 +165,17 @@ class ReportingPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchPolicy:
+    """[search]: message search limits (docs/search.md)."""
+
+    min_chars: int = 2
+    max_chars: int = 64
+    max_terms: int = 8
+    per_minute: int = 30  # searches per account and node, as messages_per_minute
+    page_max: int = 50
+
+
+@dataclass(frozen=True, slots=True)
 class Rulebook:
     name: str
     jurisdiction: str
@@ -190,6 +201,7 @@ class Rulebook:
     suspend_tools_under_posting_suspension: bool = False
     # [messages]: the longest message, in characters (HTTP and WebSocket sends alike).
     max_message_chars: int = 4000
+    search: SearchPolicy = field(default_factory=SearchPolicy)
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def article(self, article_id: str) -> Article:

@@ -97,6 +97,8 @@ async def do_remove_message(
             raise NotFound("message_not_found", "No such message in this group.")
         if entry.body is None:
             raise Conflict("message_already_removed", "This message was already removed.")
+        # Before the text goes: the SQLite index deletes by the message's own tokens.
+        await uow.search.forget(group_id, seq)
         await uow.timeline.redact(
             group_id, seq, {**entry.data, "removed": {"by": actor.id, "reason": reason}}
         )

@@ -30,6 +30,7 @@ from qunzu.services.ports import (
     JobRepository,
     JoinRequestRepository,
     MembershipRepository,
+    MessageSearch,
     OwnershipOfferRepository,
     OwnerToolsRepository,
     PostingRepository,
@@ -60,6 +61,7 @@ from qunzu.storage.requests_repo import (
     SqlJoinRequests,
     SqlOwnershipOffers,
 )
+from qunzu.storage.search_repo import make_search
 
 
 def _busy() -> Unavailable:
@@ -121,6 +123,7 @@ class SqlUnitOfWork:
         self.owner: OwnerToolsRepository = SqlOwnerTools(c)
         self.posting: PostingRepository = SqlPosting(c)
         self.jobs: JobRepository = SqlJobs(c)
+        self.search: MessageSearch = make_search(c)
         return self
 
     async def __aexit__(
