@@ -14,6 +14,9 @@ import os
 import re
 
 import pytest
+from alembic import command
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qunzu.bus.memory import MemoryBus
 from qunzu.domain.clock import FrozenClock
@@ -25,6 +28,7 @@ from qunzu.services.membership import do_leave
 from qunzu.services.messaging import do_send_message
 from qunzu.services.owner_tools import do_remove_message
 from qunzu.services.search import SearchPage, search_messages
+from qunzu.storage.migrate import alembic_config
 from qunzu.storage.uow import SqlUnitOfWorkFactory
 from qunzu.verification import FormatCheckVerifier
 from tests.fakes import FakePasswordHasher, run_blocking
@@ -244,3 +248,23 @@ async def test_results_say_group_author_and_time(ctx: ServiceContext) -> None:
     assert (hit.group_id, hit.group_name, hit.seq) == (group.id, "周末群", sent.entry.seq)
     assert (hit.sender_id, hit.sender_name) == (owner.id, owner.account.display_name)
     assert hit.created_at == sent.entry.created_at
+
+
+async def test_migration_0016_indexes_the_messages_already_kept(
+    ctx: ServiceContext, engine: AsyncEngine
+) -> None:
+    (owner,), group = await group_of(ctx, h("owner"))
+    old = await do_send_message(ctx, owner, group.id, "迁移前的晚饭", "old")
+    gone = await do_send_message(ctx, owner, group.id, "迁移前删掉的晚饭", "gone")
+    await do_remove_message(ctx, owner, group.id, gone.entry.seq, "privacy")
+
+    def rebuild(conn: Connection) -> None:
+        command.downgrade(alembic_config(conn), "0010")
+        command.upgrade(alembic_config(conn), "head")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(rebuild)
+    assert [r.seq for r in (await find(ctx, owner, "晚饭")).results] == [old.entry.seq]
+    after = await do_send_message(ctx, owner, group.id, "迁移后的晚饭", "new")
+    seqs = [r.seq for r in (await find(ctx, owner, "晚饭")).results]
+    assert seqs == [after.entry.seq, old.entry.seq]

@@ -27,6 +27,7 @@ from qunzu.api.routers import (
     owner,
     platform,
     reports,
+    search,
 )
 from qunzu.api.schemas import HealthOut
 from qunzu.api.ws_fastpath import direct_writes_supported
@@ -107,6 +108,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         reports.router,
         reports.platform,
         owner.router,
+        search.router,
     )
     for router in routers:
         app.include_router(router)
