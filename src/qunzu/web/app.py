@@ -24,9 +24,9 @@ class _Static(StaticFiles):
 
 
 def mount_web(app: FastAPI) -> None:
-    from qunzu.web import pages_account, pages_groups, pages_owner, pages_timeline
+    from qunzu.web import pages_account, pages_groups, pages_owner, pages_search, pages_timeline
 
-    for module in (pages_account, pages_groups, pages_timeline, pages_owner):
+    for module in (pages_account, pages_groups, pages_timeline, pages_owner, pages_search):
         app.include_router(module.router)
     app.mount("/static", _Static(directory=HERE / "static"), name="static")
     app.router.routes.append(WebSocketRoute("/web/events", web_events))
