@@ -28,6 +28,7 @@ from qunzu.services.membership import do_leave
 from qunzu.services.messaging import do_send_message
 from qunzu.services.owner_tools import do_remove_message
 from qunzu.services.search import SearchPage, search_messages
+from qunzu.storage import search_repo
 from qunzu.storage.migrate import alembic_config
 from qunzu.storage.uow import SqlUnitOfWorkFactory
 from qunzu.verification import FormatCheckVerifier
@@ -100,8 +101,13 @@ def brute_force(query: str, body: str) -> bool:
     return True
 
 
-@pytest.fixture
-def ctx(uow: SqlUnitOfWorkFactory) -> ServiceContext:
+@pytest.fixture(params=["indexed", "pending"])
+def ctx(
+    request: pytest.FixtureRequest, uow: SqlUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> ServiceContext:
+    """On SQLite, every message moved into FTS5 at once ("indexed") or none ("pending"):
+    both must answer alike (storage/search_repo.py)."""
+    monkeypatch.setattr(search_repo, "BATCH", 1 if request.param == "indexed" else 10**9)
     return ServiceContext(
         uow=uow,
         bus=MemoryBus(),
@@ -268,3 +274,21 @@ async def test_migration_0016_indexes_the_messages_already_kept(
     after = await do_send_message(ctx, owner, group.id, "迁移后的晚饭", "new")
     seqs = [r.seq for r in (await find(ctx, owner, "晚饭")).results]
     assert seqs == [after.entry.seq, old.entry.seq]
+
+
+async def test_moving_pending_rows_into_fts5_changes_no_answer(
+    ctx: ServiceContext, uow: SqlUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_repo, "BATCH", 10**9)
+    (owner,), group = await group_of(ctx, h("owner"))
+    sent = await post_corpus(ctx, owner, group.id)
+    gone = next(seq for seq, body in sent.items() if "晚饭" in body)
+    await do_remove_message(ctx, owner, group.id, gone, "privacy")  # a pending row forgotten
+    before = {q: await everything(ctx, owner, q, limit=3) for q in CJK_QUERIES + LATIN_QUERIES}
+    async with uow() as u:
+        if isinstance(u.search, search_repo.SqliteSearch):
+            assert await u.search.flush() > 0
+        await u.commit()
+    after = {q: await everything(ctx, owner, q, limit=3) for q in CJK_QUERIES + LATIN_QUERIES}
+    assert after == before
+    assert gone not in after["晚饭"]

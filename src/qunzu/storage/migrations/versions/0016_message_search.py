@@ -1,7 +1,8 @@
 """0016: the message search index (docs/search.md), filled from the messages already kept.
 
-SQLite: ``message_search`` (id, group_id, seq) and a contentless FTS5 table over the
-tokens of ``domain/search.index_tokens``. PostgreSQL: ``message_search`` with those
+SQLite: ``message_search`` (id, group_id, seq), a contentless FTS5 table over the
+tokens of ``domain/search.index_tokens`` and ``message_search_state`` (how far FTS5
+holds the rows; those above are pending). PostgreSQL: ``message_search`` with those
 tokens as a ``tsvector`` and a GIN index. Backfilled oldest first, so ids keep the
 newest-first order of the messages.
 """
@@ -39,6 +40,16 @@ def upgrade() -> None:
         )
     op.execute("CREATE UNIQUE INDEX ux_message_search_group_seq ON message_search (group_id, seq)")
     _backfill(bind, postgres)
+    if not postgres:
+        # Rows above indexed_upto are pending, not yet in FTS5 (storage/search_repo.py).
+        op.execute(
+            "CREATE TABLE message_search_state (id INTEGER PRIMARY KEY CHECK (id = 1), "
+            "indexed_upto INTEGER NOT NULL)"
+        )
+        op.execute(
+            "INSERT INTO message_search_state (id, indexed_upto) "
+            "SELECT 1, COALESCE(MAX(id), 0) FROM message_search"
+        )
 
 
 def _backfill(bind: sa.Connection, postgres: bool) -> None:
@@ -72,4 +83,5 @@ def _backfill(bind: sa.Connection, postgres: bool) -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         op.execute("DROP TABLE message_search_fts")
+        op.execute("DROP TABLE message_search_state")
     op.execute("DROP TABLE message_search")
