@@ -109,6 +109,8 @@ def _hits(rows: Any) -> list[SearchHit]:
 
 
 class _Search:
+    _order = "s.id"
+
     def __init__(self, conn: AsyncConnection) -> None:
         self.c = conn
 
@@ -133,7 +135,7 @@ class _Search:
             params["before"] = before
             where.append("s.id < :before")
         sql = self._select(query, params) + " AND ".join(where)
-        sql += " ORDER BY s.id DESC LIMIT :limit"
+        sql += f" ORDER BY {self._order} DESC LIMIT :limit"
         rows = await self.c.execute(text(sql).columns(**_HIT_COLUMNS), params)
         return _hits(rows)
 
@@ -146,6 +148,10 @@ class SqliteSearch(_Search):
     the newest rows pending, moved into FTS5 every ``BATCH`` sends."""
 
     sends_since_flush = 0  # per process: only when to flush, never what is found
+    # FTS5's own rowid: SQLite then walks the matches in that order and stops at the
+    # limit; ordering by s.id (the same value) sorted every match first (0.9 ms against
+    # 600 ms for a frequent pair over a million messages).
+    _order = "f.rowid"
 
     async def add(self, entry: TimelineEntry) -> None:
         if entry.kind is not EntryKind.message or not entry.body:
