@@ -125,9 +125,6 @@ async def _exact_hits(
 
 
 async def _sender_names(uow: UnitOfWork, hits: list[SearchHit]) -> dict[int | None, str]:
-    names: dict[int | None, str] = {}
-    for sender_id in {h.sender_id for h in hits if h.sender_id is not None}:
-        account = await uow.accounts.get(sender_id)
-        if account is not None:
-            names[sender_id] = account.display_name
-    return names
+    ids = sorted({h.sender_id for h in hits if h.sender_id is not None})
+    accounts = await uow.accounts.get_many(ids) if ids else {}
+    return {account_id: account.display_name for account_id, account in accounts.items()}
