@@ -86,6 +86,7 @@ from qunzu.services.ports import (
     JoinRequestRepository,
     LawfulAccessRepository,
     MembershipRepository,
+    MessageSearch,
     OwnershipOfferRepository,
     OwnerToolsRepository,
     PostingRepository,
@@ -101,6 +102,7 @@ from qunzu.verification import FormatCheckVerifier
 from tests.fake_conversation import FakeConversation, FakeConversationTables
 from tests.fake_owner import FakeOwnerTables, FakeOwnerTools
 from tests.fake_reports import FakeReports, FakeReportsTables
+from tests.fake_search import FakeSearch
 from tests.fake_second_factor import FakeSecondFactors
 from tests.rulebooks import generous_rulebooks
 
@@ -157,6 +159,7 @@ class FakeState:
     recovery_codes: dict[int, tuple[int, str, datetime | None]] = field(default_factory=dict)
     challenges: dict[int, Challenge] = field(default_factory=dict)
     second_factor_failures: dict[int, tuple[int, datetime | None]] = field(default_factory=dict)
+    search_docs: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def snapshot(self) -> FakeState:
         return FakeState(
@@ -1041,6 +1044,7 @@ class FakeUnitOfWork:
         self.uploads = FakeUploads()
         self.second_factors: SecondFactorRepository = FakeSecondFactors(self)
         self.conversation: ConversationRepository = FakeConversation(self)
+        self.search: MessageSearch = FakeSearch(self)
 
     @property
     def state(self) -> FakeState:

@@ -104,6 +104,10 @@ async def build_demo_world(base_url: str) -> list[tuple[str, str]]:
         direct = await wang.open_direct("hanmeimei")
         await wang.send(direct["id"], "在吗？")
         await han.send(direct["id"], "在的～")
+        # The world is searchable as soon as it is made: 吃饭 is in the family group.
+        found = await zhang.search("吃饭")
+        if not found["results"]:
+            raise RuntimeError("the demo world's messages are not searchable")
     finally:
         for client in clients.values():
             await client.aclose()

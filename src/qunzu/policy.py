@@ -216,6 +216,14 @@ class ConversationM(_M):
     excerpt_chars: int = Field(default=60, ge=8, le=500)
 
 
+class SearchM(_M):
+    min_chars: int = Field(default=2, ge=1, le=16)
+    max_chars: int = Field(default=64, ge=2, le=1000)
+    max_terms: int = Field(default=8, ge=1, le=64)
+    per_minute: int = Field(default=30, ge=1)
+    page_max: int = Field(default=50, ge=1, le=200)
+
+
 class RulebookM(_M):
     rulebook: HeaderM
     articles: list[ArticleM] = Field(min_length=1)
@@ -232,6 +240,7 @@ class RulebookM(_M):
     messages: MessagesM = Field(default_factory=MessagesM)
     uploads: UploadsM = Field(default_factory=UploadsM)
     conversation: ConversationM = Field(default_factory=ConversationM)
+    search: SearchM = Field(default_factory=SearchM)
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -421,6 +430,13 @@ def _to_domain(m: RulebookM) -> rb.Rulebook:
             m.uploads.url_ttl_seconds,
         ),
         conversation=ConversationPolicy(**m.conversation.model_dump()),
+        search=rb.SearchPolicy(
+            m.search.min_chars,
+            m.search.max_chars,
+            m.search.max_terms,
+            m.search.per_minute,
+            m.search.page_max,
+        ),
         reporting=rb.ReportingPolicy(
             m.reporting.unfounded_window_days,
             m.reporting.warning_after,

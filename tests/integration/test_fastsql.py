@@ -75,6 +75,11 @@ async def _world(factory: SqlUnitOfWorkFactory) -> dict[str, Any]:
         "v_body": "second",
         "v_data": None,
         "v_created_at": NOW,
+        # the search index's statements (storage/search_repo.py)
+        "seq": 2,
+        "id": 1,
+        "doc": "你好",
+        "upto": 0,
     }
 
 

@@ -34,6 +34,7 @@ from qunzu.api.routers import (
     personal_data,
     platform,
     reports,
+    search,
     second_factor,
     security,
     uploads,
@@ -123,6 +124,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         uploads.router,
         second_factor.router,
         conversation.router,
+        search.router,
     )
     for router in routers:
         app.include_router(router)

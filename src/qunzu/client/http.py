@@ -404,6 +404,20 @@ class QunzuClient:
             params={"after": after, "before": before, "limit": limit},
         )
 
+    async def search(
+        self,
+        q: str,
+        group: int | None = None,
+        before: int | None = None,
+        limit: int = 20,
+    ) -> dict[str, Any]:
+        """Search messages in your groups: ``results`` newest first and ``next_before``."""
+        return await self._json(
+            "GET",
+            "/v1/search",
+            params={"q": q, "group": group, "before": before, "limit": limit},
+        )
+
     async def open_direct(self, handle: str) -> dict[str, Any]:
         return await self._json("POST", "/v1/direct", json={"handle": handle})
 

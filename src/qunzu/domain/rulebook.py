@@ -167,6 +167,17 @@ class ReportingPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchPolicy:
+    """[search]: message search limits (docs/search.md)."""
+
+    min_chars: int = 2
+    max_chars: int = 64
+    max_terms: int = 8
+    per_minute: int = 30  # searches per account and node, as messages_per_minute
+    page_max: int = 50
+
+
+@dataclass(frozen=True, slots=True)
 class Rulebook:
     name: str
     jurisdiction: str
@@ -196,6 +207,7 @@ class Rulebook:
     uploads: UploadPolicy = field(default_factory=UploadPolicy)
     # [conversation]: recall window, @all per day, pins per group, nickname length.
     conversation: ConversationPolicy = field(default_factory=ConversationPolicy)
+    search: SearchPolicy = field(default_factory=SearchPolicy)
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def article(self, article_id: str) -> Article:

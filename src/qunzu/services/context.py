@@ -131,6 +131,8 @@ class ServiceContext:
     rulebooks: RulebookSet = field(default_factory=_default_rulebooks)
     agreements: AgreementSet = field(default_factory=_default_agreements)
     message_rate: SlidingWindow = field(default_factory=lambda: SlidingWindow(timedelta(minutes=1)))
+    # searches per account in the last minute on this node (services/search.py)
+    search_rate: SlidingWindow = field(default_factory=lambda: SlidingWindow(timedelta(minutes=1)))
     active_days_seen: set[tuple[int, str]] = field(default_factory=set)
     # (group, account) -> when this node last wrote their activity (messaging._note_activity)
     activity_noted: dict[tuple[int, int], datetime] = field(default_factory=dict)

@@ -40,10 +40,10 @@ async def do_recall_message(ctx: ServiceContext, actor: Actor, group_id: int, se
         await uow.conversation.keep_recalled(
             group_id, seq, entry.sender_id, entry.body, now, recalled_keep_until(ctx, now)
         )
+        await withdraw(ctx, uow, group_id, seq)  # before the text goes (the index needs it)
         await uow.timeline.redact(
             group_id, seq, {**entry.data, "recalled": {"at": now.isoformat()}}
         )
-        await withdraw(ctx, uow, group_id, seq)
         await append_entry(
             ctx, uow, group_id, EntryKind.message_recalled, actor.id, data={"seq": seq}
         )

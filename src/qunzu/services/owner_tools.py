@@ -107,10 +107,11 @@ async def do_remove_message(
         check_may_remove_message_of(me.role, actor.id, perm.role_of(sender), entry.sender_id)
         if entry.body is None:
             raise Conflict("message_already_removed", "This message was already removed.")
+        # Before the text goes: the SQLite index deletes by the message's own tokens.
+        await threads.withdraw(ctx, uow, group_id, seq)
         await uow.timeline.redact(
             group_id, seq, {**entry.data, "removed": {"by": actor.id, "reason": reason}}
         )
-        await threads.withdraw(ctx, uow, group_id, seq)
         await append_entry(
             ctx,
             uow,

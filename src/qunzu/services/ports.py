@@ -7,7 +7,7 @@ them with dictionaries for the unit tests of the services.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +43,7 @@ from qunzu.domain.reporters import UnfoundedReport
 from qunzu.domain.reports import EvidenceItem, QueueFilter, Report, ReporterRecord
 from qunzu.domain.rulebook import CreditPolicy
 from qunzu.domain.sanctions import Appeal, AppealKind, Sanction
+from qunzu.domain.search import Query
 from qunzu.domain.second_factor import Challenge, SecondFactor
 
 
@@ -360,6 +361,41 @@ class ConversationRepository(Protocol):
     async def nicknames(self, group_id: int, account_ids: Sequence[int]) -> dict[int, str]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A message an engine found: ``doc_id`` orders hits newest first and is the cursor."""
+
+    doc_id: int
+    group_id: int
+    seq: int
+    sender_id: int | None
+    body: str
+    created_at: datetime
+
+
+class MessageSearch(Protocol):
+    """The message search index (docs/search.md): SQLite FTS5 or a PostgreSQL GIN
+    ``tsvector`` over the tokens of ``domain/search.py``, kept in the message's own
+    transaction."""
+
+    async def add(self, entry: TimelineEntry) -> None:
+        """Index a new message (called by ``timeline.append_entry``)."""
+        ...
+
+    async def forget(self, group_id: int, seq: int) -> None:
+        """Drop a message from the index: called by every path that takes a message's
+        text away (removal; recall), before the text goes."""
+        ...
+
+    async def candidates(
+        self, query: Query, windows: Mapping[int, int], before: int | None, limit: int
+    ) -> list[SearchHit]:
+        """Up to ``limit`` indexed messages holding the query's tokens, newest first, below
+        ``before`` (a ``doc_id``), only in ``windows``' groups from their seq on (group id →
+        first visible seq) and never a message whose text is gone."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Events collected here are published only after commit."""
 
@@ -386,6 +422,8 @@ class UnitOfWork(Protocol):
     uploads: UploadRepository
     second_factors: SecondFactorRepository
     conversation: ConversationRepository
+
+    search: MessageSearch
     events: list[Event]
 
     async def __aenter__(self) -> Self: ...

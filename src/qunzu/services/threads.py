@@ -139,7 +139,10 @@ async def decorate(
 
 async def withdraw(ctx: ServiceContext, uow: UnitOfWork, group_id: int, seq: int) -> None:
     """A message stops being shown (removed or recalled): it leaves the pins, and every
-    registered index drops it in this same unit of work (``message_withdrawn_hooks``)."""
+    registered index drops it in this same unit of work (``message_withdrawn_hooks``).
+    Called before the text is taken away: the SQLite search index deletes a message by
+    its own tokens."""
+    await uow.search.forget(group_id, seq)
     await uow.conversation.unpin(group_id, seq)
     for hook in ctx.message_withdrawn_hooks:
         await hook(uow, group_id, seq)

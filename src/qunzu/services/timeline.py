@@ -37,6 +37,8 @@ async def append_entry(
         data=data or {},
     )
     await uow.timeline.append(entry)
+    # The search index in the message's own transaction: found once committed, never before.
+    await uow.search.add(entry)
     if shown:
         entry = replace(entry, data={**entry.data, **shown})
     uow.events.append(TimelineAppended(entry))

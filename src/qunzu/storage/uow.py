@@ -33,6 +33,7 @@ from qunzu.services.ports import (
     JoinRequestRepository,
     LawfulAccessRepository,
     MembershipRepository,
+    MessageSearch,
     OwnershipOfferRepository,
     OwnerToolsRepository,
     PostingRepository,
@@ -70,6 +71,7 @@ from qunzu.storage.requests_repo import (
     SqlJoinRequests,
     SqlOwnershipOffers,
 )
+from qunzu.storage.search_repo import make_search
 from qunzu.storage.second_factor_repo import SqlSecondFactors
 from qunzu.storage.uploads_repo import SqlUploads
 
@@ -139,6 +141,7 @@ class SqlUnitOfWork:
         self.uploads: UploadRepository = SqlUploads(c)
         self.second_factors: SecondFactorRepository = SqlSecondFactors(c)
         self.conversation: ConversationRepository = SqlConversation(c)
+        self.search: MessageSearch = make_search(c)
         return self
 
     async def __aexit__(

@@ -29,6 +29,7 @@ def mount_web(app: FastAPI) -> None:
         pages_conversation,
         pages_groups,
         pages_owner,
+        pages_search,
         pages_second_factor,
         pages_security,
         pages_timeline,
@@ -42,6 +43,7 @@ def mount_web(app: FastAPI) -> None:
         pages_timeline,
         pages_owner,
         pages_conversation,
+        pages_search,
     ):
         app.include_router(module.router)
     app.mount("/static", _Static(directory=HERE / "static"), name="static")

@@ -8,7 +8,7 @@ from alembic import op
 from qunzu.storage.migrations.columns import ID, TS, fk
 
 revision = "0018"
-down_revision = "0015"
+down_revision = "0016"
 
 
 def upgrade() -> None:
