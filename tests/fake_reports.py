@@ -90,6 +90,9 @@ class FakeReports:
             and (flt.severity is None or c.severity == flt.severity)
             and (not flt.escalated_only or c.status.value == "escalated")
             and (not flt.overdue_only or c.deadline_at < now)
+            and (flt.tier is None or c.tier == flt.tier)
+            and (flt.route is None or c.route is flt.route)
+            and (flt.claimed_by is None or c.claimed_by == flt.claimed_by)
         ]
         rows.sort(key=lambda c: (c.deadline_at, -c.priority, c.id))
         return rows[offset : offset + limit]

@@ -112,6 +112,15 @@ async def do_claim_case(ctx: ServiceContext, actor: Actor, case_id: int) -> Case
     return case
 
 
+async def do_release_case(ctx: ServiceContext, actor: Actor, case_id: int) -> Case:
+    """Give a claimed case back to the queue (its claimant, or a senior)."""
+    subject = f"case:{case_id}"
+    async with audit.privileged(ctx, actor, REVIEWERS, AuditAction.case_release, subject) as act:
+        step = (await _load_case(act.uow, case_id)).release(_reviewer(actor), ctx.clock.now())
+        case = await act.uow.reports.save_case(step.case)
+    return case
+
+
 async def do_escalate_case(ctx: ServiceContext, actor: Actor, case_id: int, note: str) -> Case:
     subject = f"case:{case_id}"
     async with audit.privileged(

@@ -210,6 +210,12 @@ class SqlReports:
                 stmt = stmt.where(c.c.severity == flt.severity)
             if flt.overdue_only:
                 stmt = stmt.where(c.c.deadline_at < now)
+            if flt.tier:
+                stmt = stmt.where(c.c.tier == flt.tier)
+            if flt.route is not None:
+                stmt = stmt.where(c.c.route == flt.route.value)
+            if flt.claimed_by is not None:
+                stmt = stmt.where(c.c.claimed_by == flt.claimed_by)
             return stmt.order_by(*order)
 
         if len(statuses) == 1:

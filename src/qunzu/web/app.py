@@ -24,9 +24,15 @@ class _Static(StaticFiles):
 
 
 def mount_web(app: FastAPI) -> None:
-    from qunzu.web import pages_account, pages_groups, pages_owner, pages_timeline
+    from qunzu.web import (
+        pages_account,
+        pages_console,
+        pages_groups,
+        pages_owner,
+        pages_timeline,
+    )
 
-    for module in (pages_account, pages_groups, pages_timeline, pages_owner):
+    for module in (pages_account, pages_groups, pages_timeline, pages_owner, pages_console):
         app.include_router(module.router)
     app.mount("/static", _Static(directory=HERE / "static"), name="static")
     app.router.routes.append(WebSocketRoute("/web/events", web_events))
@@ -53,5 +59,19 @@ def mount_web(app: FastAPI) -> None:
             message=page.tr("error.csrf.text"),
         )
         return HTMLResponse(html, status_code=403)
+
+    @app.exception_handler(pages_console.StaffOnly)
+    async def _staff_only(request: Request, _: Exception) -> Response:
+        page = await load(request, login=False)
+        html = env.get_template("error.html").render(
+            page=page,
+            _=page.tr,
+            tr=page.tr,
+            csrf=page.csrf,
+            me=page.actor,
+            title=page.tr("console.forbidden.title"),
+            message=page.tr("console.forbidden.text"),
+        )
+        return HTMLResponse(html, status_code=403, headers={"cache-control": "no-store"})
 
     app.add_middleware(SecurityHeadersMiddleware)

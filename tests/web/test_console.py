@@ -1,0 +1,259 @@
+"""The platform console through plain forms: role separation on every console route, a
+report decided in the console and seen by the member, the private tier's reported items
+alone, the decision form's refusals, and the audit of every case view."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from qunzu.domain.models import PlatformRole
+from qunzu.services.accounts import do_create_platform_user
+from qunzu.services.actor import SYSTEM
+from tests.factories import PASSWORD, audit_entries, ctx_of, unique_handle
+from tests.server import ServerThread
+from tests.web.conftest import Browser
+from tests.web.test_flows import invite_and_join
+
+NewBrowser = Callable[..., Browser]
+
+# Every console route, with the roles that open it (None: members, no platform role).
+REVIEW = {PlatformRole.reviewer, PlatformRole.senior_reviewer, PlatformRole.admin}
+SENIOR = {PlatformRole.senior_reviewer, PlatformRole.admin}
+AUDIT = {PlatformRole.auditor, PlatformRole.admin}
+ROUTES: list[tuple[str, str, set[PlatformRole]]] = [
+    ("GET", "/console/queue", REVIEW),
+    ("GET", "/console/cases/{case}", REVIEW),
+    ("POST", "/console/cases/{case}/preview", REVIEW),
+    ("POST", "/console/cases/{case}/claim", REVIEW),
+    ("POST", "/console/cases/{case}/release", REVIEW),
+    ("POST", "/console/cases/{case}/escalate", REVIEW),
+    ("POST", "/console/cases/{case}/decide", REVIEW),
+    ("GET", "/console/appeals", SENIOR),
+    ("POST", "/console/appeals/{case}/decide", SENIOR),
+    ("GET", "/console/audit", AUDIT),
+]
+ROLES: list[PlatformRole | None] = [None, *PlatformRole]
+
+
+def staff(web: ServerThread, browser: Browser, role: PlatformRole) -> Browser:
+    """Platform staff made through services (as the CLI does), logged in through the form."""
+    handle = unique_handle(role.value.replace("-", "_"))
+    ctx = ctx_of(web)
+    web.call(
+        lambda: do_create_platform_user(ctx, SYSTEM, handle, PASSWORD, role, f"Staff {role.value}")
+    )
+    browser.get("/login")
+    response = browser.post("/login", {"handle": handle, "password": PASSWORD, "next": "/console"})
+    assert response.status_code == 200, response.text[:300]
+    browser.handle = handle
+    return browser
+
+
+def reported_case(
+    new_browser: NewBrowser,
+    category: str = "threat-to-life",
+    group_category: str = "friends",
+    bodies: tuple[str, ...] = ("我要伤害你",),
+    reported: int = 0,
+) -> tuple[Browser, int, list[str]]:
+    """A message reported by a member: the offender's browser, the case id, the bodies sent."""
+    owner, offender = new_browser(), new_browser()
+    owner.sign_up("cown")
+    offender.sign_up("coff")
+    gid = owner.create_group("控制台群", category=group_category)
+    invite_and_join(owner, offender, gid)
+    offender.get(f"/g/{gid}")
+    for i, body in enumerate(bodies):
+        offender.post(f"/g/{gid}/send", {"body": body, "client_txn_id": f"c-{i}-{gid}"})
+    page = offender.get(f"/g/{gid}").text
+    seq = re.search(rf'id="e-(\d+)"[^>]*data-txn="c-{reported}-{gid}"', page)
+    assert seq
+    owner.get(f"/g/{gid}/report?seq={seq.group(1)}")
+    owner.post(
+        f"/g/{gid}/report",
+        {"kind": "message", "seq": seq.group(1), "category": category, "statement": "威胁"},
+    )
+    receipt = owner.get("/me/reports").text
+    case = re.search(r"#(\d+)", receipt)
+    assert case, receipt[:500]
+    return offender, int(case.group(1)), list(bodies)
+
+
+@pytest.fixture(scope="module")
+def one_case(web: ServerThread) -> Iterator[int]:
+    browsers: list[Browser] = []
+
+    def make(lang: str = "zh-CN") -> Browser:
+        b = Browser(web.url, lang)
+        browsers.append(b)
+        return b
+
+    _, case_id, _ = reported_case(make)
+    yield case_id
+    for b in browsers:
+        b.close()
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.value if r else "member")
+def test_each_role_opens_only_its_console_pages(
+    web: ServerThread, new_browser: NewBrowser, one_case: int, role: PlatformRole | None
+) -> None:
+    browser = new_browser()
+    if role is None:
+        browser.sign_up("cmember")
+    else:
+        staff(web, browser, role)
+    token = browser.csrf("/")
+    for method, path, allowed in ROUTES:
+        url = path.format(case=one_case)
+        if method == "GET":
+            response = browser.get(url, follow=False)
+        else:
+            response = browser.post(url, {"note": "x"}, csrf=token, follow=False)
+        if role in allowed:
+            assert response.status_code != 403, (role, url)
+        else:
+            assert response.status_code == 403, (role, url, response.status_code)
+            assert "此工作台页面属于其他平台角色" in response.text
+
+
+def test_anonymous_visitors_are_sent_to_log_in(new_browser: NewBrowser) -> None:
+    browser = new_browser()
+    for method, path, _ in ROUTES:
+        if method == "GET":
+            response = browser.get(path.format(case=1), follow=False)
+            assert response.status_code == 303
+            assert response.headers["location"].startswith("/login?next=/console")
+    assert browser.get("/console", follow=False).headers["location"].startswith("/login")
+
+
+def test_a_case_is_claimed_previewed_decided_and_the_member_sees_the_reasons(
+    web: ServerThread, new_browser: NewBrowser
+) -> None:
+    offender, case_id, _ = reported_case(new_browser)
+    reviewer = staff(web, new_browser("en"), PlatformRole.reviewer)
+    queue = reviewer.get("/console/queue").text
+    assert f'data-case="{case_id}"' in queue and "data-countdown-to=" in queue
+    reviewer.post(f"/console/cases/{case_id}/claim", {"back": "queue"})
+    case = reviewer.get(f"/console/cases/{case_id}").text
+    assert "我要伤害你" in case and "Claimed by" in case
+    measures = re.findall(
+        r'<option value="([a-z_-]+)"', case.split('id="d-kind"')[1].split("</select>")[0]
+    )
+    assert "blacklist" in measures
+    draft = {
+        "decision": "violation",
+        "kind": "blacklist",
+        "article": "art-11",
+        "facts": "Threatened a member.",
+        "days": "30",
+    }
+    preview = reviewer.post(f"/console/cases/{case_id}/preview", draft)
+    assert preview.status_code == 200 and "As the person will see it" in preview.text
+    assert "30 days from the decision" in preview.text
+    decided = reviewer.post(f"/console/cases/{case_id}/decide", draft)
+    assert decided.status_code == 200 and "Decision recorded" in decided.text
+    sanctions = offender.get("/me/sanctions").text
+    sid = re.search(r'href="/me/sanctions/(\d+)"', sanctions) or re.search(
+        r"/sanctions/(\d+)", sanctions
+    )
+    assert sid, sanctions[:800]
+    reasons = offender.get(f"/me/sanctions/{sid.group(1)}").text
+    assert "Threatened a member." in reasons
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("kind", "death_penalty", "unknown_sanction"),
+        ("article", "art-99", "unknown_article"),
+        ("facts", "", "facts_required"),
+        ("facts", "x" * 2001, "too_long"),
+        ("facts", "bad\u202etext", "invalid_text"),
+        ("days", "100000", "invalid_days"),
+        ("decision", "maybe", "decision_required"),
+    ],
+)
+def test_a_bad_decision_form_is_refused_and_decides_nothing(
+    web: ServerThread, new_browser: NewBrowser, field: str, value: str, code: str
+) -> None:
+    _, case_id, _ = reported_case(new_browser)
+    reviewer = staff(web, new_browser(), PlatformRole.reviewer)
+    reviewer.get(f"/console/cases/{case_id}")
+    draft = {
+        "decision": "violation",
+        "kind": "blacklist",
+        "article": "art-11",
+        "facts": "Threatened a member.",
+        "days": "30",
+        field: value,
+    }
+    refused = reviewer.post(f"/console/cases/{case_id}/decide", draft)
+    assert refused.status_code in (400, 422), (code, refused.status_code)
+    assert 'role="alert"' in refused.text
+    assert 'id="decide-form"' in reviewer.get(f"/console/cases/{case_id}").text  # still open
+
+
+def test_a_form_without_csrf_is_refused(
+    web: ServerThread, new_browser: NewBrowser, one_case: int
+) -> None:
+    reviewer = staff(web, new_browser(), PlatformRole.reviewer)
+    response = reviewer.post(f"/console/cases/{one_case}/claim", csrf="0" * 64, follow=False)
+    assert response.status_code == 403
+
+
+def test_a_case_that_does_not_exist_is_404(web: ServerThread, new_browser: NewBrowser) -> None:
+    reviewer = staff(web, new_browser(), PlatformRole.reviewer)
+    assert reviewer.get("/console/cases/999999999").status_code == 404
+    assert reviewer.get("/console/cases/0").status_code == 422
+    assert reviewer.get("/console/cases/abc").status_code == 422
+
+
+def test_a_private_tier_case_shows_only_the_reported_message(
+    web: ServerThread, new_browser: NewBrowser
+) -> None:
+    bodies = ("家里的第一条", "家里的第二条", "我要伤害你", "家里的第四条")
+    _, case_id, sent = reported_case(
+        new_browser, group_category="family", bodies=bodies, reported=2
+    )
+    reviewer = staff(web, new_browser(), PlatformRole.reviewer)
+    page = reviewer.get(f"/console/cases/{case_id}").text
+    assert "我要伤害你" in page
+    for other in sent[:2] + sent[3:]:
+        assert other not in page
+
+
+def test_every_case_view_in_the_console_is_audited(
+    web: ServerThread, new_browser: NewBrowser, one_case: int
+) -> None:
+    reviewer = staff(web, new_browser(), PlatformRole.reviewer)
+    before = asyncio.run(audit_entries(web))
+    reviewer.get(f"/console/cases/{one_case}")
+    after = asyncio.run(audit_entries(web))
+    views = [e for e in after[len(before) :] if e.action == "case.view"]
+    assert len(views) == 1 and views[0].subject == f"case:{one_case}"
+
+
+def test_queue_filters_narrow_the_queue_and_ignore_unknown_values(
+    web: ServerThread, new_browser: NewBrowser
+) -> None:
+    _, one_case, _ = reported_case(new_browser)
+    reviewer = staff(web, new_browser(), PlatformRole.reviewer)
+    assert f'data-case="{one_case}"' in reviewer.get("/console/queue?route=severe").text
+    assert f'data-case="{one_case}"' not in reviewer.get("/console/queue?route=escalated").text
+    assert f'data-case="{one_case}"' not in reviewer.get("/console/queue?tier=public").text
+    odd = reviewer.get("/console/queue?tier=%3Cscript%3E&route=x&claimed=-1&page=abc")
+    assert odd.status_code == 200 and "<script>" not in odd.text
+
+
+def test_the_audit_page_checks_the_chain(web: ServerThread, new_browser: NewBrowser) -> None:
+    auditor = staff(web, new_browser("en"), PlatformRole.auditor)
+    page = auditor.get("/console/audit?verify=1").text
+    assert "The chain holds" in page
+    filtered = auditor.get("/console/audit?action=audit.verify").text
+    assert "audit.verify" in filtered and "<td>case.claim</td>" not in filtered
+    assert auditor.get("/console/audit?actor=abc&since=nonsense").status_code == 200
