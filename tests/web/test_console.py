@@ -257,3 +257,20 @@ def test_the_audit_page_checks_the_chain(web: ServerThread, new_browser: NewBrow
     filtered = auditor.get("/console/audit?action=audit.verify").text
     assert "audit.verify" in filtered and "<td>case.claim</td>" not in filtered
     assert auditor.get("/console/audit?actor=abc&since=nonsense").status_code == 200
+
+
+def test_a_claimed_case_is_released_back_to_the_queue(
+    web: ServerThread, new_browser: NewBrowser
+) -> None:
+    _, case_id, _ = reported_case(new_browser)
+    reviewer = staff(web, new_browser("en"), PlatformRole.reviewer)
+    other = staff(web, new_browser("en"), PlatformRole.reviewer)
+    reviewer.get("/console/queue")
+    reviewer.post(f"/console/cases/{case_id}/claim", {"back": "queue"})
+    other.get("/console/queue")
+    refused = other.post(f"/console/cases/{case_id}/release", {"back": "queue"})
+    assert "Another reviewer has claimed" in refused.text
+    released = reviewer.post(f"/console/cases/{case_id}/release", {"back": "queue"})
+    assert "Case released" in released.text
+    row = released.text.split(f'data-case="{case_id}"')[1].split("</tr>")[0]
+    assert f'action="/console/cases/{case_id}/claim"' in row
