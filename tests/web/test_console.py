@@ -35,6 +35,14 @@ ROUTES: list[tuple[str, str, set[PlatformRole]]] = [
     ("GET", "/console/appeals", SENIOR),
     ("POST", "/console/appeals/{case}/decide", SENIOR),
     ("GET", "/console/audit", AUDIT),
+    ("GET", "/console/officer", SENIOR),
+    ("POST", "/console/sanctions/lift", SENIOR),
+    ("POST", "/console/credit/lock", SENIOR),
+    ("POST", "/console/identity/read", SENIOR),
+    ("GET", "/console/exports", AUDIT | SENIOR),
+    ("GET", "/console/exports/regulator?start=2026-01-01&end=2026-01-31", AUDIT | SENIOR),
+    ("GET", "/console/staff", {PlatformRole.admin}),
+    ("POST", "/console/staff", {PlatformRole.admin}),
 ]
 ROLES: list[PlatformRole | None] = [None, *PlatformRole]
 
@@ -274,3 +282,65 @@ def test_a_claimed_case_is_released_back_to_the_queue(
     assert "Case released" in released.text
     row = released.text.split(f'data-case="{case_id}"')[1].split("</tr>")[0]
     assert f'action="/console/cases/{case_id}/claim"' in row
+
+
+def test_an_identity_read_needs_a_reason_and_shows_its_audit_entry(
+    web: ServerThread, new_browser: NewBrowser
+) -> None:
+    member = new_browser()
+    member.sign_up("cident")
+    senior = staff(web, new_browser("en"), PlatformRole.senior_reviewer)
+    senior.get("/console/officer")
+    refused = senior.post("/console/identity/read", {"handle": member.handle, "reason": "x"})
+    assert "at least five characters" in refused.text and "张三" not in refused.text
+    shown = senior.post(
+        "/console/identity/read", {"handle": member.handle, "reason": "police request 17"}
+    )
+    assert "张三" in shown.text and "identity.read" in shown.text
+    assert "police request 17" in shown.text
+    assert shown.headers["cache-control"] == "no-store"
+    reads = [e for e in asyncio.run(audit_entries(web)) if e.action == "identity.read"]
+    assert reads[-1].detail["reason"] == "police request 17"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_the_regulator_export_downloads_and_bad_periods_are_refused(
+    web: ServerThread, new_browser: NewBrowser, fmt: str
+) -> None:
+    auditor = staff(web, new_browser("en"), PlatformRole.auditor)
+    ok = auditor.get(f"/console/exports/regulator?start=2026-01-01&end=2026-12-31&format={fmt}")
+    assert ok.status_code == 200 and "attachment" in ok.headers["content-disposition"]
+    if fmt == "csv":
+        assert ok.text.startswith("sanction_id,case_id,measure")
+    for query in (
+        "start=nonsense&end=2026-01-01",
+        "start=2026-02-01&end=2026-01-01",
+        "start=2020-01-01&end=2026-01-01",
+        "start=2026-01-01&end=2026-01-02&format=xml",
+    ):
+        refused = auditor.get(f"/console/exports/regulator?{query}")
+        assert refused.status_code == 200 and 'role="alert"' in refused.text, query
+
+
+def test_an_admin_creates_staff_who_can_then_log_in(
+    web: ServerThread, new_browser: NewBrowser
+) -> None:
+    admin = staff(web, new_browser("en"), PlatformRole.admin)
+    admin.get("/console/staff")
+    handle = unique_handle("newrev")
+    made = admin.post(
+        "/console/staff", {"handle": handle, "password": PASSWORD, "role": "reviewer"}
+    )
+    assert "Staff account created" in made.text
+    again = admin.post(
+        "/console/staff", {"handle": handle, "password": PASSWORD, "role": "reviewer"}
+    )
+    assert 'role="alert"' in again.text
+    odd = admin.post(
+        "/console/staff", {"handle": unique_handle("x"), "password": PASSWORD, "role": "god"}
+    )
+    assert "Choose a platform role" in odd.text
+    fresh = new_browser("en")
+    fresh.get("/login")
+    fresh.post("/login", {"handle": handle, "password": PASSWORD, "next": "/console"})
+    assert 'id="queue"' in fresh.last or "No open cases" in fresh.last

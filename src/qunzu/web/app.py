@@ -28,11 +28,19 @@ def mount_web(app: FastAPI) -> None:
         pages_account,
         pages_console,
         pages_groups,
+        pages_officers,
         pages_owner,
         pages_timeline,
     )
 
-    for module in (pages_account, pages_groups, pages_timeline, pages_owner, pages_console):
+    for module in (
+        pages_account,
+        pages_groups,
+        pages_timeline,
+        pages_owner,
+        pages_console,
+        pages_officers,
+    ):
         app.include_router(module.router)
     app.mount("/static", _Static(directory=HERE / "static"), name="static")
     app.router.routes.append(WebSocketRoute("/web/events", web_events))

@@ -83,8 +83,14 @@ def _nav(page: Page) -> list[tuple[str, str]]:
         items.append(("/console/queue", "console.nav.queue"))
     if role in SENIORS:
         items.append(("/console/appeals", "console.nav.appeals"))
+    if role in SENIORS:
+        items.append(("/console/officer", "console.nav.officer"))
     if role in AUDITORS:
         items.append(("/console/audit", "console.nav.audit"))
+    if role in (*AUDITORS, *SENIORS):
+        items.append(("/console/exports", "console.nav.exports"))
+    if role is PlatformRole.admin:
+        items.append(("/console/staff", "console.nav.staff"))
     return items
 
 
