@@ -30,6 +30,7 @@ def mount_web(app: FastAPI) -> None:
         pages_groups,
         pages_officers,
         pages_owner,
+        pages_public,
         pages_timeline,
     )
 
@@ -40,6 +41,7 @@ def mount_web(app: FastAPI) -> None:
         pages_owner,
         pages_console,
         pages_officers,
+        pages_public,
     ):
         app.include_router(module.router)
     app.mount("/static", _Static(directory=HERE / "static"), name="static")

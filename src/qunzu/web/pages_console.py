@@ -317,13 +317,13 @@ async def case_page(request: Request, case_id: IdPath) -> Response:
         return show(
             page,
             "console_refused.html",
-            status=_status(exc),
+            status=status_of(exc),
             message=page.tr.error(exc),
             title=page.tr("console.case.title", id=case_id),
         )
 
 
-def _status(exc: DomainError) -> int:
+def status_of(exc: DomainError) -> int:
     from qunzu.api.errors import status_for  # see qunzu/web/__init__.py
 
     return status_for(exc)
@@ -363,7 +363,7 @@ async def decide(request: Request, case_id: IdPath) -> Response:
             manifestly_unfounded=draft.unfounded and wanted is None,
         )
     except DomainError as exc:
-        return await _case_page(page, case_id, draft, page.tr.error(exc), status=_status(exc))
+        return await _case_page(page, case_id, draft, page.tr.error(exc), status=status_of(exc))
     return redirect(page, f"/console/cases/{case_id}", ("ok", page.tr("console.decided")))
 
 
