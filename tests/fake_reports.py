@@ -97,6 +97,14 @@ class FakeReports:
         rows.sort(key=lambda c: (c.deadline_at, -c.priority, c.id))
         return rows[offset : offset + limit]
 
+    async def count_open_by_deadline(self, now: datetime, bounds: list[datetime]) -> list[int]:
+        open_ = [
+            c
+            for c in self.t.cases.values()
+            if c.status in OPEN_STATUSES and c.platform_visible_at <= now
+        ]
+        return [sum(1 for c in open_ if c.deadline_at < b) for b in bounds]
+
     async def count_overdue(self, now: datetime) -> int:
         return sum(
             1

@@ -344,3 +344,13 @@ def test_an_admin_creates_staff_who_can_then_log_in(
     fresh.get("/login")
     fresh.post("/login", {"handle": handle, "password": PASSWORD, "next": "/console"})
     assert 'id="queue"' in fresh.last or "No open cases" in fresh.last
+
+
+def test_metrics_show_the_queue_depth_by_deadline(
+    web: ServerThread, new_browser: NewBrowser
+) -> None:
+    reported_case(new_browser)  # severe: due within 2 hours
+    text = new_browser().get("/metrics").text
+    depth = dict(re.findall(r'qunzu_cases_open\{due="(\w+)"\} ([0-9.]+)', text))
+    assert set(depth) == {"overdue", "within_2h", "within_24h", "later"}
+    assert float(depth["within_2h"]) >= 1
