@@ -92,9 +92,20 @@ class FakeReports:
             and (flt.severity is None or c.severity == flt.severity)
             and (not flt.escalated_only or c.status.value == "escalated")
             and (not flt.overdue_only or c.deadline_at < now)
+            and (flt.tier is None or c.tier == flt.tier)
+            and (flt.route is None or c.route is flt.route)
+            and (flt.claimed_by is None or c.claimed_by == flt.claimed_by)
         ]
         rows.sort(key=lambda c: (c.deadline_at, -c.priority, c.id))
         return rows[offset : offset + limit]
+
+    async def count_open_by_deadline(self, now: datetime, bounds: list[datetime]) -> list[int]:
+        open_ = [
+            c
+            for c in self.t.cases.values()
+            if c.status in OPEN_STATUSES and c.platform_visible_at <= now
+        ]
+        return [sum(1 for c in open_ if c.deadline_at < b) for b in bounds]
 
     async def count_overdue(self, now: datetime) -> int:
         return sum(

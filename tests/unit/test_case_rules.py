@@ -483,3 +483,28 @@ def test_removing_one_message_handles_only_that_messages_case_still_with_the_own
     late = case(id=3, target=MESSAGE, route=Route.owner, platform_visible_at=NOW)
     steps = handled_by(REMOVE_IT, [insult, spam, late], NOW)
     assert [(s.case.id, s.case.status) for s in steps] == [(2, HANDLED)]
+
+
+def test_the_claimant_releases_a_case_back_to_the_open_queue() -> None:
+    step = case(status=CaseStatus.claimed, claimed_by=REVIEWER.id).release(REVIEWER, NOW)
+    assert step.case.status is CaseStatus.open and step.case.claimed_by is None
+    assert step.has(CaseEventKind.released)
+
+
+def test_a_released_escalated_case_stays_escalated() -> None:
+    step = case(status=CaseStatus.escalated, claimed_by=SENIOR.id).release(SENIOR, NOW)
+    assert step.case.status is CaseStatus.escalated and step.case.claimed_by is None
+
+
+def test_a_senior_may_release_another_reviewers_claim_a_reviewer_may_not() -> None:
+    claimed = case(status=CaseStatus.claimed, claimed_by=OTHER_REVIEWER)
+    assert claimed.release(SENIOR, NOW).case.claimed_by is None
+    with pytest.raises(Conflict) as refused:
+        claimed.release(REVIEWER, NOW)
+    assert refused.value.code == "case_claimed"
+
+
+def test_an_unclaimed_case_cannot_be_released() -> None:
+    with pytest.raises(Conflict) as refused:
+        case(status=CaseStatus.open).release(REVIEWER, NOW)
+    assert refused.value.code == "case_not_claimed"

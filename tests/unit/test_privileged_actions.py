@@ -221,6 +221,14 @@ async def claim_case(ctx: ServiceContext) -> Call:
     return lambda actor: review.do_claim_case(ctx, actor, case_id)
 
 
+async def release_case(ctx: ServiceContext) -> Call:
+    """A case another reviewer claimed: a senior may give it back to the queue."""
+    _, case_id = await reported_case(ctx)
+    other = await staff(ctx, PlatformRole.reviewer)
+    await review.do_claim_case(ctx, other, case_id)
+    return lambda actor: review.do_release_case(ctx, actor, case_id)
+
+
 async def escalate_case(ctx: ServiceContext) -> Call:
     _, case_id = await reported_case(ctx)
     return lambda actor: review.do_escalate_case(ctx, actor, case_id, "needs a senior look")
@@ -361,6 +369,9 @@ ROWS: dict[str, Row] = {
     S + "review.list_queue": Row(PlatformRole.reviewer, AuditAction.case_queue, list_queue),
     S + "review.open_case_file": Row(PlatformRole.reviewer, AuditAction.case_view, open_case_file),
     S + "review.do_claim_case": Row(PlatformRole.reviewer, AuditAction.case_claim, claim_case),
+    S + "review.do_release_case": Row(
+        PlatformRole.senior_reviewer, AuditAction.case_release, release_case
+    ),
     S + "review.do_escalate_case": Row(
         PlatformRole.reviewer, AuditAction.case_escalate, escalate_case
     ),

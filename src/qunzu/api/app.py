@@ -144,7 +144,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     async def prometheus(request: Request) -> Response:
         # During a database outage the other metrics (publish failures...) matter most.
         with suppress(Unavailable):
-            metrics.cases_overdue.set(await review.count_overdue(request.app.state.qunzu.ctx))
+            ctx = request.app.state.qunzu.ctx
+            metrics.cases_overdue.set(await review.count_overdue(ctx))
+            for due, count in (await review.queue_depth(ctx)).items():
+                metrics.queue_depth.labels(due).set(count)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     def openapi() -> dict[str, Any]:

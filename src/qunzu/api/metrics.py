@@ -50,6 +50,12 @@ class Metrics:
             "Open report cases past their handling deadline (Art. 12), at scrape time.",
             registry=self.registry,
         )
+        self.queue_depth = Gauge(
+            "qunzu_cases_open",
+            "Open cases in the platform queue by time to their deadline, at scrape time.",
+            ["due"],
+            registry=self.registry,
+        )
         self.bus_publish_failures = Counter(
             "qunzu_bus_publish_failures_total",
             "Events committed but not published (the bus was unreachable); streams fill the "

@@ -24,6 +24,7 @@ class AuditAction(StrEnum):
     case_queue = "case.queue"
     case_view = "case.view"
     case_claim = "case.claim"
+    case_release = "case.release"
     case_escalate = "case.escalate"
     case_decide = "case.decide"
     # sanctions and appeals (services.review, services.appeals)

@@ -10,6 +10,7 @@ public, the owner or an admin is the one reported, or a manager reports it up (P
     route_to_platform  open, with the owner                    open, with the platform
     handle_by_owner    open, with the owner within its window  handled_by_owner
     claim              open, claimed, escalated (platform's)   claimed (escalated stays)
+    release            claimed, escalated (claimed)            open (escalated stays), unclaimed
     escalate           open, claimed (platform's)              escalated
     decide             open, claimed, escalated (platform's)   decided
     request_review     decided no_violation                    the same
@@ -65,6 +66,7 @@ class CaseEventKind(StrEnum):
     routed_to_platform = "routed_to_platform"
     handled_by_owner = "handled_by_owner"
     claimed = "claimed"
+    released = "released"  # the claimant (or a senior) gave the case back to the queue
     escalated = "escalated"
     decided = "decided"
     review_requested = "review_requested"
@@ -278,6 +280,17 @@ class Case:
         return self._step(
             CaseEventKind.claimed, now, reviewer.id, claimed_by=reviewer.id, status=status
         )
+
+    def release(self, reviewer: Reviewer, now: datetime) -> Transition:
+        """Give a claimed case back to the queue: its claimant, or a senior freeing a case
+        a reviewer left (the deadline keeps running either way)."""
+        self._require_platform(now)
+        if self.claimed_by is None:
+            raise Conflict("case_not_claimed", "Nobody has claimed this case.")
+        if self.claimed_by != reviewer.id and not reviewer.senior:
+            raise Conflict("case_claimed", "Another reviewer has claimed this case.")
+        status = self.status if self.status is CaseStatus.escalated else CaseStatus.open
+        return self._step(CaseEventKind.released, now, reviewer.id, claimed_by=None, status=status)
 
     def escalate(self, reviewer: Reviewer, note: str, now: datetime) -> Transition:
         self._require_platform(now)

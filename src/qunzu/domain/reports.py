@@ -270,3 +270,6 @@ class QueueFilter:
     severity: str | None = None
     escalated_only: bool = False
     overdue_only: bool = False
+    tier: str | None = None
+    route: Route | None = None  # owner: reached the platform after the owner's window
+    claimed_by: int | None = None

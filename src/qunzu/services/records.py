@@ -24,7 +24,7 @@ from qunzu.domain.sanctions import AppealState
 from qunzu.services import attached
 from qunzu.services.actor import Principal, SystemActor
 from qunzu.services.audit import privileged
-from qunzu.services.context import ServiceContext
+from qunzu.services.context import ServiceContext, transaction
 from qunzu.services.ports import UnitOfWork
 
 EXPORT_FIELDS = (
@@ -138,10 +138,36 @@ async def transparency(
         end=end.isoformat(),
     ) as act:
         _check_period(start, end)
-        cases = await act.uow.reports.cases_between(start, end)
-        sanctions = await act.uow.reports.sanctions_between(start, end)
-        appeals = await act.uow.reports.appeals_between(start, end)
-        requests = await act.uow.lawful.requests_between(start, end)
+        figures = await _figures(act.uow, now, start, end)
+    return figures
+
+
+async def published_transparency(
+    ctx: ServiceContext, start: datetime, end: datetime
+) -> dict[str, Any]:
+    """The same figures for the public report (no login): counts only, no case, person
+    or group is named, so reading them is not an officer's act and is not audited."""
+    _check_period(start, end)
+    async with transaction(ctx, write=False) as uow:
+        return await _figures(uow, ctx.clock.now(), start, end)
+
+
+def _percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 2)
+
+
+async def _figures(
+    uow: UnitOfWork, now: datetime, start: datetime, end: datetime
+) -> dict[str, Any]:
+    """Counts for [start, end): reports by category, tier and route, decisions, time to
+    decision (median, 90th percentile, against the deadline), sanctions, appeals."""
+    cases = await uow.reports.cases_between(start, end)
+    sanctions = await uow.reports.sanctions_between(start, end)
+    appeals = await uow.reports.appeals_between(start, end)
+    requests = await uow.lawful.requests_between(start, end)
     hours = [(c.decided_at - c.created_at).total_seconds() / 3600 for c in cases if c.decided_at]
     missed = sum(
         1
@@ -157,12 +183,17 @@ async def transparency(
         "reports": sum(c.reporters for c in cases),
         "by_category": dict(Counter(c.category for c in cases)),
         "by_tier": dict(Counter(c.tier for c in cases)),
+        "by_route": dict(Counter(c.route.value for c in cases)),
         "by_decision": dict(
             Counter(c.decision.value if c.decision else c.status.value for c in cases)
         ),
         "sanctions": dict(Counter(s.kind for s in sanctions)),
         "median_hours_to_decision": round(statistics.median(hours), 2) if hours else None,
+        "p90_hours_to_decision": _percentile(hours, 0.9),
         "deadlines_missed": missed,
+        "decided_in_time": sum(
+            1 for c in cases if c.decided_at is not None and c.decided_at <= c.deadline_at
+        ),
         "appeals": len(appeals),
         "appeals_decided": len(decided_appeals),
         "appeals_overturned": overturned,

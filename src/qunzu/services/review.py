@@ -13,6 +13,7 @@ The case decides (``domain.cases``), the reporters' settlement is a domain rule
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from qunzu.domain.audit import AuditAction, check_not_self
@@ -111,6 +112,21 @@ async def count_overdue(ctx: ServiceContext) -> int:
         return await uow.reports.count_overdue(ctx.clock.now())
 
 
+# The queue's depth by time to deadline: the severe window (2 h), the normal one (24 h).
+DEPTH_BANDS = (("overdue", 0), ("within_2h", 2), ("within_24h", 24))
+
+
+async def queue_depth(ctx: ServiceContext) -> dict[str, int]:
+    """Open cases in the platform queue by how soon they are due (for /metrics): overdue,
+    due within 2 h, within 24 h, and later; each band excludes the ones before it."""
+    now = ctx.clock.now()
+    bounds = [now + timedelta(hours=h) for _, h in DEPTH_BANDS] + [datetime.max.replace(tzinfo=UTC)]
+    async with transaction(ctx, write=False) as uow:
+        counts = await uow.reports.count_open_by_deadline(now, bounds)
+    names = [name for name, _ in DEPTH_BANDS] + ["later"]
+    return {name: counts[i] - (counts[i - 1] if i else 0) for i, name in enumerate(names)}
+
+
 async def open_case_file(ctx: ServiceContext, actor: Actor, case_id: int) -> CaseFile:
     """A case with its reports and evidence. Reading it is audited (content access)."""
     subject = f"case:{case_id}"
@@ -142,6 +158,15 @@ async def do_claim_case(ctx: ServiceContext, actor: Actor, case_id: int) -> Case
     subject = f"case:{case_id}"
     async with audit.privileged(ctx, actor, REVIEWERS, AuditAction.case_claim, subject) as act:
         step = (await _case_for(act.uow, actor, case_id)).claim(_reviewer(actor), ctx.clock.now())
+        case = await act.uow.reports.save_case(step.case)
+    return case
+
+
+async def do_release_case(ctx: ServiceContext, actor: Actor, case_id: int) -> Case:
+    """Give a claimed case back to the queue (its claimant, or a senior)."""
+    subject = f"case:{case_id}"
+    async with audit.privileged(ctx, actor, REVIEWERS, AuditAction.case_release, subject) as act:
+        step = (await _load_case(act.uow, case_id)).release(_reviewer(actor), ctx.clock.now())
         case = await act.uow.reports.save_case(step.case)
     return case
 

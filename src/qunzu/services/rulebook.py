@@ -6,6 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from qunzu.domain.errors import NotFound
 from qunzu.domain.rulebook import Rulebook
 from qunzu.services.context import ServiceContext
 
@@ -42,4 +43,38 @@ def list_versions(ctx: ServiceContext) -> list[dict[str, Any]]:
             "in_force": b.version == current,
         }
         for b in ctx.rulebooks.versions
+    ]
+
+
+def find_version(ctx: ServiceContext, version: str) -> Rulebook:
+    for book in ctx.rulebooks.versions:
+        if book.version == version:
+            return book
+    raise NotFound("rulebook_not_found", "No such rulebook version.")
+
+
+def _flat(value: Any, path: str, out: dict[str, str]) -> None:
+    """A document as ``path -> text`` lines; list items of articles, categories and
+    measures are keyed by their id, so a reordering is no change."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flat(item, f"{path}.{key}" if path else str(key), out)
+    elif isinstance(value, list) and all(isinstance(v, dict) and "id" in v for v in value):
+        for item in value:
+            _flat(item, f"{path}[{item['id']}]", out)
+    else:
+        out[path] = str(value)
+
+
+def diff_versions(old: Rulebook, new: Rulebook) -> list[tuple[str, str | None, str | None]]:
+    """What changed from ``old`` to ``new``: (path, before, after), None where absent."""
+    before: dict[str, str] = {}
+    after: dict[str, str] = {}
+    _flat(rulebook_document(old), "", before)
+    _flat(rulebook_document(new), "", after)
+    skip = {"version", "effective_from", "source"}
+    return [
+        (key, before.get(key), after.get(key))
+        for key in sorted(before.keys() | after.keys())
+        if key not in skip and before.get(key) != after.get(key)
     ]

@@ -212,6 +212,12 @@ class SqlReports:
                 stmt = stmt.where(c.c.severity == flt.severity)
             if flt.overdue_only:
                 stmt = stmt.where(c.c.deadline_at < now)
+            if flt.tier:
+                stmt = stmt.where(c.c.tier == flt.tier)
+            if flt.route is not None:
+                stmt = stmt.where(c.c.route == flt.route.value)
+            if flt.claimed_by is not None:
+                stmt = stmt.where(c.c.claimed_by == flt.claimed_by)
             return stmt.order_by(*order)
 
         if len(statuses) == 1:
@@ -239,6 +245,22 @@ class SqlReports:
             )
         )
         return int(res.scalar_one())
+
+    async def count_open_by_deadline(self, now: datetime, bounds: list[datetime]) -> list[int]:
+        """Open cases in the platform queue whose deadline falls before each bound (one
+        count per bound, in one statement over ``ix_cases_queue``)."""
+        c = t.cases
+        res = await self.c.execute(
+            select(*(func.count().filter(c.c.deadline_at < b) for b in bounds))
+            .select_from(c)
+            .where(
+                c.c.status.in_(
+                    [CaseStatus.open.value, CaseStatus.claimed.value, CaseStatus.escalated.value]
+                ),
+                c.c.platform_visible_at <= now,
+            )
+        )
+        return [int(v) for v in res.one()]
 
     async def owner_cases(self, group_ids: list[int]) -> list[Case]:
         if not group_ids:

@@ -26,9 +26,12 @@ class _Static(StaticFiles):
 def mount_web(app: FastAPI) -> None:
     from qunzu.web import (
         pages_account,
+        pages_console,
         pages_conversation,
         pages_groups,
+        pages_officers,
         pages_owner,
+        pages_public,
         pages_search,
         pages_second_factor,
         pages_security,
@@ -44,6 +47,9 @@ def mount_web(app: FastAPI) -> None:
         pages_owner,
         pages_conversation,
         pages_search,
+        pages_console,
+        pages_officers,
+        pages_public,
     ):
         app.include_router(module.router)
     app.mount("/static", _Static(directory=HERE / "static"), name="static")
@@ -71,5 +77,19 @@ def mount_web(app: FastAPI) -> None:
             message=page.tr("error.csrf.text"),
         )
         return HTMLResponse(html, status_code=403)
+
+    @app.exception_handler(pages_console.StaffOnly)
+    async def _staff_only(request: Request, _: Exception) -> Response:
+        page = await load(request, login=False)
+        html = env.get_template("error.html").render(
+            page=page,
+            _=page.tr,
+            tr=page.tr,
+            csrf=page.csrf,
+            me=page.actor,
+            title=page.tr("console.forbidden.title"),
+            message=page.tr("console.forbidden.text"),
+        )
+        return HTMLResponse(html, status_code=403, headers={"cache-control": "no-store"})
 
     app.add_middleware(SecurityHeadersMiddleware)

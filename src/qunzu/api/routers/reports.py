@@ -216,6 +216,12 @@ async def claim(case_id: IdInt, ctx: Ctx, actor: CurrentActor) -> CaseOut:
     return CaseOut.of(await review.do_claim_case(ctx, actor, case_id))
 
 
+@platform.post("/cases/{case_id}/release", response_model=CaseOut)
+async def release(case_id: IdInt, ctx: Ctx, actor: CurrentActor) -> CaseOut:
+    """Give a claimed case back to the queue: its claimant, or a senior reviewer."""
+    return CaseOut.of(await review.do_release_case(ctx, actor, case_id))
+
+
 @platform.post("/cases/{case_id}/escalate", response_model=CaseOut)
 async def escalate(case_id: IdInt, body: NoteIn, ctx: Ctx, actor: CurrentActor) -> CaseOut:
     return CaseOut.of(await review.do_escalate_case(ctx, actor, case_id, body.note))

@@ -465,4 +465,34 @@
   if (tl) { Timeline(tl); }
   var inbox = document.getElementById("inbox");
   if (inbox) { Inbox(inbox); }
+
+  // ---- the review queue: j/k move, Enter opens; a case whose deadline passes is marked ----
+
+  function Queue(table) {
+    var rows = table.querySelectorAll("tr.case-row");
+    var at = -1;
+    function select(i) {
+      if (!rows.length) { return; }
+      at = Math.max(0, Math.min(rows.length - 1, i));
+      rows.forEach(function (r, n) { r.classList.toggle("selected", n === at); });
+      rows[at].querySelector("a.case-link").focus();
+    }
+    document.addEventListener("keydown", function (e) {
+      var tag = (e.target && e.target.tagName) || "";
+      if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || e.ctrlKey || e.metaKey || e.altKey) { return; }
+      if (e.key === "j") { select(at + 1); e.preventDefault(); }
+      else if (e.key === "k") { select(at - 1); e.preventDefault(); }
+      else if (e.key === "Enter" && at >= 0 && tag !== "A" && tag !== "BUTTON") {
+        window.location.href = rows[at].querySelector("a.case-link").getAttribute("href");
+      }
+    });
+    setInterval(function () {
+      rows.forEach(function (r) {
+        var t = r.querySelector("[data-countdown-to]");
+        if (t && Date.parse(t.getAttribute("data-countdown-to")) <= Date.now()) { r.classList.add("overdue"); }
+      });
+    }, 1000);
+  }
+  var queue = document.getElementById("queue");
+  if (queue) { Queue(queue); }
 })();
