@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import re
@@ -76,7 +77,10 @@ def masked(opcode: int, payload: bytes) -> bytes:
     """A client frame (RFC 6455 §5.3: clients mask everything they send)."""
     mask = os.urandom(4)
     n = len(payload)
-    head = bytes([0x80 | opcode, 0x80 | n]) if n < 126 else struct.pack("!BBH", 0x80 | opcode, 254, n)
+    if n < 126:
+        head = bytes([0x80 | opcode, 0x80 | n])
+    else:
+        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
     data = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     return head + mask + data
 
@@ -149,10 +153,9 @@ class IdleClient(asyncio.Protocol):
                 self.ready.set_result(True)
         elif opcode == 0x9:
             self.transport.write(masked(0xA, payload))  # type: ignore[union-attr]
-        elif opcode == 0x8:
-            if not self.transport.is_closing():  # type: ignore[union-attr]
-                self.transport.write(masked(0x8, payload[:2]))  # type: ignore[union-attr]
-                self.transport.close()  # type: ignore[union-attr]
+        elif opcode == 0x8 and not self.transport.is_closing():  # type: ignore[union-attr]
+            self.transport.write(masked(0x8, payload[:2]))  # type: ignore[union-attr]
+            self.transport.close()  # type: ignore[union-attr]
 
     def inflate(self, payload: bytes) -> bytes:
         # One decoder kept per connection: it reads server frames with or without
@@ -229,10 +232,8 @@ class Clients:
         stats = self.stats
         if stats.count < want:
             stats.want = want
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stats.arrived.wait(), timeout)
-            except TimeoutError:
-                pass
         return stats.take()
 
     async def close(self) -> tuple[int, float]:

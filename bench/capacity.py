@@ -361,7 +361,9 @@ async def run_mode(args: argparse.Namespace, world: World, mode: str, index: int
         is_member = [True] * len(world.member_tokens) + [False] * len(world.idle_tokens)
         # Warm-up: a few connections opened and closed, so that lazily built
         # things (imports, caches, the first statements) are in the baseline.
-        warm = client_procs(port, tokens[:WARM_UP], is_member[:WARM_UP], 1, deflate, 200 + index * 10)
+        warm = client_procs(
+            port, tokens[:WARM_UP], is_member[:WARM_UP], 1, deflate, 200 + index * 10
+        )
         procs += warm
         print(f"  [{mode}] warm-up: {(await all_ask(warm, 'CONNECT'))[0]}", flush=True)
         print(f"  [{mode}] warm-up: {(await all_ask(warm, 'CLOSE'))[0]}", flush=True)
@@ -397,10 +399,7 @@ async def run_mode(args: argparse.Namespace, world: World, mode: str, index: int
                         args.duration,
                     )
                     parts = await asyncio.gather(
-                        *(
-                            p.ask(f"COLLECT {sent * p.members} 30")
-                            for p in clients
-                        )
+                        *(p.ask(f"COLLECT {sent * p.members} 30") for p in clients)
                     )
                     lat = merge_latency(
                         [json.loads(x) for x in parts], sum(p.members for p in clients), sent
@@ -427,9 +426,7 @@ async def run_mode(args: argparse.Namespace, world: World, mode: str, index: int
             out["cycles"].append(row)
         c1, cn = out["cycles"][0], out["cycles"][-1]
         out["growth_open_pct"] = round(100 * (cn["rss_open_kib"] / c1["rss_open_kib"] - 1), 2)
-        out["growth_closed_pct"] = round(
-            100 * (cn["rss_closed_kib"] / c1["rss_closed_kib"] - 1), 2
-        )
+        out["growth_closed_pct"] = round(100 * (cn["rss_closed_kib"] / c1["rss_closed_kib"] - 1), 2)
     finally:
         for p in procs:
             p.stop()
@@ -449,7 +446,9 @@ def report(results: dict[str, Any]) -> None:
     print("=" * 96)
     print(f"command : {results['command']}")
     m = results["machine"]
-    print(f"machine : {m['nproc']} cores ({m['cpu_model']}), {m['mem_gib']} GiB, Python {m['python']}")
+    print(
+        f"machine : {m['nproc']} cores ({m['cpu_model']}), {m['mem_gib']} GiB, Python {m['python']}"
+    )
     print(f"source  : commit {results['source']['commit']}")
     print(
         f"world   : {results['connections']} accounts, one connection each; big group of "
@@ -460,10 +459,12 @@ def report(results: dict[str, Any]) -> None:
         print(f"-- {mode['mode']} (server: {' '.join(mode['server_argv'])})")
         kb = mode.get("kb_per_connection")
         verdict = "" if mode["mode"] != "plain" else f"  [goal <= 32 KB: {ratio(kb, 32.0)}]"
-        print(f"   memory per connection : {kb} KB (RSS base {mode['rss_base_kib'] / 1024:.1f} MiB){verdict}")
+        base = mode["rss_base_kib"] / 1024
+        print(f"   memory per connection : {kb} KB (RSS base {base:.1f} MiB){verdict}")
         for c in mode["cycles"]:
             print(
-                f"   cycle {c['cycle']}: {c['connected']} open -> RSS {c['rss_open_kib'] / 1024:.1f} MiB;"
+                f"   cycle {c['cycle']}: {c['connected']} open -> "
+                f"RSS {c['rss_open_kib'] / 1024:.1f} MiB;"
                 f" closed -> {c['rss_closed_kib'] / 1024:.1f} MiB"
                 f" (connect {c['connect_s']}s, close {c['close_s']}s)"
             )

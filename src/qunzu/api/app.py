@@ -17,7 +17,7 @@ from qunzu.api.errors import AllowedMethods, Problem, install_error_handlers
 from qunzu.api.metrics import Metrics, MetricsMiddleware
 from qunzu.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from qunzu.api.readiness import router as readiness_router
-from qunzu.api.realtime import Hub
+from qunzu.api.realtime import EventStreamShortcut, Hub
 from qunzu.api.realtime import router as realtime_router
 from qunzu.api.routers import (
     accounts,
@@ -151,5 +151,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     mount_web(app)  # the pages at / (qunzu.web), after the API routes
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Inside the request id (bound for the connection's log lines), ahead of the rest.
+    app.add_middleware(EventStreamShortcut)
     app.add_middleware(RequestIdMiddleware)
     return app
