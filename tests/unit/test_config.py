@@ -43,3 +43,10 @@ def test_the_websocket_implementation_is_named_not_auto() -> None:
     assert Settings().ws_protocol == "websockets-sansio"
     with pytest.raises(ValidationError):
         Settings(ws_protocol="auto")  # type: ignore[arg-type]
+
+
+def test_the_compression_offer_is_on_or_off() -> None:
+    assert Settings().ws_deflate == "on"
+    assert Settings(ws_deflate="off").ws_deflate == "off"
+    with pytest.raises(ValidationError):
+        Settings(ws_deflate="context")  # type: ignore[arg-type]

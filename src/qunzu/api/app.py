@@ -30,6 +30,7 @@ from qunzu.api.routers import (
 )
 from qunzu.api.schemas import HealthOut
 from qunzu.api.ws_fastpath import direct_writes_supported
+from qunzu.api.ws_protocol import deflate_in_force
 from qunzu.bootstrap import App, build, public_url
 from qunzu.config import Settings
 from qunzu.domain.clock import Clock
@@ -49,6 +50,7 @@ def runtime_facts(qunzu: App) -> RuntimeFacts:
         storage=qunzu.storage,
         websocket_protocol=settings.ws_protocol,
         direct_writes=settings.ws_direct_writes and direct_writes_supported(settings.ws_protocol),
+        websocket_deflate=deflate_in_force(settings.ws_protocol, settings.ws_deflate),
         bus=public_url(settings.bus_url),
         jobs_enabled=settings.jobs,
     )
