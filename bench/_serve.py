@@ -14,6 +14,7 @@ import argparse
 import uvicorn
 
 from qunzu.api import create_app
+from qunzu.api.ws_protocol import uvicorn_ws_options
 from qunzu.config import Settings
 
 
@@ -33,7 +34,7 @@ def main() -> None:
         workers=1,
         loop="uvloop",
         http="httptools",
-        ws=args.ws or settings.ws_protocol,
+        **uvicorn_ws_options(args.ws or settings.ws_protocol, settings.ws_deflate),
         ws_max_size=2**20,
         lifespan="on",
         log_level="warning",

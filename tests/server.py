@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 
 from qunzu.api import create_app
+from qunzu.api.ws_protocol import uvicorn_ws_options
 from qunzu.config import Settings
 from qunzu.domain.clock import FrozenClock
 from tests.rulebooks import write_generous_rulebook, write_rulebook
@@ -65,7 +66,7 @@ class ServerThread:
             port=self.port,
             log_level="warning",
             lifespan="on",
-            ws=settings.ws_protocol,
+            **uvicorn_ws_options(settings.ws_protocol, settings.ws_deflate),
             ws_max_size=2**20,
         )
         self.server = uvicorn.Server(config)

@@ -138,6 +138,7 @@ def _uvicorn_config(settings: Settings, host: str, port: int) -> object:
 
     _check_rulebooks(settings)
     from qunzu.api import create_app
+    from qunzu.api.ws_protocol import uvicorn_ws_options
 
     configure_logging(settings.log_level, settings.log_format)
     return uvicorn.Config(
@@ -149,8 +150,9 @@ def _uvicorn_config(settings: Settings, host: str, port: int) -> object:
         access_log=settings.access_log,
         loop="auto",
         http="auto",
-        # Named, not "auto": direct writes need this implementation (QUNZU_WS_PROTOCOL).
-        ws=settings.ws_protocol,
+        # Named, not "auto": direct writes need the sans-I/O implementation
+        # (QUNZU_WS_PROTOCOL); QUNZU_WS_DEFLATE picks its compression offer.
+        **uvicorn_ws_options(settings.ws_protocol, settings.ws_deflate),
         # uvicorn would read frames up to 16 MiB before the app refuses them at this size.
         ws_max_size=settings.max_request_bytes,
         lifespan="on",

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # uvicorn's WebSocket implementation for ``qunzu serve``. Direct writes need
     # websockets-sansio; with any other every frame takes the ASGI path.
     ws_protocol: WsProtocol = "websockets-sansio"
+    # permessage-deflate for clients that ask: "on" without context takeover (no
+    # compression state kept per connection), "off" not offered (api/ws_protocol.py).
+    ws_deflate: Literal["on", "off"] = "on"
 
     # argon2id costs; the defaults follow RFC 9106's second recommended option.
     argon2_time_cost: int = Field(default=3, ge=1)

@@ -63,19 +63,21 @@ def started_line(stream: io.StringIO) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("overrides", "storage", "protocol", "direct"),
+    ("overrides", "storage", "protocol", "direct", "deflate"),
     [
-        ({}, "sqlite on-loop", "websockets-sansio", True),
-        ({"sqlite_mode": "thread"}, "sqlite thread", "websockets-sansio", True),
+        ({}, "sqlite on-loop", "websockets-sansio", True, "per-message"),
+        ({"sqlite_mode": "thread"}, "sqlite thread", "websockets-sansio", True, "per-message"),
         pytest.param(
             {"ws_protocol": "websockets"},
             "sqlite on-loop",
             "websockets",
             False,
+            "context-takeover",
             # uvicorn deprecates its legacy implementation; it is still a choice.
             marks=pytest.mark.filterwarnings("ignore::uvicorn.config.UvicornDeprecationWarning"),
         ),
-        ({"ws_direct_writes": False}, "sqlite on-loop", "websockets-sansio", False),
+        ({"ws_direct_writes": False}, "sqlite on-loop", "websockets-sansio", False, "per-message"),
+        ({"ws_deflate": "off"}, "sqlite on-loop", "websockets-sansio", True, "off"),
     ],
 )
 def test_the_start_up_line_names_what_runs(
@@ -85,6 +87,7 @@ def test_the_start_up_line_names_what_runs(
     storage: str,
     protocol: str,
     direct: bool,
+    deflate: str,
 ) -> None:
     settings = test_settings(tmp_path, bus_url="memory://", **overrides)
     server = ServerThread(settings).start()
@@ -94,6 +97,7 @@ def test_the_start_up_line_names_what_runs(
     assert line["storage"] == storage
     assert line["websocket_protocol"] == protocol
     assert line["direct_writes"] is direct
+    assert line["websocket_deflate"] == deflate
     assert line["bus"] == "memory://"
     assert line["rulebook"] == "2017.1"
     assert line["jobs_enabled"] is False
@@ -126,6 +130,7 @@ async def test_the_status_tells_admins_and_auditors_what_runs_and_is_audited(
     assert status["storage"] == "sqlite on-loop"
     assert status["websocket_protocol"] == "websockets-sansio"
     assert status["direct_writes"] is True
+    assert status["websocket_deflate"] == "per-message"
     assert status["bus"] == "memory://"
     assert status["rulebook_version"] == "2017.1"
     assert status["jobs_enabled"] is False

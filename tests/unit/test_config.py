@@ -68,3 +68,10 @@ def test_the_server_warns_at_start_up_that_the_sms_sender_only_logs(
     with caplog.at_level("WARNING", logger="qunzu.bootstrap"):
         build(Settings(data_dir=tmp_path, environment="test"))
     assert "for development only" in caplog.text.lower()
+
+
+def test_the_compression_offer_is_on_or_off() -> None:
+    assert Settings().ws_deflate == "on"
+    assert Settings(ws_deflate="off").ws_deflate == "off"
+    with pytest.raises(ValidationError):
+        Settings(ws_deflate="context")  # type: ignore[arg-type]

@@ -256,7 +256,7 @@ async def decide_appeal(ctx: ServiceContext) -> Call:
 
 async def read_status(ctx: ServiceContext) -> Call:
     facts = status.RuntimeFacts(
-        "0", "node-a", "sqlite on-loop", "websockets-sansio", True, "memory://", False
+        "0", "node-a", "sqlite on-loop", "websockets-sansio", True, "memory://", False, "off"
     )
     runner = jobs.JobRunner(ctx, [], jobs.LocalJobLocks(), "node-a")
     return lambda actor: status.do_read_status(ctx, actor, facts, runner)

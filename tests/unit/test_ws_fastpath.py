@@ -24,6 +24,7 @@ from qunzu.api.ws_fastpath import (
     encode_text_frame,
     find_protocol,
 )
+from qunzu.api.ws_protocol import PER_MESSAGE_DEFLATE, PerMessageDeflateProtocol
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -99,6 +100,20 @@ def test_a_subclass_of_the_protocol_is_not_trusted(protocol: WebSocketsSansIOPro
     custom = Custom.__new__(Custom)
     custom.__dict__.update(protocol.__dict__)
     assert find_protocol(custom.send) is None
+
+
+def test_our_per_message_deflate_protocol_is_trusted_and_offers_only_that(
+    protocol: WebSocketsSansIOProtocol,
+) -> None:
+    """It changes the deflate offer and nothing else (api/ws_protocol.py)."""
+    ours = PerMessageDeflateProtocol(
+        protocol.config, ServerState(), {}, _loop=asyncio.new_event_loop()
+    )
+    assert find_protocol(ours.send) is ours
+    assert ours.conn.available_extensions == [PER_MESSAGE_DEFLATE]
+    assert [n for n in vars(PerMessageDeflateProtocol) if callable(getattr(ours, n))] == [
+        "__init__"
+    ]
 
 
 # ---- buffering -----------------------------------------------------------------------------

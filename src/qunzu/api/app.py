@@ -21,7 +21,7 @@ from qunzu.api.middleware import (
     RequestIdMiddleware,
 )
 from qunzu.api.readiness import router as readiness_router
-from qunzu.api.realtime import Hub
+from qunzu.api.realtime import EventStreamShortcut, Hub
 from qunzu.api.realtime import router as realtime_router
 from qunzu.api.routers import (
     accounts,
@@ -41,6 +41,7 @@ from qunzu.api.routers import (
 )
 from qunzu.api.schemas import HealthOut
 from qunzu.api.ws_fastpath import direct_writes_supported
+from qunzu.api.ws_protocol import deflate_in_force
 from qunzu.bootstrap import App, build, public_url
 from qunzu.config import Settings
 from qunzu.domain.clock import Clock
@@ -60,6 +61,7 @@ def runtime_facts(qunzu: App) -> RuntimeFacts:
         storage=qunzu.storage,
         websocket_protocol=settings.ws_protocol,
         direct_writes=settings.ws_direct_writes and direct_writes_supported(settings.ws_protocol),
+        websocket_deflate=deflate_in_force(settings.ws_protocol, settings.ws_deflate),
         bus=public_url(settings.bus_url),
         jobs_enabled=settings.jobs,
     )
@@ -173,5 +175,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(HashingShedMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Inside the request id (bound for the connection's log lines), ahead of the rest.
+    app.add_middleware(EventStreamShortcut)
     app.add_middleware(RequestIdMiddleware)
     return app

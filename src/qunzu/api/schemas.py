@@ -474,6 +474,10 @@ class PlatformStatusOut(BaseModel):
     storage: str = Field(description="sqlite on-loop, sqlite thread or postgresql (asyncpg).")
     websocket_protocol: str = Field(description="uvicorn's WebSocket implementation.")
     direct_writes: bool = Field(description="Live events written straight to sockets.")
+    websocket_deflate: str = Field(
+        description="permessage-deflate for clients that ask: per-message (no context "
+        "takeover), context-takeover (the library's own offer) or off."
+    )
     streams_direct: int = Field(description="Event streams opened with direct writes.")
     streams_asgi: int = Field(description="Event streams opened on the ASGI path.")
     bus: str

@@ -38,6 +38,8 @@ from typing import Any
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.protocol import State
 
+from qunzu.api.ws_protocol import SANS_IO_PROTOCOLS
+
 try:
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 except ImportError:  # a uvicorn without it: every connection keeps the ASGI path
@@ -93,9 +95,10 @@ def find_protocol(send: Callable[..., Any]) -> Any:
     for _ in range(_MAX_WRAPPERS):
         owner = getattr(fn, "__self__", None)
         if owner is not None:
-            # Exactly uvicorn's class and its own send: a subclass could change what send does.
+            # Exactly uvicorn's class (or ours, which only changes the deflate offer) and
+            # uvicorn's own send: another subclass could change what send does.
             if (
-                type(owner) is WebSocketsSansIOProtocol
+                type(owner) in SANS_IO_PROTOCOLS
                 and getattr(fn, "__func__", None) is WebSocketsSansIOProtocol.send
             ):
                 return owner

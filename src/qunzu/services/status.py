@@ -30,6 +30,7 @@ class RuntimeFacts:
     direct_writes: bool  # live events written straight to sockets (api/ws_fastpath.py)
     bus: str  # the bus URL without credentials
     jobs_enabled: bool  # the schedule runs in this server
+    websocket_deflate: str  # "per-message", "context-takeover" or "off" (api/ws_protocol.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,7 @@ async def platform_status(request: Request, ctx: Ctx, actor: CurrentActor) -> Pl
         storage=facts.storage,
         websocket_protocol=facts.websocket_protocol,
         direct_writes=facts.direct_writes,
+        websocket_deflate=facts.websocket_deflate,
         streams_direct=state.hub.streams_direct,
         streams_asgi=state.hub.streams_asgi,
         bus=facts.bus,
