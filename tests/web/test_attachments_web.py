@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from qunzu.web.security import SESSION_COOKIE
+from tests.factories import PASSWORD
 from tests.media import image_bytes, ogg_opus
 from tests.server import ServerThread
 from tests.web.conftest import Browser
@@ -16,7 +16,13 @@ NewBrowser = Callable[..., Browser]
 
 
 def api(web: ServerThread, browser: Browser) -> httpx.Client:
-    token = browser.http.cookies[SESSION_COOKIE]
+    """An API client of the browser's account: a bearer token of its own (a web session
+    cookie is not a bearer token)."""
+    login = httpx.post(
+        f"{web.url}/v1/sessions", json={"handle": browser.handle, "password": PASSWORD}
+    )
+    assert login.status_code == 201, login.text
+    token = login.json()["token"]
     return httpx.Client(base_url=web.url, headers={"authorization": f"Bearer {token}"})
 
 

@@ -17,6 +17,7 @@ from tests.factories import PASSWORD, audit_entries, ctx_of, unique_handle
 from tests.server import ServerThread
 from tests.web.conftest import Browser
 from tests.web.test_flows import invite_and_join
+from tests.web.test_security_pages import _enrol as enrol_totp
 
 NewBrowser = Callable[..., Browser]
 
@@ -55,8 +56,9 @@ def staff(web: ServerThread, browser: Browser, role: PlatformRole) -> Browser:
         lambda: do_create_platform_user(ctx, SYSTEM, handle, PASSWORD, role, f"Staff {role.value}")
     )
     browser.get("/login")
-    response = browser.post("/login", {"handle": handle, "password": PASSWORD, "next": "/console"})
+    response = browser.post("/login", {"handle": handle, "password": PASSWORD, "next": "/"})
     assert response.status_code == 200, response.text[:300]
+    enrol_totp(browser)  # staff need a second factor before any platform page works
     browser.handle = handle
     return browser
 
@@ -343,6 +345,9 @@ def test_an_admin_creates_staff_who_can_then_log_in(
     fresh = new_browser("en")
     fresh.get("/login")
     fresh.post("/login", {"handle": handle, "password": PASSWORD, "next": "/console"})
+    assert "second_factor_required" in fresh.last  # new staff enrol a second factor first
+    enrol_totp(fresh)
+    fresh.get("/console/queue")
     assert 'id="queue"' in fresh.last or "No open cases" in fresh.last
 
 
