@@ -61,17 +61,19 @@ def settings_for(tmp: Path) -> Any:
 async def person(ctx: Any, handle: str, n: int) -> tuple[Any, str]:
     from qunzu.domain.identity import make_resident_id
     from qunzu.services import agreement
-    from qunzu.services.accounts import authenticate, do_login, do_register
+    from qunzu.services.accounts import TokenKind, authenticate, do_login, do_register
     from qunzu.services.identity import do_submit_identity
 
     await do_register(ctx, handle, PASSWORD)
-    token = (await do_login(ctx, handle, PASSWORD)).token
-    actor = await authenticate(ctx, token)
+    # A web session (the cookie the pages read), as the log-in page starts one.
+    issued = await do_login(ctx, handle, PASSWORD, "bench", TokenKind.web)
+    token = issued.token  # type: ignore[union-attr]  # no second factor: a token
+    actor = await authenticate(ctx, token, TokenKind.web)
     await do_submit_identity(
         ctx, actor, "张三", make_resident_id("310104", date(1990, 1, 1), n), "13800138000"
     )
     await agreement.do_accept_agreement(ctx, actor.id, agreement.agreement_in_force(ctx).version)
-    return await authenticate(ctx, token), token
+    return await authenticate(ctx, token, TokenKind.web), token
 
 
 async def fill(app: Any, group_id: int, sender_id: int, n: int) -> int:
