@@ -22,6 +22,7 @@ database (an FTS5 virtual table has no SQLAlchemy form).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
@@ -108,7 +109,9 @@ def _hits(rows: Any) -> list[SearchHit]:
     return [SearchHit(r.id, r.group_id, r.seq, r.sender_id, r.body, r.created_at) for r in rows]
 
 
-class _Search:
+class _Search(ABC):
+    """What both engines share; each names how it matches a query (``_select``)."""
+
     _order = "s.id"
 
     def __init__(self, conn: AsyncConnection) -> None:
@@ -121,8 +124,9 @@ class _Search:
         await self._drop_doc(row.id, row.body)
         await self.c.execute(_DELETE_ROW, {"id": row.id})
 
-    async def _drop_doc(self, doc_id: int, body: str | None) -> None:
-        pass
+    async def _drop_doc(self, doc_id: int, body: str | None) -> None:  # noqa: B027
+        """An index kept apart from the row drops the message here (SQLite's FTS5);
+        PostgreSQL's index is a column of the row, which goes with it."""
 
     async def candidates(
         self, query: Query, windows: Mapping[int, int], before: int | None, limit: int
@@ -139,8 +143,9 @@ class _Search:
         rows = await self.c.execute(text(sql).columns(**_HIT_COLUMNS), params)
         return _hits(rows)
 
+    @abstractmethod
     def _select(self, query: Query, params: dict[str, Any]) -> str:
-        raise NotImplementedError
+        """The engine's SELECT of candidate rows, up to the WHERE clause's conditions."""
 
 
 class SqliteSearch(_Search):
